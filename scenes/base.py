@@ -1,0 +1,97 @@
+"""The base scene: holds one frozen trace and one theme; stage scenes only read them.
+
+A scene gets its trace from the caller (``ScoresScene(trace=...)``) or, when Manim's own CLI
+builds it with no arguments, from ``QKV_*`` environment variables (see :func:`trace_from_env`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from manim import UP, Scene, config
+
+from attention import AttentionConfig, AttentionTrace, QKVError, compute_config
+
+from scenes.components import plain_text
+from scenes.theme import Theme, get_theme
+
+DEFAULT_SENTENCE = "The cat sat on the mat"
+SAFE_TOP = 3.05  # content below this line leaves room for the title
+SAFE_BOTTOM = -3.0  # content above this line leaves room for the equation line
+
+
+def _env_bool(env, name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise QKVError(f"{name}={raw!r} is not a yes/no value; use 1 or 0")
+
+
+def _env_number(env, name: str, kind, default):
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise QKVError(f"{name}={raw!r} is not a {kind.__name__}; e.g. {name}={default or 1}") from None
+
+
+def trace_from_env(env=None) -> AttentionTrace:
+    """Build the trace from QKV_SENTENCE, QKV_CAUSAL, QKV_SCALE, QKV_TEMPERATURE, QKV_HEADS,
+    QKV_SEED (each optional), for ``manim scenes/scores.py ScoresScene``."""
+    env = os.environ if env is None else env
+    cfg = AttentionConfig(
+        causal=_env_bool(env, "QKV_CAUSAL", False),
+        scale=_env_bool(env, "QKV_SCALE", True),
+        temperature=_env_number(env, "QKV_TEMPERATURE", float, 1.0),
+        heads=_env_number(env, "QKV_HEADS", int, 1),
+        seed=_env_number(env, "QKV_SEED", int, None),
+    )
+    return compute_config(env.get("QKV_SENTENCE") or DEFAULT_SENTENCE, cfg)
+
+
+class AttentionScene(Scene):
+    """A scene that explains one :class:`~attention.AttentionTrace` in one :class:`Theme`."""
+
+    title_text = ""  # set by each stage
+
+    def __init__(self, trace: AttentionTrace | None = None, theme: Theme | str | None = None,
+                 **kwargs):
+        self.trace = trace if trace is not None else trace_from_env()
+        self.theme = get_theme(theme or os.environ.get("QKV_THEME") or None)
+        super().__init__(**kwargs)
+
+    def setup(self) -> None:
+        self.camera.background_color = self.theme.background
+
+    # -- narration helpers ---------------------------------------------------------------
+    def beat(self, *animations, caption: str | None = None, run_time: float = 1.0,
+             wait: float = 0.6) -> None:
+        """Play ``animations`` with ``caption`` as the subtitle, then hold for ``wait``."""
+        if animations:
+            self.play(*animations, run_time=run_time, subcaption=caption,
+                      subcaption_duration=run_time + wait)
+        elif caption:
+            self.add_subcaption(caption, duration=wait)
+        if wait:
+            self.wait(wait)
+
+    def flatten_into(self, group) -> None:
+        """Make ``group`` one mobject of the scene, however its parts were added before, so a
+        transform of the whole group leaves nothing of the old parts behind."""
+        self.remove(*group.get_family())
+        self.add(group)
+
+    def make_title(self, text: str | None = None):
+        title = plain_text(text or self.title_text, self.theme, font_size=30)
+        title.to_corner(UP + [-1, 0, 0], buff=0.3)
+        return title
+
+    @staticmethod
+    def frame_size() -> tuple[float, float]:
+        return config.frame_width, config.frame_height

@@ -1,0 +1,233 @@
+"""Shared mobjects: numbers tagged with what they show, labelled matrices, grid lines.
+
+Every number drawn on screen is a :class:`Number`, carrying ``qkv_value`` (the value it
+shows, rounded as shown) and ``qkv_source`` (which trace entry it shows, e.g. ``"Q[2,1]"``),
+so tests can prove that what a viewer reads is what :mod:`attention` computed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from manim import DOWN, LEFT, RIGHT, UP, Rectangle, Text, VGroup, VMobject
+
+from scenes.theme import Theme
+
+MINUS = "\u2212"
+
+
+def format_number(x: float, digits: int = 2) -> str:
+    """How a value is written on screen: fixed decimals, a real minus sign, minus infinity."""
+    if math.isinf(x):
+        return f"{MINUS}\u221e" if x < 0 else "\u221e"
+    s = f"{x:.{digits}f}"
+    if s.startswith("-") and float(s) == 0:
+        s = s[1:]  # no "-0.00"
+    return s.replace("-", MINUS)
+
+
+def parse_number(s: str) -> float:
+    """Inverse of :func:`format_number`, for tests."""
+    s = s.replace(MINUS, "-")
+    return {"-\u221e": -math.inf, "\u221e": math.inf}.get(s, None) or float(s)
+
+
+class Number(Text):
+    """A number on screen, tagged with the value it shows and where it comes from."""
+
+    def __init__(self, value: float, *, digits: int = 2, source: str = "", **kwargs):
+        self.qkv_value = float(value)
+        self.qkv_digits = digits
+        self.qkv_source = source
+        self.qkv_text = format_number(value, digits)
+        super().__init__(self.qkv_text, **kwargs)
+
+
+def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None = None, **kw):
+    """User or narration text: always Pango plain text, never markup or LaTeX."""
+    return Text(text, font=theme.font, font_size=font_size, color=color or theme.text, **kw)
+
+
+def fit_width(mob, width: float):
+    """Shrink ``mob`` (never enlarge it) so it is at most ``width`` wide."""
+    if mob.width > width:
+        mob.scale_to_fit_width(width)
+    return mob
+
+
+def font_for(cell_w: float, cell_h: float, sample: str = "\u22120.00", cap: float = 28) -> float:
+    """The largest font size at which ``sample`` fits a cell with a margin."""
+    probe = Text(sample, font="DejaVu Sans Mono", font_size=48)
+    by_w = 48 * 0.84 * cell_w / probe.width
+    by_h = 48 * 0.55 * cell_h / probe.height
+    return min(by_w, by_h, cap)
+
+
+class MatrixBlock(VGroup):
+    """A matrix of numbers on a cell grid, with optional row and column labels.
+
+    Parameters
+    ----------
+    values
+        ``[rows, cols]`` array; entries are drawn with ``digits`` decimals.
+    cell_w, cell_h
+        Size of one cell in scene units. Cell (i, j) is centred at ``cell_center(i, j)``.
+    source
+        Name of the trace matrix (``"Q"``, ``"scores"``...), used to tag each entry.
+
+    Named parts: ``entries`` (a VGroup of row VGroups of :class:`Number`), ``row_labels``,
+    ``col_labels``, ``brackets`` and ``cells_box`` (an invisible box around the cells).
+
+    Examples
+    --------
+    ::
+
+        class Demo(Scene):
+            def construct(self):
+                self.add(MatrixBlock(np.eye(2), cell_w=1, cell_h=0.6, theme=DARK))
+    """
+
+    def __init__(
+        self,
+        values: np.ndarray,
+        *,
+        theme: Theme,
+        cell_w: float,
+        cell_h: float,
+        digits: int = 2,
+        color: str | None = None,
+        font_size: float | None = None,
+        source: str = "",
+        row_labels: Sequence[str] | None = None,
+        col_labels: Sequence[str] | None = None,
+        label_color: str | None = None,
+        label_font_size: float | None = None,
+        rotate_col_labels: bool = False,
+        show_entries: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        values = np.asarray(values, dtype=float)
+        self.values = values
+        self.theme = theme
+        self.cell_w, self.cell_h = cell_w, cell_h
+        self.digits = digits
+        self.color = color or theme.text
+        self.source = source
+        self.font_size = font_size or font_for(cell_w, cell_h)
+        rows, cols = values.shape
+        self.cells_box = Rectangle(width=cols * cell_w, height=rows * cell_h, stroke_opacity=0)
+        self.add(self.cells_box)
+        self.entries = self.make_entries(values, source=source) if show_entries else VGroup()
+        self.add(self.entries)
+        self.brackets = self._brackets()
+        self.add(self.brackets)
+
+        lf = label_font_size or min(self.font_size * 1.05, 30)
+        lc = label_color or theme.text
+        self.row_labels = VGroup()
+        if row_labels is not None:
+            for i, name in enumerate(row_labels):
+                lab = plain_text(name, theme, font_size=lf, color=lc)
+                lab.next_to(self.cell_center(i, 0), LEFT, buff=cell_w / 2 + 0.3)
+                self.row_labels.add(lab)
+        self.col_labels = VGroup()
+        if col_labels is not None:
+            for j, name in enumerate(col_labels):
+                lab = plain_text(name, theme, font_size=lf, color=lc)
+                if rotate_col_labels:
+                    lab.rotate(math.pi / 2)
+                    fit_width(lab, cell_w * 0.9)
+                lab.next_to(self.cell_center(0, j), UP, buff=cell_h / 2 + 0.15)
+                self.col_labels.add(lab)
+        self.add(self.row_labels, self.col_labels)
+
+    # -- geometry ------------------------------------------------------------------------
+    def cell_center(self, i: int, j: int) -> np.ndarray:
+        top_left = self.cells_box.get_corner(UP + LEFT)
+        return top_left + np.array([(j + 0.5) * self.cell_w, -(i + 0.5) * self.cell_h, 0.0])
+
+    def row_box(self, i: int, j0: int = 0, j1: int | None = None) -> Rectangle:
+        """A rectangle around row ``i`` (columns ``j0`` to ``j1``, inclusive)."""
+        j1 = self.values.shape[1] - 1 if j1 is None else j1
+        a, b = self.cell_center(i, j0), self.cell_center(i, j1)
+        box = Rectangle(width=(j1 - j0 + 1) * self.cell_w, height=self.cell_h)
+        return box.move_to((a + b) / 2)
+
+    def column_box(self, j: int) -> Rectangle:
+        rows = self.values.shape[0]
+        a, b = self.cell_center(0, j), self.cell_center(rows - 1, j)
+        return Rectangle(width=self.cell_w, height=rows * self.cell_h).move_to((a + b) / 2)
+
+    # -- entries -------------------------------------------------------------------------
+    def make_entries(
+        self, values: np.ndarray, *, source: str, color: str | None = None, digits: int | None = None
+    ) -> VGroup:
+        """Numbers for ``values`` placed in this block's cells (not added to it)."""
+        digits = self.digits if digits is None else digits
+        rows = VGroup()
+        for i, row in enumerate(np.asarray(values, dtype=float)):
+            group = VGroup()
+            for j, x in enumerate(row):
+                num = Number(
+                    x,
+                    digits=digits,
+                    source=f"{source}[{i},{j}]",
+                    font=self.theme.mono,
+                    font_size=self.font_size,
+                    color=color or self.color,
+                )
+                fit_width(num, self.cell_w * 0.9)
+                group.add(num.move_to(self.cell_center(i, j)))
+            rows.add(group)
+        return rows
+
+    def get_entry(self, i: int, j: int) -> Number:
+        return self.entries[i][j]
+
+    def get_rows(self) -> VGroup:
+        return self.entries
+
+    def get_columns(self) -> VGroup:
+        cols = self.values.shape[1]
+        return VGroup(*(VGroup(*(row[j] for row in self.entries)) for j in range(cols)))
+
+    def _brackets(self) -> VGroup:
+        box = self.cells_box
+        h, tick = box.height + 0.1, min(0.14, self.cell_w * 0.2)
+        left = VMobject(stroke_color=self.theme.muted, stroke_width=2).set_points_as_corners(
+            [[tick, h / 2, 0], [0, h / 2, 0], [0, -h / 2, 0], [tick, -h / 2, 0]]
+        )
+        right = left.copy().flip(UP)
+        left.move_to(box.get_left() + LEFT * 0.04, aligned_edge=RIGHT)
+        right.move_to(box.get_right() + RIGHT * 0.04, aligned_edge=LEFT)
+        return VGroup(left, right)
+
+
+class GridLines(VGroup):
+    """Thin lines between the cells of a :class:`MatrixBlock` (one mobject per line)."""
+
+    def __init__(self, block: MatrixBlock, color: str, stroke_width: float = 1.5, **kwargs):
+        super().__init__(**kwargs)
+        box = block.cells_box
+        rows, cols = block.values.shape
+        (x0, y1), (x1, y0) = box.get_corner(UP + LEFT)[:2], box.get_corner(DOWN + RIGHT)[:2]
+        pts = []
+        for i in range(rows + 1):
+            y = y1 - i * block.cell_h
+            pts.append(([x0, y, 0], [x1, y, 0]))
+        for j in range(cols + 1):
+            x = x0 + j * block.cell_w
+            pts.append(([x, y0, 0], [x, y1, 0]))
+        for a, b in pts:
+            self.add(
+                VMobject(stroke_color=color, stroke_width=stroke_width).set_points_as_corners([a, b])
+            )
+
+
+__all__ = [
+    "DOWN", "RIGHT", "GridLines", "MatrixBlock", "Number", "fit_width", "font_for",
+    "format_number", "parse_number", "plain_text",
+]  # fmt: skip

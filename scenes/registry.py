@@ -1,0 +1,14 @@
+"""Scene names for the CLI, without importing manim: name -> (module:class, one-line summary)."""
+
+SCENES = {
+    "scores": ("scenes.scores:ScoresScene",
+               "dot products of queries and keys form the score grid, then scale by sqrt(d_k)"),
+}
+DEFAULT_SCENE = "scores"
+
+
+def load(name: str):
+    import importlib
+
+    module, cls = SCENES[name][0].split(":")
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,236 @@
+"""Stage 3, scores: each query row meets each key column; the dot product lands in cell (i, j);
+then the whole grid is divided by sqrt(d_k).
+
+Render alone with ``qkv render --scene scores`` or ``manim scenes/scores.py ScoresScene``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    MathTex,
+    ReplacementTransform,
+    SurroundingRectangle,
+    TransformFromCopy,
+    VGroup,
+    Write,
+)
+
+from scenes.base import SAFE_BOTTOM, SAFE_TOP, AttentionScene
+from scenes.components import (
+    MINUS,
+    GridLines,
+    MatrixBlock,
+    Number,
+    fit_width,
+    font_for,
+    plain_text,
+)
+
+FRAME_W = 13.6  # usable width of the 14.2-unit frame
+CELL_RATIO = 0.62  # cell height / cell width
+MIN_FONT = 14  # ~19 px cap height at 1080p
+
+
+def token_width(tokens, theme, font_size) -> float:
+    return max(plain_text(t, theme, font_size=font_size).width for t in tokens)
+
+
+class ScoreLayout:
+    """Q on the left, K^T on top, the n x n score grid where they meet."""
+
+    def __init__(self, trace, theme, gap: float = 0.4):
+        n, d = trace.n, trace.d_k
+        height = SAFE_TOP - SAFE_BOTTOM
+        label_font = 24.0
+        for _ in range(2):  # the label size depends on the cell size and back
+            label_w = token_width(trace.tokens, theme, label_font) + 0.35
+            cw_guess = (FRAME_W - label_w - gap - 0.4) / (d + n)
+            self.rotate = token_width(trace.tokens, theme, label_font) > 0.92 * cw_guess
+            label_h = (token_width(trace.tokens, theme, label_font) if self.rotate else 0.3) + 0.2
+            label_h = min(label_h, 1.7)
+            cw = min(1.15, cw_guess, (height - label_h - gap) / ((d + n) * CELL_RATIO))
+            label_font = max(MIN_FONT, min(26.0, font_for(cw, cw * CELL_RATIO) * 1.1))
+        self.cw, self.ch = cw, cw * CELL_RATIO
+        self.label_font, self.label_w, self.label_h = label_font, label_w, label_h
+        self.gap = gap
+        total_w = label_w + (d + n) * cw + gap
+        self.x0 = -total_w / 2 + label_w  # left edge of the Q cells
+        self.y0 = SAFE_TOP - label_h - d * self.ch - gap  # top edge of the grid and Q cells
+        self.grid_x0 = self.x0 + d * cw + gap
+
+    def place(self, block: MatrixBlock, left: float, top: float) -> MatrixBlock:
+        box = block.cells_box
+        block.shift(np.array([left, top, 0]) - box.get_corner(UP + LEFT))
+        return block
+
+
+def pick_example(trace) -> tuple[int, int]:
+    """The (query, key) pair to work through in detail: the largest allowed score,
+    off the diagonal when there is a choice."""
+    s = np.where(trace.mask, -np.inf, trace.scores)
+    if trace.n > 1:
+        off = s.copy()
+        np.fill_diagonal(off, -np.inf)
+        if np.isfinite(off).any():
+            s = off
+    i, j = np.unravel_index(int(np.argmax(s)), s.shape)
+    return int(i), int(j)
+
+
+def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24) -> VGroup:
+    """'q_i . k_j = a*b + ... = s', each factor a tagged Number in its role's colour."""
+    q, k = trace.Q[i], trace.K[j]
+    parts = []
+    shown = 0.0
+    for m, (a, b) in enumerate(zip(q, k)):
+        if m:
+            parts.append(plain_text("+", theme, font_size=font_size))
+        for x, role, src in ((a, theme.q, f"Q[{i},{m}]"), (b, theme.k, f"K[{j},{m}]")):
+            num = Number(x, source=src, font=theme.mono, font_size=font_size, color=role)
+            if num.qkv_text.startswith(MINUS):  # a negative factor goes in parentheses
+                parts += [plain_text("(", theme, font_size=font_size), num,
+                          plain_text(")", theme, font_size=font_size)]
+            else:
+                parts.append(num)
+            if role == theme.q:
+                parts.append(plain_text("\u00d7", theme, font_size=font_size))
+        shown += round(a, 2) * round(b, 2)
+    exact = round(shown, 2) == round(float(trace.scores[i, j]), 2)
+    parts.append(plain_text("=" if exact else "\u2248", theme, font_size=font_size))
+    result = Number(trace.scores[i, j], source=f"scores[{i},{j}]", font=theme.mono,
+                    font_size=font_size, color=theme.text)
+    parts.append(result)
+    line = VGroup(*parts).arrange(RIGHT, buff=0.12)
+    line.result = result
+    return fit_width(line, FRAME_W)
+
+
+class ScoresScene(AttentionScene):
+    """Q K^T: every question meets every key; then the grid is divided by sqrt(d_k)."""
+
+    title_text = "Scores: every question meets every key"
+
+    def construct(self) -> None:
+        t, th = self.trace, self.theme
+        lay = ScoreLayout(t, th)
+        tok = t.tokens
+
+        # -- Beat 1: the question: how well does each query match each key? ---------------
+        title = self.make_title()
+        formula = MathTex(r"\text{scores} = Q\,K^{\top}", color=th.text, font_size=34)
+        formula.to_corner(UP + RIGHT, buff=0.3)
+        formula[0][7].set_color(th.q)
+        formula[0][8].set_color(th.k)
+        self.beat(FadeIn(title), Write(formula), run_time=1.0,
+                  caption="Every word asks a question (Q) and presents a key (K). "
+                          "The score says how well a question matches a key.")
+
+        # -- Beat 2: Q on the left, K transposed on top --------------------------------------
+        q_block = lay.place(MatrixBlock(t.Q, theme=th, cell_w=lay.cw, cell_h=lay.ch,
+                                        color=th.q, source="Q", row_labels=tok,
+                                        label_font_size=lay.label_font), lay.x0, lay.y0)
+        k_block = lay.place(MatrixBlock(t.K.T, theme=th, cell_w=lay.cw, cell_h=lay.ch,
+                                        color=th.k, source="KT", col_labels=tok,
+                                        label_font_size=lay.label_font,
+                                        rotate_col_labels=lay.rotate),
+                            lay.grid_x0, lay.y0 + t.d_k * lay.ch + lay.gap)
+        q_head = MathTex("Q", color=th.q, font_size=36).next_to(q_block.cells_box, UP, buff=0.12)
+        k_head = MathTex(r"K^{\top}", color=th.k, font_size=36)
+        k_head.next_to(k_block.brackets, LEFT, buff=0.15)
+        grid = lay.place(MatrixBlock(t.scores, theme=th, cell_w=lay.cw, cell_h=lay.ch,
+                                     color=th.text, source="scores"), lay.grid_x0, lay.y0)
+        lines = GridLines(grid, th.grid)
+        self.beat(FadeIn(q_block), FadeIn(q_head), FadeIn(k_block), FadeIn(k_head),
+                  Create(lines), run_time=1.5,
+                  caption=f"Queries of all {t.n} words on the left, keys across the top. "
+                          f"Cell (row, column) will hold query · key.")
+
+        # -- Beat 3: one dot product in detail ----------------------------------------------
+        i, j = pick_example(t)
+        q_box = SurroundingRectangle(q_block.row_box(i), color=th.q, buff=0.02)
+        k_box = SurroundingRectangle(k_block.column_box(j), color=th.k, buff=0.02)
+        cell_box = SurroundingRectangle(grid.row_box(i, j, j), color=th.accent, buff=0.0)
+        eq = dot_product_line(t, i, j, th).move_to([0, -3.5, 0])
+        self.beat(Create(q_box), Create(k_box), Create(cell_box), run_time=0.8,
+                  caption=f"Take the question of '{tok[i]}' and the key of '{tok[j]}'.")
+        self.beat(FadeIn(eq, shift=UP * 0.2), run_time=1.2, wait=1.5,
+                  caption=f"Multiply them entry by entry and add: '{tok[i]}' · '{tok[j]}' "
+                          f"= {eq.result.qkv_text}.")
+        entry = grid.get_entry(i, j)
+        self.beat(TransformFromCopy(eq.result, entry), run_time=1.0,
+                  caption=f"That sum is the score in row '{tok[i]}', column '{tok[j]}'.")
+
+        # -- Beat 4: the rest of the row, then every other row, briskly --------------------
+        rest = [grid.get_entry(i, c) for c in range(t.n) if c != j]
+        if rest:
+            self.beat(FadeOut(k_box), FadeOut(cell_box), FadeOut(eq),
+                      LaggedStart(*(FadeIn(e, scale=1.3) for e in rest), lag_ratio=0.25),
+                      run_time=1.5,
+                      caption=f"The same for every key gives the whole row of '{tok[i]}'.")
+        else:
+            self.beat(FadeOut(k_box), FadeOut(cell_box), FadeOut(eq), run_time=0.5)
+        others = [grid.entries[r] for r in range(t.n) if r != i]
+        if others:
+            self.beat(FadeOut(q_box),
+                      LaggedStart(*(FadeIn(row) for row in others), lag_ratio=0.3),
+                      run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
+                      caption=self.best_match_caption())
+        else:
+            self.beat(FadeOut(q_box), run_time=0.4)
+
+        # -- Beat 5: scale by sqrt(d_k) (and the temperature), mask the future ----------------
+        self.scale_grid(grid)
+
+    def best_match_caption(self) -> str:
+        t, tok = self.trace, self.trace.tokens
+        s = np.where(t.mask, -np.inf, t.scores)
+        i, j = pick_example(t)
+        return (f"Every question against every key: {t.n * t.n} scores. "
+                f"Highest: '{tok[i]}' with '{tok[j]}', {s[i, j]:.2f}.")
+
+    def scale_grid(self, grid: MatrixBlock) -> None:
+        t, th = self.trace, self.theme
+        c = t.config
+        if not c.scale and c.temperature == 1 and not c.causal:
+            self.beat(caption="Scaling is off, so these scores go to the softmax as they are.",
+                      wait=1.5)
+            return
+        div = rf"\sqrt{{{t.d_k}}}" if c.scale else ""
+        if c.temperature != 1:
+            div = (div + r"\cdot " if div else "") + format(float(c.temperature), "g")
+        parts = []
+        if div:
+            value = format(t.divisor, ".3g")
+            parts.append(rf"\text{{scaled}} = \frac{{Q K^{{\top}}}}{{{div}}}"
+                         + ("" if div == value else rf" = \frac{{Q K^{{\top}}}}{{{value}}}"))
+        if c.causal:
+            parts.append(r"\quad \text{future keys} \to -\infty")
+        eq = MathTex(*parts, color=th.text, font_size=30).to_edge(DOWN, buff=0.12)
+        fit_width(eq, FRAME_W)
+        scaled = grid.make_entries(t.scaled, source="scaled")
+        for (r, col), masked in np.ndenumerate(t.mask):
+            if masked:
+                scaled[r][col].set_color(th.muted)
+        why = (f"Dividing by √{t.d_k} = {math.sqrt(t.d_k):g} keeps scores from growing with "
+               "the vector length" if c.scale else "Scaling by √d_k is off")
+        if c.temperature != 1:
+            why += f"; the temperature {c.temperature:g} divides them too"
+        if c.causal:
+            why += ". A word may not look ahead: future cells become −∞"
+        self.beat(Write(eq), run_time=1.0, caption=why + ".")
+        self.flatten_into(grid.entries)
+        self.beat(ReplacementTransform(grid.entries, scaled),
+                  run_time=1.5, wait=2.0,
+                  caption="These scaled scores go into the softmax, row by row.")
+        grid.entries = scaled
