@@ -126,7 +126,8 @@ def causal_mask(n: int) -> np.ndarray:  # -> [n, n] bool
 def softmax(x: np.ndarray) -> np.ndarray:  # [..., n] -> [..., n]
     """Numerically stable softmax over the last axis; -inf entries get exactly 0."""
     x_max = np.max(x, axis=-1, keepdims=True)
-    e = np.exp(x - x_max)
+    with np.errstate(over="ignore"):  # (-1e308) - 1e308 is -inf, whose exp is exactly 0
+        e = np.exp(x - x_max)
     return e / np.sum(e, axis=-1, keepdims=True)
 
 

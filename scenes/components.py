@@ -34,15 +34,42 @@ def parse_number(s: str) -> float:
     return {"-\u221e": -math.inf, "\u221e": math.inf}.get(s, None) or float(s)
 
 
-class Number(Text):
-    """A number on screen, tagged with the value it shows and where it comes from."""
+_GLYPHS: dict[tuple[str, str], tuple[VMobject, float]] = {}
 
-    def __init__(self, value: float, *, digits: int = 2, source: str = "", **kwargs):
+
+def _glyph(ch: str, font: str) -> tuple[VMobject, float]:
+    """One character of a monospaced font at size 48, placed relative to its cell's origin,
+    and the font's advance width. Pango is asked once per character; numbers are then
+    assembled from copies, which is ~30 times faster than a Text per number."""
+    key = (font, ch)
+    if key not in _GLYPHS:
+        probe = Text(f"0{ch}0", font=font, font_size=48)
+        left, mid, right = probe.submobjects
+        advance = (right.get_center()[0] - left.get_center()[0]) / 2
+        ref = np.array([left.get_center()[0] + advance, left.get_center()[1], 0.0])
+        _GLYPHS[key] = (mid.copy().shift(-ref), advance)
+    return _GLYPHS[key]
+
+
+class Number(VGroup):
+    """A number on screen, tagged with the value it shows and where it comes from.
+
+    ``text`` is the string shown, ``qkv_value`` the value, ``qkv_source`` the trace entry
+    (``"Q[2,1]"``). Drawn in a monospaced font from cached glyphs."""
+
+    def __init__(self, value: float, *, digits: int = 2, source: str = "",
+                 font: str = "DejaVu Sans Mono", font_size: float = 24, color=None, **kwargs):
+        super().__init__(**kwargs)
         self.qkv_value = float(value)
         self.qkv_digits = digits
         self.qkv_source = source
-        self.qkv_text = format_number(value, digits)
-        super().__init__(self.qkv_text, **kwargs)
+        self.text = self.qkv_text = format_number(value, digits)
+        for k, ch in enumerate(self.text):
+            glyph, advance = _glyph(ch, font)
+            self.add(glyph.copy().shift(RIGHT * k * advance))
+        self.scale(font_size / 48, about_point=np.zeros(3)).center()
+        if color is not None:
+            self.set_color(color)
 
 
 def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None = None, **kw):
@@ -105,6 +132,7 @@ class MatrixBlock(VGroup):
         label_color: str | None = None,
         label_font_size: float | None = None,
         rotate_col_labels: bool = False,
+        col_label_length: float | None = None,
         show_entries: bool = True,
         **kwargs,
     ):
@@ -140,6 +168,8 @@ class MatrixBlock(VGroup):
                 if rotate_col_labels:
                     lab.rotate(math.pi / 2)
                     fit_width(lab, cell_w * 0.9)
+                    if col_label_length and lab.height > col_label_length:
+                        lab.scale_to_fit_height(col_label_length)
                 lab.next_to(self.cell_center(0, j), UP, buff=cell_h / 2 + 0.15)
                 self.col_labels.add(lab)
         self.add(self.row_labels, self.col_labels)

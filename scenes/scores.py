@@ -54,14 +54,14 @@ class ScoreLayout:
         height = SAFE_TOP - SAFE_BOTTOM
         label_font = 24.0
         for _ in range(2):  # the label size depends on the cell size and back
-            label_w = token_width(trace.tokens, theme, label_font) + 0.35
-            cw_guess = (FRAME_W - label_w - gap - 0.4) / (d + n)
-            self.rotate = token_width(trace.tokens, theme, label_font) > 0.92 * cw_guess
-            label_h = (token_width(trace.tokens, theme, label_font) if self.rotate else 0.3) + 0.2
-            label_h = min(label_h, 1.7)
-            cw = min(1.15, cw_guess, (height - label_h - gap) / ((d + n) * CELL_RATIO))
-            label_font = max(MIN_FONT, min(26.0, font_for(cw, cw * CELL_RATIO) * 1.1))
-        self.cw, self.ch = cw, cw * CELL_RATIO
+            widest = token_width(trace.tokens, theme, label_font)
+            label_w = widest + 0.45
+            cw = min(1.15, (FRAME_W - label_w - gap - 0.4) / (d + n))
+            self.rotate = widest > 0.92 * cw
+            label_h = min((widest if self.rotate else 0.3) + 0.2, 1.7)
+            ch = min(cw * CELL_RATIO, (height - label_h - gap) / (d + n))
+            label_font = max(MIN_FONT, min(26.0, font_for(cw, ch) * 1.1))
+        self.cw, self.ch = cw, ch
         self.label_font, self.label_w, self.label_h = label_font, label_w, label_h
         self.gap = gap
         total_w = label_w + (d + n) * cw + gap
@@ -143,7 +143,8 @@ class ScoresScene(AttentionScene):
         k_block = lay.place(MatrixBlock(t.K.T, theme=th, cell_w=lay.cw, cell_h=lay.ch,
                                         color=th.k, source="KT", col_labels=tok,
                                         label_font_size=lay.label_font,
-                                        rotate_col_labels=lay.rotate),
+                                        rotate_col_labels=lay.rotate,
+                                        col_label_length=lay.label_h - 0.2),
                             lay.grid_x0, lay.y0 + t.d_k * lay.ch + lay.gap)
         q_head = MathTex("Q", color=th.q, font_size=36).next_to(q_block.cells_box, UP, buff=0.12)
         k_head = MathTex(r"K^{\top}", color=th.k, font_size=36)

@@ -1,0 +1,137 @@
+"""The ``qkv`` command: ``qkv export``, ``qkv render``, ``qkv scenes``.
+
+Every problem with the input ends in one line ``error: ...`` that says how to fix it, exit
+status 2, and no file written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from attention import AttentionConfig, QKVError, compute_config
+from attention.export import FORMATS
+from scenes.registry import DEFAULT_SCENE, SCENES
+
+DEFAULT_SENTENCE = "The cat sat on the mat"
+
+
+def math_options(f):
+    """The math options shared by every command that computes a trace."""
+    options = [
+        click.option("--causal", is_flag=True, help="Mask future tokens (decoder-style)."),
+        click.option("--no-scale", is_flag=True, help="Do not divide scores by sqrt(d_k)."),
+        click.option("--temperature", type=float, default=1.0, show_default=True,
+                     help="Divide scores by this too; greater than 0."),
+        click.option("--heads", type=int, default=1, show_default=True,
+                     help="Number of attention heads; must divide the 6 features (1, 2, 3, 6)."),
+        click.option("--seed", type=int, default=None,
+                     help="Use seeded random weights instead of the hand-designed ones."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def trace_of(sentence, causal, no_scale, temperature, heads, seed):
+    cfg = AttentionConfig(causal=causal, scale=not no_scale, temperature=temperature,
+                          heads=heads, seed=seed)
+    return compute_config(sentence, cfg)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so ``path`` is never half-written."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise QKVError(f"the folder {str(folder)!r} does not exist; create it or pick another --output")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """Turn a sentence into videos that explain self-attention, with every number computed."""
+
+
+@cli.command()
+@click.argument("sentence", required=False, default=DEFAULT_SENTENCE)
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="json",
+              show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@math_options
+def export(sentence, fmt, output, **math):
+    """Print every matrix of the computation (X, W, Q, K, V, scores, weights, output)."""
+    text = FORMATS[fmt](trace_of(sentence, **math))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(output, text)
+
+
+@cli.command()
+@click.argument("sentence", required=False, default=DEFAULT_SENTENCE)
+@click.option("--scene", type=click.Choice(list(SCENES)), default=DEFAULT_SCENE,
+              show_default=True, help="Which scene to render (see 'qkv scenes').")
+@click.option("--quality", type=click.Choice(["low", "medium", "high", "4k"]), default="medium",
+              show_default=True, help="480p15, 720p30, 1080p60 or 2160p60.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
+              show_default=True, help="Root folder; each sentence gets a folder inside it.")
+@click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
+@click.option("--verbose", is_flag=True, help="Show Manim's own log and progress bars.")
+@math_options
+def render(sentence, scene, quality, out, theme, verbose, **math):
+    """Render a scene to <out>/<sentence>/<scene>.mp4 (with .srt captions)."""
+    from scenes.render import RenderOptions, render_scene
+
+    trace = trace_of(sentence, **math)  # validate before anything touches the disk
+    if out.exists() and not out.is_dir():
+        raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
+    options = RenderOptions(scene=scene, quality=quality, out=out, theme=theme, verbose=verbose)
+    click.echo(f"rendering {scene} for {trace.sentence!r} at {quality} quality...", err=True)
+    for path in render_scene(trace, options):
+        click.echo(str(path))
+
+
+@cli.command("scenes")
+def list_scenes():
+    """List the scenes that 'qkv render --scene' takes."""
+    width = max(map(len, SCENES))
+    for name, (_, summary) in SCENES.items():
+        click.echo(f"{name:<{width}}  {summary}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every expected failure into one line."""
+    try:
+        cli.main(args=argv, prog_name="qkv", standalone_mode=False)
+    except QKVError as err:
+        _fail(str(err), 2)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.Abort:
+        _fail("interrupted; no file was written", 130)
+    except click.ClickException as err:
+        hint = ""
+        if isinstance(err, click.UsageError) and err.ctx is not None:
+            hint = f" (see '{err.ctx.command_path} --help')"
+        _fail(err.format_message() + hint, 2)
+    except KeyboardInterrupt:
+        _fail("interrupted; no file was written", 130)
+    except OSError as err:
+        _fail(f"{err.strerror or err}: {err.filename or ''}".rstrip(": "), 1)
+
+
+def _fail(message: str, status: int) -> None:
+    click.echo("error: " + " ".join(str(message).split()), err=True)
+    sys.exit(status)

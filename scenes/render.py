@@ -1,0 +1,98 @@
+"""Render a scene of a trace into a final file, without leaving Manim's media behind.
+
+Manim writes into a private temporary folder inside the sentence's output folder; the
+finished video (and its ``.srt`` captions) are then renamed into place, so a final path only
+ever holds a complete file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from attention import AttentionTrace
+
+QUALITIES = {  # name -> (pixel width, pixel height, frames per second)
+    "low": (854, 480, 15),
+    "medium": (1280, 720, 30),
+    "high": (1920, 1080, 60),
+    "4k": (3840, 2160, 60),
+}
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render (not what: that is the trace). One object passed down."""
+
+    scene: str = "scores"
+    quality: str = "medium"
+    out: Path = Path("renders")
+    theme: str = "dark"
+    verbose: bool = False
+
+
+def slug(sentence: str, limit: int = 60) -> str:
+    """A folder name for a sentence: lower case, letters and digits joined by hyphens."""
+    text = unicodedata.normalize("NFKC", sentence).lower()
+    s = re.sub(r"[^\w]+", "-", text, flags=re.UNICODE).strip("-_")
+    return s[:limit].rstrip("-_") or "sentence"
+
+
+def output_folder(trace: AttentionTrace, out: Path) -> Path:
+    return Path(out) / slug(trace.sentence)
+
+
+def manim_settings(options: RenderOptions, media_dir: Path) -> dict:
+    w, h, fps = QUALITIES[options.quality]
+    return {
+        "media_dir": str(media_dir),
+        "pixel_width": w,
+        "pixel_height": h,
+        "frame_rate": fps,
+        "output_file": options.scene,
+        "disable_caching": True,
+        "write_to_movie": True,
+        "save_last_frame": False,
+        "format": "mp4",
+        "movie_file_extension": ".mp4",
+        "preview": False,
+        "notify_outdated_version": False,
+        "verbosity": "INFO" if options.verbose else "ERROR",
+        "progress_bar": "display" if options.verbose else "none",
+    }
+
+
+def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
+    """Render ``options.scene`` for ``trace``; return the final paths written."""
+    import manim
+
+    from scenes.registry import load
+
+    manim.logger.setLevel("INFO" if options.verbose else "ERROR")
+    folder = output_folder(trace, options.out)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".rendering-", dir=folder))
+    written: list[Path] = []
+    try:
+        with manim.tempconfig(manim_settings(options, work)):
+            scene = load(options.scene)(trace=trace, theme=options.theme)
+            scene.render()
+            movie = Path(scene.renderer.file_writer.movie_file_path)
+        pairs = [(movie, folder / f"{options.scene}.mp4")]
+        captions = movie.with_suffix(".srt")
+        if captions.exists():
+            pairs.append((captions, folder / f"{options.scene}.srt"))
+        for src, dst in pairs:
+            os.replace(src, dst)
+            written.append(dst)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if created and not written:
+            shutil.rmtree(folder, ignore_errors=True)
+    return written

@@ -1,0 +1,138 @@
+"""The qkv command as a user runs it: a subprocess, its exit status, its files."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from attention.export import to_json
+from attention import compute
+from tests.reference import naive_attention
+
+QKV = [sys.executable, "-m", "scenes"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*QKV, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_export_json_schema():
+    p = run("export")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert list(data) == ["sentence", "tokens", "feature_names", "options", "X", "heads", "Wo",
+                          "output"]
+    assert data["sentence"] == "The cat sat on the mat"
+    assert data["tokens"] == ["The", "cat", "sat", "on", "the", "mat"]
+    assert data["options"] == {"causal": False, "scale": True, "temperature": 1.0, "heads": 1,
+                               "seed": None}
+    assert data["Wo"] is None and len(data["heads"]) == 1
+    head = data["heads"][0]
+    assert set(head) == {"Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "weights",
+                         "output"}
+    assert np.array(head["weights"]).shape == (6, 6)
+
+
+def test_export_is_byte_identical_and_masked_cells_are_null(tmp_path):
+    args = ("export", "A dog ran.", "--causal", "--heads", "2", "--seed", "3")
+    a, b = run(*args), run(*args)
+    assert a.returncode == 0 and a.stdout == b.stdout
+    data = json.loads(a.stdout)
+    assert data["heads"][0]["scaled"][0][1] is None
+    assert data["heads"][0]["weights"][0][1] == 0.0
+    assert len(data["Wo"]) == 6
+    out = tmp_path / "t.json"
+    assert run(*args, "--output", str(out)).returncode == 0
+    assert out.read_text(encoding="utf-8") == a.stdout
+    assert sorted(os.listdir(tmp_path)) == ["t.json"]  # no temporary file left
+
+
+def test_sentence_starting_with_dash():
+    p = run("export", "--", "-not an option")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["tokens"][0] == "-"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "md"])
+def test_other_formats(fmt):
+    p = run("export", "--format", fmt)
+    assert p.returncode == 0
+    if fmt == "csv":
+        lines = p.stdout.splitlines()
+        assert lines[0] == "head,matrix,row,col,row_label,col_label,value"
+        row = [r for r in lines if r.startswith("1,weights,2,5,")][0]
+        t = compute("The cat sat on the mat")
+        assert float(row.split(",")[-1]) == t.weights[2, 5]
+    else:
+        assert "## weights" in p.stdout and "| sat |" in p.stdout
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["export", ""], "empty"),
+    (["export", "   "], "empty"),
+    (["export", " ".join(["w"] * 17)], "at most 16"),
+    (["export", "--heads", "4"], "does not divide"),
+    (["export", "--heads", "two"], "not a valid integer"),
+    (["export", "--temperature", "0"], "greater than 0"),
+    (["export", "--temperature", "-2"], "greater than 0"),
+    (["export", "--temperature", "nan"], "finite"),
+    (["export", "--format", "xml"], "xml"),
+    (["export", "--bogus"], "No such option"),
+    (["render", "--scene", "nope"], "nope"),
+    (["render", "--quality", "8k"], "8k"),
+    (["render", ""], "empty"),
+    (["render", "--heads", "5"], "does not divide"),
+    (["export", "a\x07b"], "unprintable"),
+], ids=lambda a: str(a)[:40])
+def test_bad_input_one_line_exit_2_no_file(tmp_path, args, fragment):
+    if args[0] == "render":
+        args = [*args, "--out", str(tmp_path / "renders")]
+    p = run(*args, cwd=tmp_path)
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), p.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in p.stderr and p.stdout == ""
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_to_missing_folder_is_an_error(tmp_path):
+    p = run("export", "--output", str(tmp_path / "no" / "x.json"))
+    assert p.returncode == 2 and p.stderr.startswith("error: ")
+    assert os.listdir(tmp_path) == []
+
+
+def test_scenes_lists_names():
+    p = run("scenes")
+    assert p.returncode == 0
+    assert p.stdout.split()[0] == "scores"
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["The", "cat", "sat", "on", "the", "mat", "quickly", "zorp",
+                                 "42", "!", "über", "and", "dog"]), min_size=1, max_size=16),
+       st.booleans(), st.sampled_from([1, 2, 3]), st.sampled_from([None, 5]))
+def test_export_agrees_with_independent_recomputation(ws, causal, heads, seed):
+    """Recompute everything from the export's own X and W matrices, by plain loops."""
+    data = json.loads(to_json(compute(" ".join(ws), causal=causal, heads=heads, seed=seed)))
+    outs = []
+    for h in data["heads"]:
+        ref = naive_attention(data["X"], h["Wq"], h["Wk"], h["Wv"], causal=causal)
+        for name in ("Q", "K", "V", "scores", "weights", "output"):
+            np.testing.assert_allclose(h[name], ref[name], rtol=0, atol=1e-9)
+        d = len(h["Wq"][0])
+        for i, row in enumerate(h["scaled"]):
+            for j, x in enumerate(row):
+                if x is None:
+                    assert causal and j > i
+                else:
+                    assert math.isclose(x, ref["scores"][i][j] / math.sqrt(d), abs_tol=1e-9)
+        outs.append(ref["output"])
+    final = np.concatenate(outs, axis=1) @ np.array(data["Wo"]) if heads > 1 else outs[0]
+    np.testing.assert_allclose(data["output"], final, rtol=0, atol=1e-9)

@@ -1,0 +1,188 @@
+"""attention/ against a naive loop implementation, torch (when installed) and properties."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import attention
+from attention import QKVError, compute, softmax
+from tests.reference import naive_attention
+
+SENTENCES = [
+    "The cat sat on the mat",
+    "A dog chased the ball quickly .",
+    "I",
+    "Attention is all you need!",
+    "Zyxwvut flibbered 42 gloriously",
+]
+
+
+def assert_close(a, b, tol=1e-9):
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                               rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("sentence", SENTENCES)
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("scale,temperature", [(True, 1.0), (False, 1.0), (True, 0.5)],
+                         ids=["scaled", "unscaled", "hot"])
+def test_matches_naive_loops(sentence, causal, scale, temperature):
+    t = compute(sentence, causal=causal, scale=scale, temperature=temperature)
+    ref = naive_attention(t.X.tolist(), t.head.Wq.tolist(), t.head.Wk.tolist(),
+                          t.head.Wv.tolist(), causal=causal, scale=scale,
+                          temperature=temperature)
+    for name in ("Q", "K", "V", "scores", "weights", "output"):
+        assert_close(getattr(t.head, name), ref[name])
+    assert_close(t.output, ref["output"])
+
+
+@pytest.mark.parametrize("heads", [2, 3, 6])
+def test_multi_head_is_concat_then_wo(heads):
+    t = compute("The cat sat on the mat", heads=heads, seed=7)
+    d_model = t.X.shape[1]
+    assert len(t.heads) == heads
+    parts = []
+    for h in t.heads:
+        assert h.Wq.shape == (d_model, d_model // heads)
+        ref = naive_attention(t.X.tolist(), h.Wq.tolist(), h.Wk.tolist(), h.Wv.tolist())
+        assert_close(h.output, ref["output"])
+        parts.append(ref["output"])
+    concat = np.concatenate(parts, axis=1)
+    assert t.Wo.shape == (d_model, d_model)
+    assert_close(t.output, concat @ t.Wo)
+
+
+def test_single_head_defaults_are_hand_designed():
+    t = compute("The cat sat on the mat")
+    assert t.d_k == 4 and t.Wo is None
+    assert t.attention_dims == ("thing", "action", "place", "detail")
+    # The story the default weights tell: the verb looks hardest at the place noun,
+    # the preposition at the place, the determiners at the nouns.
+    tok = t.tokens
+    w = t.weights
+    assert tok[int(np.argmax(w[tok.index("sat")]))] == "mat"
+    assert tok[int(np.argmax(w[tok.index("on")]))] == "mat"
+    assert tok[int(np.argmax(w[0]))] in ("cat", "mat")
+    assert tok[int(np.argmax(w[tok.index("cat")]))] == "sat"
+
+
+def test_seed_changes_weights_and_is_repeatable():
+    a, b, c = (compute("The cat sat", seed=s) for s in (1, 1, 2))
+    assert_close(a.head.Wq, b.head.Wq, 0)
+    assert not np.allclose(a.head.Wq, c.head.Wq)
+    assert not np.allclose(a.head.Wq, compute("The cat sat").head.Wq[:, :4])
+
+
+def test_scaling_divides_by_sqrt_dk_and_temperature():
+    t = compute("The cat sat on the mat", temperature=2.0)
+    assert_close(t.scaled, t.scores / (math.sqrt(4) * 2.0))
+    u = compute("The cat sat on the mat", scale=False)
+    assert_close(u.scaled, u.scores)
+
+
+def test_causal_mask_is_minus_infinity_then_exactly_zero():
+    t = compute("The cat sat on the mat", causal=True)
+    upper = np.triu_indices(t.n, 1)
+    assert np.all(np.isneginf(t.scaled[upper]))
+    assert np.all(t.weights[upper] == 0.0)
+    assert t.weights[0, 0] == 1.0
+
+
+def test_arrays_are_read_only_and_trace_frozen():
+    t = compute("The cat sat on the mat")
+    for arr in (t.X, t.Q, t.K, t.V, t.scores, t.scaled, t.weights, t.output, t.mask,
+                t.head.Wq):
+        with pytest.raises(ValueError):
+            arr[0, 0] = 1.0
+    with pytest.raises(AttributeError):
+        t.tokens = ("x",)
+
+
+def test_trace_does_not_share_memory_with_module_weights():
+    t = compute("The cat")
+    assert not np.shares_memory(t.head.Wq, attention.weights.W_Q)
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"heads": 4}, "does not divide"),
+    ({"heads": 0}, "--heads"),
+    ({"temperature": 0}, "greater than 0"),
+    ({"temperature": -1}, "greater than 0"),
+    ({"temperature": float("nan")}, "finite"),
+    ({"temperature": float("inf")}, "finite"),
+    ({"seed": -3}, "--seed"),
+])
+def test_bad_options_raise_one_line_errors(kwargs, fragment):
+    with pytest.raises(QKVError, match=fragment) as info:
+        compute("The cat sat", **kwargs)
+    assert "\n" not in str(info.value)
+
+
+# -- properties -----------------------------------------------------------------------------
+
+finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
+rows = st.integers(1, 8).flatmap(lambda n: st.lists(st.lists(finite, min_size=n, max_size=n),
+                                                    min_size=1, max_size=6))
+
+
+@given(rows)
+def test_softmax_rows_sum_to_one(x):
+    w = softmax(np.array(x))
+    assert np.all(w >= 0)
+    assert_close(w.sum(axis=-1), np.ones(len(x)), 1e-12)
+
+
+@given(rows, finite)
+def test_softmax_is_shift_invariant(x, c):
+    x = np.array(x)
+    assert_close(softmax(x), softmax(x + c), 1e-9)
+
+
+@given(st.lists(st.floats(-1e308, 1e308), min_size=1, max_size=8))
+def test_softmax_never_nan_for_large_logits(x):
+    w = softmax(np.array([x]))
+    assert np.all(np.isfinite(w))
+    assert abs(w.sum() - 1) < 1e-9
+
+
+def test_softmax_of_masked_row_gives_exact_zeros():
+    w = softmax(np.array([[1.0, -np.inf, 3.0, -np.inf]]))
+    assert w[0, 1] == 0.0 and w[0, 3] == 0.0
+
+
+words = st.sampled_from(["the", "cat", "sat", "on", "mat", "dog", "ran", "big", "quickly",
+                         "and", "blorft", "house", "42", "!"])
+
+
+@given(st.lists(words, min_size=2, max_size=10), st.randoms(use_true_random=False))
+def test_permutation_equivariance_without_mask(ws, rnd):
+    """Without a mask (and without positions), permuting the words permutes the outputs."""
+    perm = list(range(len(ws)))
+    rnd.shuffle(perm)
+    a = compute(" ".join(ws))
+    b = compute(" ".join(ws[p] for p in perm))
+    assert_close(b.output, a.output[perm])
+    assert_close(b.weights, a.weights[np.ix_(perm, perm)])
+
+
+@given(st.lists(words, min_size=1, max_size=16), st.booleans(), st.integers(0, 3))
+def test_weights_rows_sum_to_one_and_masked_are_zero(ws, causal, heads_i):
+    heads = [1, 2, 3, 6][heads_i]
+    t = compute(" ".join(ws), causal=causal, heads=heads)
+    for h in t.heads:
+        assert_close(h.weights.sum(axis=1), np.ones(t.n), 1e-12)
+        assert np.all(h.weights[t.mask] == 0.0)
+        assert np.all(np.isfinite(h.output))
+
+
+def test_matches_torch_sdpa():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    for causal in (False, True):
+        t = compute("The cat sat on the mat", causal=causal)
+        q, k, v = (torch.tensor(np.array(m))[None] for m in (t.Q, t.K, t.V))
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)[0].numpy()
+        assert_close(out, t.output, 1e-9)
