@@ -38,8 +38,12 @@ stamp=.venv/.qkv-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "render.sh: installing qkv and its Python packages into .venv (first run: a few minutes)" >&2
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  if ! { .venv/bin/python -m pip install --upgrade pip &&
+         .venv/bin/python -m pip install -e '.[test]'; } > .venv/install.log 2>&1; then
+    tail -n 30 .venv/install.log >&2
+    echo "render.sh: installing Python packages failed; the full log is in .venv/install.log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 

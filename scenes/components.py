@@ -77,6 +77,16 @@ def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None =
     return Text(text, font=theme.font, font_size=font_size, color=color or theme.text, **kw)
 
 
+def shortened(text: str, width: float, theme: Theme, *, font_size: float, color: str):
+    """``text`` cut with an ellipsis until it is at most ``width`` wide (at least 3 letters)."""
+    keep = len(text)
+    lab = plain_text(text, theme, font_size=font_size, color=color)
+    while lab.width > width and keep > 3:
+        keep = max(3, min(keep - 1, int(keep * width / lab.width)))
+        lab = plain_text(text[:keep].rstrip() + "…", theme, font_size=font_size, color=color)
+    return lab
+
+
 def fit_width(mob, width: float):
     """Shrink ``mob`` (never enlarge it) so it is at most ``width`` wide."""
     if mob.width > width:
@@ -165,11 +175,11 @@ class MatrixBlock(VGroup):
         if col_labels is not None:
             for j, name in enumerate(col_labels):
                 lab = plain_text(name, theme, font_size=lf, color=lc)
+                if col_label_length and lab.width > col_label_length:
+                    lab = shortened(name, col_label_length, theme, font_size=lf, color=lc)
                 if rotate_col_labels:
                     lab.rotate(math.pi / 2)
                     fit_width(lab, cell_w * 0.9)
-                    if col_label_length and lab.height > col_label_length:
-                        lab.scale_to_fit_height(col_label_length)
                 lab.next_to(self.cell_center(0, j), UP, buff=cell_h / 2 + 0.15)
                 self.col_labels.add(lab)
         self.add(self.row_labels, self.col_labels)

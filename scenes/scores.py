@@ -56,15 +56,20 @@ class ScoreLayout:
         for _ in range(2):  # the label size depends on the cell size and back
             widest = token_width(trace.tokens, theme, label_font)
             label_w = widest + 0.45
-            cw = min(1.15, (FRAME_W - label_w - gap - 0.4) / (d + n))
-            self.rotate = widest > 0.92 * cw
+            room = FRAME_W - label_w - gap - 0.4  # for d Q columns and n grid columns
+            cw = gw = min(1.15, room / (d + n))
+            # Grid columns may widen to fit horizontal key labels; else the labels turn.
+            self.rotate = widest > 0.92 * gw
+            if self.rotate and (room - d * cw) / n >= widest + 0.2:
+                gw, self.rotate = widest + 0.2, False
             label_h = min((widest if self.rotate else 0.3) + 0.2, 1.7)
             ch = min(cw * CELL_RATIO, (height - label_h - gap) / (d + n))
             label_font = max(MIN_FONT, min(26.0, font_for(cw, ch) * 1.1))
-        self.cw, self.ch = cw, ch
+        self.cw, self.gw, self.ch = cw, gw, ch
+        self.num_font = font_for(cw, ch)
         self.label_font, self.label_w, self.label_h = label_font, label_w, label_h
         self.gap = gap
-        total_w = label_w + (d + n) * cw + gap
+        total_w = label_w + d * cw + gap + n * gw
         self.x0 = -total_w / 2 + label_w  # left edge of the Q cells
         self.y0 = SAFE_TOP - label_h - d * self.ch - gap  # top edge of the grid and Q cells
         self.grid_x0 = self.x0 + d * cw + gap
@@ -137,10 +142,10 @@ class ScoresScene(AttentionScene):
                           "The score says how well a question matches a key.")
 
         # -- Beat 2: Q on the left, K transposed on top --------------------------------------
-        q_block = lay.place(MatrixBlock(t.Q, theme=th, cell_w=lay.cw, cell_h=lay.ch,
+        q_block = lay.place(MatrixBlock(t.Q, theme=th, cell_w=lay.cw, cell_h=lay.ch, font_size=lay.num_font,
                                         color=th.q, source="Q", row_labels=tok,
                                         label_font_size=lay.label_font), lay.x0, lay.y0)
-        k_block = lay.place(MatrixBlock(t.K.T, theme=th, cell_w=lay.cw, cell_h=lay.ch,
+        k_block = lay.place(MatrixBlock(t.K.T, theme=th, cell_w=lay.gw, cell_h=lay.ch, font_size=lay.num_font,
                                         color=th.k, source="KT", col_labels=tok,
                                         label_font_size=lay.label_font,
                                         rotate_col_labels=lay.rotate,
@@ -149,7 +154,7 @@ class ScoresScene(AttentionScene):
         q_head = MathTex("Q", color=th.q, font_size=36).next_to(q_block.cells_box, UP, buff=0.12)
         k_head = MathTex(r"K^{\top}", color=th.k, font_size=36)
         k_head.next_to(k_block.brackets, LEFT, buff=0.15)
-        grid = lay.place(MatrixBlock(t.scores, theme=th, cell_w=lay.cw, cell_h=lay.ch,
+        grid = lay.place(MatrixBlock(t.scores, theme=th, cell_w=lay.gw, cell_h=lay.ch, font_size=lay.num_font,
                                      color=th.text, source="scores"), lay.grid_x0, lay.y0)
         lines = GridLines(grid, th.grid)
         self.beat(FadeIn(q_block), FadeIn(q_head), FadeIn(k_block), FadeIn(k_head),
