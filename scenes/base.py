@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import os
 
-from manim import UP, Scene, config
+from manim import UP, FadeIn, FadeOut, Scene
 
 from attention import AttentionConfig, AttentionTrace, QKVError, compute_config
 
-from scenes.components import plain_text
+from scenes.components import fit_width, plain_text
+from scenes.layout import EQUATION_Y, FRAME_W
 from scenes.theme import Theme, get_theme
 
 DEFAULT_SENTENCE = "The cat sat on the mat"
-SAFE_TOP = 3.05  # content below this line leaves room for the title
-SAFE_BOTTOM = -3.0  # content above this line leaves room for the equation line
 
 
 def _env_bool(env, name: str, default: bool) -> bool:
@@ -87,11 +86,32 @@ class AttentionScene(Scene):
         self.remove(*group.get_family())
         self.add(group)
 
-    def make_title(self, text: str | None = None):
-        title = plain_text(text or self.title_text, self.theme, font_size=30)
-        title.to_corner(UP + [-1, 0, 0], buff=0.3)
-        return title
+    def make_title(self, text: str):
+        title = plain_text(text, self.theme, font_size=30)
+        fit_width(title, FRAME_W * 0.62)
+        return title.to_corner(UP + [-1, 0, 0], buff=0.3)
 
-    @staticmethod
-    def frame_size() -> tuple[float, float]:
-        return config.frame_width, config.frame_height
+    def formula_corner(self, formula):
+        """Put a stage's formula in the top-right corner, beside the title."""
+        fit_width(formula, FRAME_W * 0.34)
+        return formula.to_corner(UP + [1, 0, 0], buff=0.3)
+
+    def at_bottom(self, mob):
+        """Put the equation in focus in the band under the content."""
+        fit_width(mob, FRAME_W)
+        return mob.move_to([0, EQUATION_Y, 0])
+
+    def clear_stage(self, run_time: float = 0.6) -> None:
+        """Fade out everything on screen (between the stages of the explainer)."""
+        if self.mobjects:
+            self.play(*(FadeOut(m) for m in self.mobjects), run_time=run_time)
+
+    def head_note(self) -> str:
+        """' (head 1 of H)' when there are several heads: the scenes explain the first."""
+        h = len(self.trace.heads)
+        return f" (head 1 of {h})" if h > 1 else ""
+
+    def intro(self, title: str, formula, caption: str, run_time: float = 1.0) -> None:
+        """A stage's first beat: its title and formula."""
+        self.beat(FadeIn(self.make_title(title)), FadeIn(self.formula_corner(formula)),
+                  run_time=run_time, caption=caption)

@@ -203,26 +203,47 @@ class MatrixBlock(VGroup):
 
     # -- entries -------------------------------------------------------------------------
     def make_entries(
-        self, values: np.ndarray, *, source: str, color: str | None = None, digits: int | None = None
+        self,
+        values: np.ndarray,
+        *,
+        source: str,
+        color: str | None = None,
+        digits: int | None = None,
+        heat: np.ndarray | None = None,
     ) -> VGroup:
-        """Numbers for ``values`` placed in this block's cells (not added to it)."""
+        """Numbers for ``values`` placed in this block's cells (not added to it).
+
+        With ``heat`` (values in [0, 1], one per cell) each number takes the ink that reads
+        best on that cell's heat colour."""
         digits = self.digits if digits is None else digits
         rows = VGroup()
         for i, row in enumerate(np.asarray(values, dtype=float)):
             group = VGroup()
             for j, x in enumerate(row):
+                ink = color or self.color
+                if heat is not None:
+                    ink = self.theme.ink_on(self.theme.heat_color(heat[i][j]))
                 num = Number(
                     x,
                     digits=digits,
                     source=f"{source}[{i},{j}]",
                     font=self.theme.mono,
                     font_size=self.font_size,
-                    color=color or self.color,
+                    color=ink,
                 )
                 fit_width(num, self.cell_w * 0.9)
                 group.add(num.move_to(self.cell_center(i, j)))
             rows.add(group)
         return rows
+
+    def heat_cells(self, heat: np.ndarray) -> VGroup:
+        """One filled rectangle per cell, coloured (and lit) by ``heat`` in [0, 1]."""
+        cells = VGroup()
+        for (i, j), t in np.ndenumerate(np.asarray(heat, dtype=float)):
+            cells.add(Rectangle(width=self.cell_w, height=self.cell_h, stroke_width=0,
+                                fill_color=self.theme.heat_color(t), fill_opacity=1)
+                      .move_to(self.cell_center(i, j)))
+        return cells
 
     def get_entry(self, i: int, j: int) -> Number:
         return self.entries[i][j]
@@ -246,6 +267,42 @@ class MatrixBlock(VGroup):
         return VGroup(left, right)
 
 
+def rich_line(parts, theme: Theme, *, font_size: float = 24, buff: float = 0.1) -> VGroup:
+    """A line of plain-text pieces and numbers. A part is a string (plain text), a
+    ``(text, color)`` pair, or a :class:`Number`. Numbers keep their tags."""
+    mobs = []
+    for part in parts:
+        if isinstance(part, Number):
+            mobs.append(part)
+        elif isinstance(part, tuple):
+            mobs.append(plain_text(part[0], theme, font_size=font_size, color=part[1]))
+        else:
+            mobs.append(plain_text(part, theme, font_size=font_size))
+    line = VGroup(*mobs).arrange(RIGHT, buff=buff)
+    return line
+
+
+def wrapped_words(words: Sequence[str], theme: Theme, *, width: float, font_size: float = 30,
+                  color: str | None = None) -> VGroup:
+    """Words as separate Text mobjects, wrapped onto lines no wider than ``width``."""
+    mobs = [plain_text(w, theme, font_size=font_size, color=color) for w in words]
+    lines, line = [], []
+    space = font_size / 48 * 0.35
+    for m in mobs:
+        if line and sum(x.width for x in line) + space * len(line) + m.width > width:
+            lines.append(line)
+            line = []
+        line.append(m)
+    lines.append(line)
+    rows = VGroup(*(VGroup(*ln).arrange(RIGHT, buff=space, aligned_edge=DOWN) for ln in lines))
+    rows.arrange(DOWN, buff=space * 0.8)
+    for m in mobs:
+        fit_width(m, width)
+    words_group = VGroup(*mobs)
+    words_group.lines = rows
+    return words_group
+
+
 class GridLines(VGroup):
     """Thin lines between the cells of a :class:`MatrixBlock` (one mobject per line)."""
 
@@ -267,7 +324,3 @@ class GridLines(VGroup):
             )
 
 
-__all__ = [
-    "DOWN", "RIGHT", "GridLines", "MatrixBlock", "Number", "fit_width", "font_for",
-    "format_number", "parse_number", "plain_text",
-]  # fmt: skip

@@ -10,9 +10,7 @@ import math
 
 import numpy as np
 from manim import (
-    DOWN,
     LEFT,
-    RIGHT,
     UP,
     Create,
     FadeIn,
@@ -22,28 +20,19 @@ from manim import (
     ReplacementTransform,
     SurroundingRectangle,
     TransformFromCopy,
-    VGroup,
-    Write,
 )
 
-from scenes.base import SAFE_BOTTOM, SAFE_TOP, AttentionScene
-from scenes.components import (
-    MINUS,
-    GridLines,
-    MatrixBlock,
-    Number,
-    fit_width,
-    font_for,
-    plain_text,
+from scenes.base import AttentionScene
+from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line
+from scenes.layout import (
+    CELL_RATIO,
+    FRAME_W,
+    MIN_FONT,
+    SAFE_BOTTOM,
+    SAFE_TOP,
+    place,
+    token_width,
 )
-
-FRAME_W = 13.6  # usable width of the 14.2-unit frame
-CELL_RATIO = 0.62  # cell height / cell width
-MIN_FONT = 14  # ~19 px cap height at 1080p
-
-
-def token_width(tokens, theme, font_size) -> float:
-    return max(plain_text(t, theme, font_size=font_size).width for t in tokens)
 
 
 class ScoreLayout:
@@ -74,14 +63,9 @@ class ScoreLayout:
         self.y0 = SAFE_TOP - label_h - d * self.ch - gap  # top edge of the grid and Q cells
         self.grid_x0 = self.x0 + d * cw + gap
 
-    def place(self, block: MatrixBlock, left: float, top: float) -> MatrixBlock:
-        box = block.cells_box
-        block.shift(np.array([left, top, 0]) - box.get_corner(UP + LEFT))
-        return block
-
 
 def pick_example(trace) -> tuple[int, int]:
-    """The (query, key) pair to work through in detail: the largest allowed score,
+    """The (query, key) pair every stage works through in detail: the largest allowed score,
     off the diagonal when there is a choice."""
     s = np.where(trace.mask, -np.inf, trace.scores)
     if trace.n > 1:
@@ -93,117 +77,106 @@ def pick_example(trace) -> tuple[int, int]:
     return int(i), int(j)
 
 
-def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24) -> VGroup:
-    """'q_i . k_j = a*b + ... = s', each factor a tagged Number in its role's colour."""
-    q, k = trace.Q[i], trace.K[j]
+def sum_of_products(pairs, result: Number, theme, font_size: float = 24, exact=None):
+    """'a×b + c×d + ... = r' from (Number, Number) pairs, negative factors in parentheses.
+
+    The sign is '=' when the products of the numbers as shown add up to the result as shown,
+    else '≈' (the factors are rounded for display)."""
     parts = []
-    shown = 0.0
-    for m, (a, b) in enumerate(zip(q, k)):
+    for m, (a, b) in enumerate(pairs):
         if m:
-            parts.append(plain_text("+", theme, font_size=font_size))
-        for x, role, src in ((a, theme.q, f"Q[{i},{m}]"), (b, theme.k, f"K[{j},{m}]")):
-            num = Number(x, source=src, font=theme.mono, font_size=font_size, color=role)
-            if num.qkv_text.startswith(MINUS):  # a negative factor goes in parentheses
-                parts += [plain_text("(", theme, font_size=font_size), num,
-                          plain_text(")", theme, font_size=font_size)]
-            else:
-                parts.append(num)
-            if role == theme.q:
-                parts.append(plain_text("\u00d7", theme, font_size=font_size))
-        shown += round(a, 2) * round(b, 2)
-    exact = round(shown, 2) == round(float(trace.scores[i, j]), 2)
-    parts.append(plain_text("=" if exact else "\u2248", theme, font_size=font_size))
-    result = Number(trace.scores[i, j], source=f"scores[{i},{j}]", font=theme.mono,
-                    font_size=font_size, color=theme.text)
-    parts.append(result)
-    line = VGroup(*parts).arrange(RIGHT, buff=0.12)
+            parts.append("+")
+        for k, num in enumerate((a, b)):
+            parts += ["(", num, ")"] if num.text.startswith(MINUS) else [num]
+            if k == 0:
+                parts.append("\u00d7")
+    if exact is None:
+        shown = sum(float(a.text.replace(MINUS, "-")) * float(b.text.replace(MINUS, "-"))
+                    for a, b in pairs)
+        exact = format(shown, f".{result.qkv_digits}f") == result.text.replace(MINUS, "-")
+    parts += ["=" if exact else "\u2248", result]
+    line = rich_line(parts, theme, font_size=font_size, buff=0.1)
     line.result = result
-    return fit_width(line, FRAME_W)
+    return line
+
+
+def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24):
+    """q_i · k_j written out, each factor a tagged Number in its role's colour."""
+    def num(x, src, color):
+        return Number(x, source=src, font=theme.mono, font_size=font_size, color=color)
+
+    pairs = [(num(a, f"Q[{i},{m}]", theme.q), num(b, f"K[{j},{m}]", theme.k))
+             for m, (a, b) in enumerate(zip(trace.Q[i], trace.K[j]))]
+    result = num(trace.scores[i, j], f"scores[{i},{j}]", theme.text)
+    return sum_of_products(pairs, result, theme, font_size)
 
 
 class ScoresScene(AttentionScene):
     """Q K^T: every question meets every key; then the grid is divided by sqrt(d_k)."""
 
-    title_text = "Scores: every question meets every key"
-
     def construct(self) -> None:
+        self.scores_stage()
+
+    def scores_stage(self) -> None:
         t, th = self.trace, self.theme
         lay = ScoreLayout(t, th)
         tok = t.tokens
 
         # -- Beat 1: the question: how well does each query match each key? ---------------
-        title = self.make_title()
         formula = MathTex(r"\text{scores} = Q\,K^{\top}", color=th.text, font_size=34)
-        formula.to_corner(UP + RIGHT, buff=0.3)
         formula[0][7].set_color(th.q)
         formula[0][8].set_color(th.k)
-        self.beat(FadeIn(title), Write(formula), run_time=1.0,
-                  caption="Every word asks a question (Q) and presents a key (K). "
-                          "The score says how well a question matches a key.")
+        self.intro("Scores: every question meets every key" + self.head_note(), formula,
+                   "Every word asks a question (Q) and presents a key (K). "
+                   "A score says how well one question matches one key.")
 
         # -- Beat 2: Q on the left, K transposed on top --------------------------------------
-        q_block = lay.place(MatrixBlock(t.Q, theme=th, cell_w=lay.cw, cell_h=lay.ch, font_size=lay.num_font,
-                                        color=th.q, source="Q", row_labels=tok,
-                                        label_font_size=lay.label_font), lay.x0, lay.y0)
-        k_block = lay.place(MatrixBlock(t.K.T, theme=th, cell_w=lay.gw, cell_h=lay.ch, font_size=lay.num_font,
-                                        color=th.k, source="KT", col_labels=tok,
-                                        label_font_size=lay.label_font,
-                                        rotate_col_labels=lay.rotate,
-                                        col_label_length=lay.label_h - 0.2),
-                            lay.grid_x0, lay.y0 + t.d_k * lay.ch + lay.gap)
+        def block(values, width, color, source, **kw):
+            return MatrixBlock(values, theme=th, cell_w=width, cell_h=lay.ch, color=color,
+                               font_size=lay.num_font, label_font_size=lay.label_font,
+                               source=source, **kw)
+
+        q_block = place(block(t.Q, lay.cw, th.q, "Q", row_labels=tok), lay.x0, lay.y0)
+        k_block = place(block(t.K.T, lay.gw, th.k, "KT", col_labels=tok,
+                              rotate_col_labels=lay.rotate, col_label_length=lay.label_h - 0.2),
+                        lay.grid_x0, lay.y0 + t.d_k * lay.ch + lay.gap)
+        grid = place(block(t.scores, lay.gw, th.text, "scores"), lay.grid_x0, lay.y0)
         q_head = MathTex("Q", color=th.q, font_size=36).next_to(q_block.cells_box, UP, buff=0.12)
         k_head = MathTex(r"K^{\top}", color=th.k, font_size=36)
         k_head.next_to(k_block.brackets, LEFT, buff=0.15)
-        grid = lay.place(MatrixBlock(t.scores, theme=th, cell_w=lay.gw, cell_h=lay.ch, font_size=lay.num_font,
-                                     color=th.text, source="scores"), lay.grid_x0, lay.y0)
         lines = GridLines(grid, th.grid)
         self.beat(FadeIn(q_block), FadeIn(q_head), FadeIn(k_block), FadeIn(k_head),
                   Create(lines), run_time=1.5,
                   caption=f"Queries of all {t.n} words on the left, keys across the top. "
-                          f"Cell (row, column) will hold query · key.")
+                          "Cell (row, column) will hold query · key.")
 
         # -- Beat 3: one dot product in detail ----------------------------------------------
         i, j = pick_example(t)
         q_box = SurroundingRectangle(q_block.row_box(i), color=th.q, buff=0.02)
         k_box = SurroundingRectangle(k_block.column_box(j), color=th.k, buff=0.02)
         cell_box = SurroundingRectangle(grid.row_box(i, j, j), color=th.accent, buff=0.0)
-        eq = dot_product_line(t, i, j, th).move_to([0, -3.5, 0])
+        eq = self.at_bottom(dot_product_line(t, i, j, th))
         self.beat(Create(q_box), Create(k_box), Create(cell_box), run_time=0.8,
                   caption=f"Take the question of '{tok[i]}' and the key of '{tok[j]}'.")
         self.beat(FadeIn(eq, shift=UP * 0.2), run_time=1.2, wait=1.5,
                   caption=f"Multiply them entry by entry and add: '{tok[i]}' · '{tok[j]}' "
-                          f"= {eq.result.qkv_text}.")
-        entry = grid.get_entry(i, j)
-        self.beat(TransformFromCopy(eq.result, entry), run_time=1.0,
+                          f"= {eq.result.text}.")
+        self.beat(TransformFromCopy(eq.result, grid.get_entry(i, j)), run_time=1.0,
                   caption=f"That sum is the score in row '{tok[i]}', column '{tok[j]}'.")
 
         # -- Beat 4: the rest of the row, then every other row, briskly --------------------
         rest = [grid.get_entry(i, c) for c in range(t.n) if c != j]
-        if rest:
-            self.beat(FadeOut(k_box), FadeOut(cell_box), FadeOut(eq),
-                      LaggedStart(*(FadeIn(e, scale=1.3) for e in rest), lag_ratio=0.25),
-                      run_time=1.5,
-                      caption=f"The same for every key gives the whole row of '{tok[i]}'.")
-        else:
-            self.beat(FadeOut(k_box), FadeOut(cell_box), FadeOut(eq), run_time=0.5)
+        fill = [LaggedStart(*(FadeIn(e, scale=1.3) for e in rest), lag_ratio=0.25)] if rest else []
+        self.beat(FadeOut(k_box), FadeOut(cell_box), FadeOut(eq), *fill, run_time=1.5,
+                  caption=f"The same for every key gives the whole row of '{tok[i]}'.")
         others = [grid.entries[r] for r in range(t.n) if r != i]
-        if others:
-            self.beat(FadeOut(q_box),
-                      LaggedStart(*(FadeIn(row) for row in others), lag_ratio=0.3),
-                      run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
-                      caption=self.best_match_caption())
-        else:
-            self.beat(FadeOut(q_box), run_time=0.4)
+        fill = [LaggedStart(*(FadeIn(row) for row in others), lag_ratio=0.3)] if others else []
+        self.beat(FadeOut(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
+                  caption=f"Every question against every key: {t.n * t.n} scores. Highest: "
+                          f"'{tok[i]}' with '{tok[j]}', {t.scores[i, j]:.2f}.")
 
         # -- Beat 5: scale by sqrt(d_k) (and the temperature), mask the future ----------------
         self.scale_grid(grid)
-
-    def best_match_caption(self) -> str:
-        t, tok = self.trace, self.trace.tokens
-        s = np.where(t.mask, -np.inf, t.scores)
-        i, j = pick_example(t)
-        return (f"Every question against every key: {t.n * t.n} scores. "
-                f"Highest: '{tok[i]}' with '{tok[j]}', {s[i, j]:.2f}.")
 
     def scale_grid(self, grid: MatrixBlock) -> None:
         t, th = self.trace, self.theme
@@ -222,8 +195,8 @@ class ScoresScene(AttentionScene):
                          + ("" if div == value else rf" = \frac{{Q K^{{\top}}}}{{{value}}}"))
         if c.causal:
             parts.append(r"\quad \text{future keys} \to -\infty")
-        eq = MathTex(*parts, color=th.text, font_size=30).to_edge(DOWN, buff=0.12)
-        fit_width(eq, FRAME_W)
+        eq = self.at_bottom(MathTex(*parts, color=th.text, font_size=30))
+        eq.to_edge([0, -1, 0], buff=0.12)
         scaled = grid.make_entries(t.scaled, source="scaled")
         for (r, col), masked in np.ndenumerate(t.mask):
             if masked:
@@ -234,9 +207,8 @@ class ScoresScene(AttentionScene):
             why += f"; the temperature {c.temperature:g} divides them too"
         if c.causal:
             why += ". A word may not look ahead: future cells become −∞"
-        self.beat(Write(eq), run_time=1.0, caption=why + ".")
+        self.beat(FadeIn(eq), run_time=1.0, caption=why + ".")
         self.flatten_into(grid.entries)
-        self.beat(ReplacementTransform(grid.entries, scaled),
-                  run_time=1.5, wait=2.0,
+        self.beat(ReplacementTransform(grid.entries, scaled), run_time=1.5, wait=2.0,
                   caption="These scaled scores go into the softmax, row by row.")
         grid.entries = scaled

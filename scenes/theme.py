@@ -1,12 +1,15 @@
-"""Colours and type sizes, in one place. Colour-blind-safe (Okabe-Ito) Q/K/V colours.
+"""Colours and type, in one place. Colour-blind-safe: Okabe-Ito for Q/K/V, cividis (dark) or a
+single-hue blue ramp (light) for the heat map, whose lightness also carries the value.
 
-Every text colour is chosen for a contrast of at least 4.5:1 (WCAG AA) on its background;
-``tests/test_theme.py`` checks it.
+Every text colour has a contrast of at least 4.5:1 (WCAG AA) on its background;
+``tests/test_theme.py`` checks it, including numbers drawn on heat-map cells.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -14,16 +17,57 @@ class Theme:
     name: str
     background: str
     text: str  # body text
-    muted: str  # secondary text, grid lines
+    muted: str  # secondary text
     grid: str  # thin lines (not text: no contrast rule)
     q: str  # queries: what a word asks for
     k: str  # keys: how a word presents itself
     v: str  # values: what a word contributes
-    accent: str  # highlights of the step in focus
-    heat_low: str  # heat map, weight 0
-    heat_high: str  # heat map, weight 1
+    accent: str  # the step in focus
+    heat: tuple[str, ...]  # heat-map stops from weight 0 to weight 1
+    dark_ink: str = "#000000"  # text on light heat cells
+    light_ink: str = "#FFFFFF"  # text on dark heat cells
     font: str = "DejaVu Sans"
     mono: str = "DejaVu Sans Mono"
+
+    def heat_color(self, t: float) -> str:
+        """The heat-map colour for a value ``t`` in [0, 1] (clipped)."""
+        stops = np.array([hex_to_rgb(c) for c in self.heat])
+        x = float(np.clip(t, 0.0, 1.0)) * (len(stops) - 1)
+        k = min(int(x), len(stops) - 2)
+        rgb = stops[k] + (stops[k + 1] - stops[k]) * (x - k)
+        return rgb_to_hex(rgb)
+
+    def ink_on(self, color: str) -> str:
+        """Whichever of the two inks contrasts more with ``color``."""
+        return max((self.dark_ink, self.light_ink), key=lambda ink: contrast(ink, color))
+
+    @property
+    def text_colors(self) -> dict[str, str]:
+        """Every colour used for text directly on the background."""
+        return {"text": self.text, "muted": self.muted, "q": self.q, "k": self.k, "v": self.v,
+                "accent": self.accent}
+
+
+def hex_to_rgb(color: str) -> np.ndarray:
+    c = color.lstrip("#")
+    return np.array([int(c[i:i + 2], 16) for i in (0, 2, 4)], dtype=float) / 255
+
+
+def rgb_to_hex(rgb) -> str:
+    return "#" + "".join(f"{int(round(float(v) * 255)):02X}" for v in np.clip(rgb, 0, 1))
+
+
+def luminance(color: str) -> float:
+    """WCAG relative luminance."""
+    c = hex_to_rgb(color)
+    lin = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(lin @ [0.2126, 0.7152, 0.0722])
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio, 1 to 21."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
 
 
 DARK = Theme(
@@ -36,8 +80,7 @@ DARK = Theme(
     k="#56B4E9",  # Okabe-Ito sky blue
     v="#2DBE8F",  # Okabe-Ito bluish green, lightened for contrast on dark
     accent="#F0E442",  # Okabe-Ito yellow
-    heat_low="#1B2430",
-    heat_high="#F0E442",
+    heat=("#00224E", "#35456C", "#666970", "#A59C74", "#FEE838"),  # cividis
 )
 
 LIGHT = Theme(
@@ -50,8 +93,7 @@ LIGHT = Theme(
     k="#0072B2",  # Okabe-Ito blue
     v="#00795A",  # Okabe-Ito bluish green, darkened
     accent="#C2185B",
-    heat_low="#F4F6F8",
-    heat_high="#0072B2",
+    heat=("#F7FBFF", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B"),  # ColorBrewer Blues
 )
 
 THEMES = {t.name: t for t in (DARK, LIGHT)}

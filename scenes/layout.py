@@ -1,0 +1,46 @@
+"""Where things go: the safe area of the frame and cell sizes that fit 1 to 16 tokens.
+
+Frame: 14.2 x 8 units. A title band on top, a band at the bottom for the equation in focus,
+content in between. Font sizes are Manim's: size 10 is about 18 px (em) at 1080p.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import UP, LEFT
+
+from scenes.components import plain_text
+
+FRAME_W = 13.6  # usable width of the 14.2-unit frame
+LEFT_EDGE, RIGHT_EDGE = -FRAME_W / 2, FRAME_W / 2
+SAFE_TOP = 3.05  # content below this line leaves room for the title
+SAFE_BOTTOM = -3.0  # content above this line leaves room for the equation line
+EQUATION_Y = -3.5  # centre of the bottom band
+CELL_RATIO = 0.62  # preferred cell height / cell width
+MIN_FONT = 14  # labels and captions (~26 px em, ~19 px digits at 1080p)
+MIN_NUMBER_FONT = 10  # numbers in dense grids (~18 px em at 1080p)
+MAX_CELL_W = 1.15
+
+
+def token_width(tokens, theme, font_size: float) -> float:
+    return max(plain_text(t, theme, font_size=font_size).width for t in tokens)
+
+
+def cell_size(cols: float, rows: float, width: float, height: float,
+              max_w: float = MAX_CELL_W) -> tuple[float, float]:
+    """The largest (cell_w, cell_h) so ``cols`` x ``rows`` cells fit ``width`` x ``height``."""
+    cw = min(max_w, width / cols)
+    ch = min(cw * CELL_RATIO, height / rows)
+    return cw, ch
+
+
+def label_font(tokens, theme, width: float, start: float = 24.0) -> float:
+    """The largest label size (<= start, >= MIN_FONT) at which every token fits ``width``."""
+    w = token_width(tokens, theme, start)
+    return float(np.clip(start * width / w if w > width else start, MIN_FONT, start))
+
+
+def place(block, left: float, top: float):
+    """Move a MatrixBlock so the top-left corner of its cells is at (left, top)."""
+    block.shift(np.array([left, top, 0.0]) - block.cells_box.get_corner(UP + LEFT))
+    return block
