@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Rectangle, Text, VGroup, VMobject
@@ -66,7 +67,11 @@ class Number(VGroup):
         self.text = self.qkv_text = format_number(value, digits)
         for k, ch in enumerate(self.text):
             glyph, advance = _glyph(ch, font)
-            self.add(glyph.copy().shift(RIGHT * k * advance))
+            # A bare VMobject with the glyph's outline: far cheaper to make and to copy
+            # (animations copy it) than a deep copy of the SVG-derived glyph.
+            piece = VMobject(fill_opacity=1, stroke_width=0)
+            piece.points = glyph.points + RIGHT * k * advance
+            self.add(piece)
         self.scale(font_size / 48, about_point=np.zeros(3)).center()
         if color is not None:
             self.set_color(color)
@@ -75,6 +80,32 @@ class Number(VGroup):
 def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None = None, **kw):
     """User or narration text: always Pango plain text, never markup or LaTeX."""
     return Text(text, font=theme.font, font_size=font_size, color=color or theme.text, **kw)
+
+
+DESCENDERS = set("gjpqy,;()[]{}|@$/\\_Qç")
+
+
+@lru_cache(maxsize=64)
+def _metrics(font_size: float) -> tuple[float, float]:
+    x = Text("x", font_size=font_size)
+    xg = Text("xg", font_size=font_size)
+    return x.height, x.get_bottom()[1] - xg.get_bottom()[1]
+
+
+def x_height(font_size: float) -> float:
+    return _metrics(font_size)[0]
+
+
+def descent(font_size: float) -> float:
+    """How far a descender (g, p, y...) reaches below the baseline."""
+    return _metrics(font_size)[1]
+
+
+def on_baseline(label, text: str, font_size: float, y: float):
+    """Move ``label`` vertically so the baseline of ``text`` sits at ``y``: words with and
+    without descenders line up (Latin text; other scripts sit on their lowest point)."""
+    bottom = y - (descent(font_size) if DESCENDERS & set(text) else 0.0)
+    return label.shift([0, bottom - label.get_bottom()[1], 0])
 
 
 def shortened(text: str, width: float, theme: Theme, *, font_size: float, color: str):
@@ -141,6 +172,7 @@ class MatrixBlock(VGroup):
         col_labels: Sequence[str] | None = None,
         label_color: str | None = None,
         label_font_size: float | None = None,
+        col_label_font_size: float | None = None,
         rotate_col_labels: bool = False,
         col_label_length: float | None = None,
         show_entries: bool = True,
@@ -170,17 +202,21 @@ class MatrixBlock(VGroup):
             for i, name in enumerate(row_labels):
                 lab = plain_text(name, theme, font_size=lf, color=lc)
                 lab.next_to(self.cell_center(i, 0), LEFT, buff=cell_w / 2 + 0.3)
+                on_baseline(lab, name, lf, self.cell_center(i, 0)[1] - x_height(lf) / 2)
                 self.row_labels.add(lab)
         self.col_labels = VGroup()
         if col_labels is not None:
+            cf = col_label_font_size or lf
             for j, name in enumerate(col_labels):
-                lab = plain_text(name, theme, font_size=lf, color=lc)
+                lab = plain_text(name, theme, font_size=cf, color=lc)
                 if col_label_length and lab.width > col_label_length:
-                    lab = shortened(name, col_label_length, theme, font_size=lf, color=lc)
+                    lab = shortened(name, col_label_length, theme, font_size=cf, color=lc)
                 if rotate_col_labels:
                     lab.rotate(math.pi / 2)
                     fit_width(lab, cell_w * 0.9)
                 lab.next_to(self.cell_center(0, j), UP, buff=cell_h / 2 + 0.15)
+                if not rotate_col_labels:
+                    on_baseline(lab, name, cf, lab.get_bottom()[1] + descent(cf))
                 self.col_labels.add(lab)
         self.add(self.row_labels, self.col_labels)
 
@@ -237,13 +273,16 @@ class MatrixBlock(VGroup):
         return rows
 
     def heat_cells(self, heat: np.ndarray) -> VGroup:
-        """One filled rectangle per cell, coloured (and lit) by ``heat`` in [0, 1]."""
-        cells = VGroup()
-        for (i, j), t in np.ndenumerate(np.asarray(heat, dtype=float)):
-            cells.add(Rectangle(width=self.cell_w, height=self.cell_h, stroke_width=0,
-                                fill_color=self.theme.heat_color(t), fill_opacity=1)
-                      .move_to(self.cell_center(i, j)))
-        return cells
+        """One filled rectangle per cell, coloured (and lit) by ``heat`` in [0, 1]; a VGroup
+        of rows, like ``entries``."""
+        rows = VGroup()
+        for i, row in enumerate(np.asarray(heat, dtype=float)):
+            rows.add(VGroup(*(
+                Rectangle(width=self.cell_w, height=self.cell_h, stroke_width=0,
+                          fill_color=self.theme.heat_color(t), fill_opacity=1)
+                .move_to(self.cell_center(i, j))
+                for j, t in enumerate(row))))
+        return rows
 
     def get_entry(self, i: int, j: int) -> Number:
         return self.entries[i][j]

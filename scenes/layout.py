@@ -6,10 +6,10 @@ content in between. Font sizes are Manim's: size 10 is about 18 px (em) at 1080p
 
 from __future__ import annotations
 
-import numpy as np
-from manim import UP, LEFT
+from functools import lru_cache
 
-from scenes.components import plain_text
+import numpy as np
+from manim import LEFT, UP, Text
 
 FRAME_W = 13.6  # usable width of the 14.2-unit frame
 LEFT_EDGE, RIGHT_EDGE = -FRAME_W / 2, FRAME_W / 2
@@ -22,8 +22,14 @@ MIN_NUMBER_FONT = 10  # numbers in dense grids (~18 px em at 1080p)
 MAX_CELL_W = 1.15
 
 
+@lru_cache(maxsize=4096)
+def text_width(text: str, font: str, font_size: float) -> float:
+    """Width of ``text`` as plain Text (measured once: making a Text costs ~30 ms)."""
+    return Text(text, font=font, font_size=font_size).width
+
+
 def token_width(tokens, theme, font_size: float) -> float:
-    return max(plain_text(t, theme, font_size=font_size).width for t in tokens)
+    return max(text_width(t, theme.font, font_size) for t in tokens)
 
 
 def cell_size(cols: float, rows: float, width: float, height: float,

@@ -1,6 +1,10 @@
 """Scene names for the CLI, without importing manim: name -> (module:class, one-line summary)."""
 
 SCENES = {
+    "embeddings": ("scenes.embeddings:EmbeddingsScene",
+                   "the sentence becomes tokens, each token a vector of named features"),
+    "projections": ("scenes.projections:ProjectionsScene",
+                    "X times W_q, W_k, W_v: one word in detail, then every word's Q, K and V"),
     "scores": ("scenes.scores:ScoresScene",
                "dot products of queries and keys form the score grid, then scale by sqrt(d_k)"),
 }

@@ -1,0 +1,178 @@
+"""Stage 2, projections: X W_q, X W_k, X W_v. One word in detail (its features times a weight
+column, summed into one entry), then every word's Q, K and V.
+
+Render alone with ``qkv render --scene projections``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    MathTex,
+    SurroundingRectangle,
+    TransformFromCopy,
+    VGroup,
+)
+
+from scenes.base import AttentionScene
+from scenes.components import MatrixBlock, Number, font_for, plain_text, shortened
+from scenes.layout import (
+    FRAME_W,
+    SAFE_BOTTOM,
+    SAFE_TOP,
+    cell_size,
+    label_font,
+    place,
+    text_width,
+    token_width,
+)
+from scenes.scores import pick_example, sum_of_products
+
+ROLES = (("q", "Q", "W_q"), ("k", "K", "W_k"), ("v", "V", "W_v"))
+
+
+def dim_names(trace) -> tuple[str, ...]:
+    return trace.attention_dims or tuple(f"d{m + 1}" for m in range(trace.d_k))
+
+
+class ProjectionsScene(AttentionScene):
+    """Each word's features, multiplied by W_q, W_k and W_v, become its Q, K and V."""
+
+    def construct(self) -> None:
+        self.projections_stage()
+
+    def projections_stage(self) -> None:
+        t, th = self.trace, self.theme
+        i, _ = pick_example(t)
+        formula = MathTex(r"Q = X W_q,\ K = X W_k,\ V = X W_v", color=th.text, font_size=32)
+        for idx, role in ((0, th.q), (6, th.k), (12, th.v)):
+            formula[0][idx].set_color(role)
+        self.intro("Projections: queries, keys and values" + self.head_note(), formula,
+                   "Three weight matrices turn each word's features into three vectors: "
+                   "a query (what it asks for), a key (how it presents itself) "
+                   "and a value (what it contributes).")
+        self.projection_detail(i)
+        self.projection_all(i)
+
+    # -- one word, in detail -----------------------------------------------------------------
+    def projection_detail(self, i: int) -> None:
+        t, th = self.trace, self.theme
+        d_model, d_k = t.X.shape[1], t.d_k
+        head = t.head
+        dims = dim_names(t)
+        feat_font = 18.0
+        feat_w = max(text_width(f, th.font, feat_font) for f in t.feature_names) + 0.35
+        gap = 0.45
+        cw, ch = cell_size(1 + 3 * d_k, d_model + 1, FRAME_W - feat_w - 3 * gap,
+                           SAFE_TOP - SAFE_BOTTOM - 1.3)
+        num_font = font_for(cw, ch)
+        dim_font = min(feat_font, 18 * 0.9 * cw / max(text_width(n, th.font, 18) for n in dims))
+        left = -FRAME_W / 2 + feat_w
+        top = SAFE_TOP - 0.85
+
+        def block(values, source, color, x0, y0, **kw):
+            return place(MatrixBlock(values, theme=th, cell_w=cw, cell_h=ch, color=color,
+                                     source=source, font_size=num_font, **kw), x0, y0)
+
+        x_col = block(t.X[i][:, None], "Xcol", th.text, left, top,
+                      row_labels=t.feature_names, label_font_size=feat_font)
+        for m, num in enumerate(x_col.entries):  # tag as the X entries they are
+            num[0].qkv_source = f"X[{i},{m}]"
+        word = shortened(t.tokens[i], feat_w + cw, th, font_size=22, color=th.accent)
+        word.next_to(x_col.cells_box, UP, buff=0.2)
+        ws, results, heads = [], [], []
+        x0 = left + cw + gap
+        for role, name, sub in ROLES:
+            color = getattr(th, role)
+            w = block(getattr(head, f"W{role}"), f"W{role}", th.text, x0, top,
+                      col_labels=dims, col_label_font_size=dim_font)
+            r = block(getattr(t, name)[i][None, :], name, color, x0, top - d_model * ch - 0.35)
+            for m, num in enumerate(r.entries[0]):
+                num.qkv_source = f"{name}[{i},{m}]"
+            hd = MathTex(sub, color=color, font_size=32).next_to(w.col_labels, UP, buff=0.08)
+            ws.append(w)
+            results.append(r)
+            heads.append(hd)
+            x0 += d_k * cw + gap
+        result_label = plain_text("\u2192", th, font_size=28).next_to(
+            results[0].cells_box, LEFT, buff=0.2)
+
+        self.beat(FadeIn(word), FadeIn(x_col),
+                  LaggedStart(*(FadeIn(VGroup(w, h)) for w, h in zip(ws, heads)),
+                              lag_ratio=0.3), run_time=1.5,
+                  caption=f"Start with '{t.tokens[i]}': its {d_model} features, "
+                          "and the three weight matrices.")
+
+        # One entry in detail: the features times one column of W_q, summed.
+        q = results[0]
+        m = int(np.argmax(np.abs(t.Q[i])))
+        col_box = SurroundingRectangle(ws[0].column_box(m), color=th.q, buff=0.02)
+        x_box = SurroundingRectangle(x_col.column_box(0), color=th.accent, buff=0.02)
+        pairs = [(Number(t.X[i, f], source=f"X[{i},{f}]", font=th.mono, font_size=22,
+                         color=th.text),
+                  Number(head.Wq[f, m], source=f"Wq[{f},{m}]", font=th.mono, font_size=22,
+                         color=th.q))
+                 for f in range(d_model)]
+        result = Number(t.Q[i, m], source=f"Q[{i},{m}]", font=th.mono, font_size=22,
+                        color=th.q)
+        eq = self.at_bottom(sum_of_products(pairs, result, th, font_size=22))
+        dim = dims[m]
+        self.beat(Create(x_box), Create(col_box), FadeIn(eq, shift=UP * 0.2), run_time=1.2,
+                  wait=1.6,
+                  caption=f"Each feature of '{t.tokens[i]}' times its weight in the "
+                          f"'{dim}' column, all added up: {result.text}.")
+        self.beat(TransformFromCopy(eq.result, q.entries[0][m]), FadeIn(result_label),
+                  run_time=1.0,
+                  caption=f"That is entry '{dim}' of the query of '{t.tokens[i]}': "
+                          f"how much it asks for {dim}.")
+        rest = [q.entries[0][c] for c in range(d_k) if c != m]
+        self.beat(FadeOut(eq), FadeOut(col_box), FadeIn(q.brackets),
+                  *([LaggedStart(*(FadeIn(e) for e in rest), lag_ratio=0.3)] if rest else []),
+                  run_time=1.0, caption="The other columns give the rest of its query.")
+        self.beat(FadeIn(results[1]), FadeIn(results[2]), run_time=1.2, wait=1.0,
+                  caption=f"The same features times W_k give the key of '{t.tokens[i]}', "
+                          "times W_v its value.")
+        self.projection_parts = VGroup(x_col, word, *ws, *heads, q, *results[1:],
+                                       result_label, x_box)
+
+    # -- every word ----------------------------------------------------------------------------
+    def projection_all(self, i: int) -> None:
+        t, th = self.trace, self.theme
+        n, d_k = t.n, t.d_k
+        gap = 0.55
+        lf = label_font(t.tokens, th, width=2.6, start=24)
+        label_w = token_width(t.tokens, th, lf) + 0.45
+        cw, ch = cell_size(3 * d_k, n, FRAME_W - label_w - 2 * gap, SAFE_TOP - SAFE_BOTTOM - 0.6)
+        num_font = font_for(cw, ch)
+        total = label_w + 3 * d_k * cw + 2 * gap
+        middle = (SAFE_TOP + SAFE_BOTTOM) / 2
+        top = middle + (n * ch + 0.6) / 2 - 0.6
+        x0 = -total / 2 + label_w
+        blocks, heads = [], []
+        for k, (role, name, _) in enumerate(ROLES):
+            color = getattr(th, role)
+            labels = {"row_labels": t.tokens, "label_font_size": lf} if k == 0 else {}
+            b = place(MatrixBlock(getattr(t, name), theme=th, cell_w=cw, cell_h=ch, color=color,
+                                  source=name, font_size=num_font, **labels), x0, top)
+            heads.append(MathTex(name, color=color, font_size=36)
+                         .next_to(b.cells_box, UP, buff=0.15))
+            blocks.append(b)
+            x0 += d_k * cw + gap
+        self.beat(FadeOut(self.projection_parts), run_time=0.6, wait=0)
+        self.beat(*(FadeIn(VGroup(b.brackets, b.row_labels, h)) for b, h in zip(blocks, heads)),
+                  *(FadeIn(b.entries[i], shift=DOWN * 0.3) for b in blocks), run_time=1.0,
+                  caption=f"'{t.tokens[i]}' takes its row in Q, K and V.")
+        others = [r for r in range(n) if r != i]
+        if others:
+            self.beat(LaggedStart(*(FadeIn(VGroup(*(b.entries[r] for b in blocks)))
+                                    for r in others), lag_ratio=0.25),
+                      run_time=min(2.5, 0.3 * len(others) + 0.8), wait=1.5,
+                      caption=f"Every word does the same: {n} queries, {n} keys, {n} values. "
+                              "Q, K and V keep these colours from here on.")
