@@ -280,7 +280,7 @@ class MatrixBlock(VGroup):
             rows.add(VGroup(*(
                 Rectangle(width=self.cell_w, height=self.cell_h, stroke_width=0,
                           fill_color=self.theme.heat_color(t), fill_opacity=1)
-                .move_to(self.cell_center(i, j))
+                .move_to(self.cell_center(i, j)).set_z_index(-1)  # under numbers and lines
                 for j, t in enumerate(row))))
         return rows
 

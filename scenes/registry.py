@@ -7,6 +7,8 @@ SCENES = {
                     "X times W_q, W_k, W_v: one word in detail, then every word's Q, K and V"),
     "scores": ("scenes.scores:ScoresScene",
                "dot products of queries and keys form the score grid, then scale by sqrt(d_k)"),
+    "softmax": ("scenes.softmax:SoftmaxScene",
+                "row by row: exponentials, the row sum, the division; a heat map of weights"),
 }
 DEFAULT_SCENE = "scores"
 

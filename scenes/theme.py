@@ -30,9 +30,10 @@ class Theme:
     mono: str = "DejaVu Sans Mono"
 
     def heat_color(self, t: float) -> str:
-        """The heat-map colour for a value ``t`` in [0, 1] (clipped)."""
+        """The heat-map colour for a value ``t`` in [0, 1] (clipped). The square root spreads
+        the small weights that attention mostly has over more of the ramp."""
         stops = np.array([hex_to_rgb(c) for c in self.heat])
-        x = float(np.clip(t, 0.0, 1.0)) * (len(stops) - 1)
+        x = float(np.clip(t, 0.0, 1.0)) ** 0.5 * (len(stops) - 1)
         k = min(int(x), len(stops) - 2)
         rgb = stops[k] + (stops[k + 1] - stops[k]) * (x - k)
         return rgb_to_hex(rgb)

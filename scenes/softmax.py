@@ -1,0 +1,192 @@
+"""Stage 4, softmax: row by row, the scaled scores become weights that sum to 1.
+
+One row in detail (subtract the row's largest score, exponentiate, add up, divide), then every
+row, as a heat map whose cells are lit by their weight, with each row's sum beside it. With
+``--causal`` the masked cells show minus infinity and become exactly 0.
+
+Render alone with ``qkv render --scene softmax``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import (
+    AnimationGroup,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    MathTex,
+    ReplacementTransform,
+    TransformFromCopy,
+    VGroup,
+)
+
+from scenes.base import AttentionScene
+from scenes.components import GridLines, MatrixBlock, Number, font_for, plain_text
+from scenes.layout import (
+    CELL_RATIO,
+    FRAME_W,
+    MAX_CELL_W,
+    SAFE_BOTTOM,
+    SAFE_TOP,
+    label_font,
+    place,
+    token_width,
+)
+from scenes.scores import pick_example
+
+
+def shifted_exp(trace) -> np.ndarray:  # [n, n]
+    """e^(scaled - row max), what the stable softmax exponentiates (0 where masked)."""
+    s = trace.scaled
+    return np.exp(s - s.max(axis=1, keepdims=True))
+
+
+class GridLayout:
+    """An n x n grid (plus ``extra`` columns at the right) with token labels on two sides."""
+
+    def __init__(self, trace, theme, *, extra: int = 0, extra_w: float = 0.0,
+                 height: float = SAFE_TOP - SAFE_BOTTOM, top: float = SAFE_TOP):
+        n = trace.n
+        self.label_font = label_font(trace.tokens, theme, width=2.8, start=24)
+        widest = token_width(trace.tokens, theme, self.label_font)
+        self.label_w = widest + 0.45
+        room = FRAME_W - self.label_w - extra_w - 0.3
+        self.cw = min(MAX_CELL_W, room / (n + extra))
+        self.rotate = widest > 0.92 * self.cw
+        self.label_h = min((widest if self.rotate else 0.3) + 0.25, 1.8)
+        self.ch = min(self.cw * CELL_RATIO, (height - self.label_h) / n)
+        self.num_font = font_for(self.cw, self.ch)
+        total_w = self.label_w + (n + extra) * self.cw + extra_w
+        self.left = -total_w / 2 + self.label_w
+        used = self.label_h + n * self.ch
+        self.top = top - self.label_h - (height - used) / 2
+
+    def block(self, values, theme, **kw) -> MatrixBlock:
+        return MatrixBlock(values, theme=theme, cell_w=self.cw, cell_h=self.ch,
+                           font_size=self.num_font, label_font_size=self.label_font, **kw)
+
+    def token_grid(self, trace, theme, values, **kw) -> MatrixBlock:
+        b = self.block(values, theme, row_labels=trace.tokens, col_labels=trace.tokens,
+                       rotate_col_labels=self.rotate, col_label_length=self.label_h - 0.25,
+                       **kw)
+        return place(b, self.left, self.top)
+
+
+class SoftmaxScene(AttentionScene):
+    """Each row of scaled scores becomes attention weights that sum to 1."""
+
+    def construct(self) -> None:
+        self.softmax_stage()
+
+    def softmax_stage(self) -> None:
+        t, th = self.trace, self.theme
+        formula = MathTex(r"\text{weights} = \operatorname{softmax}\!\left("
+                          r"\frac{QK^{\top}}{\sqrt{d_k}}\right)", color=th.text, font_size=30)
+        self.intro("Softmax: scores become weights" + self.head_note(), formula,
+                   "Softmax turns each row of scores into weights: positive, "
+                   "and adding up to exactly 1.")
+        i, _ = pick_example(t)
+        strip = self.softmax_row_detail(i)
+        self.softmax_all_rows(i, strip)
+
+    # -- one row, step by step ---------------------------------------------------------------
+    def softmax_row_detail(self, i: int) -> VGroup:
+        t, th = self.trace, self.theme
+        n, tok = t.n, t.tokens
+        names = ("scaled score", "e^(score \u2212 max)", "weight")
+        lf = 20.0
+        label_w = max(plain_text(s, th, font_size=lf).width for s in names) + 0.4
+        sum_w = 2.6
+        lay = GridLayout(t, th, extra_w=sum_w + label_w - 0.0, height=3.0, top=2.2)
+        cw, ch = lay.cw, min(lay.cw * CELL_RATIO, 0.6)
+        num_font = font_for(cw, ch)
+        total = label_w + n * cw + sum_w
+        left = -total / 2 + label_w
+        exps = shifted_exp(t)[i]
+        rows = np.stack([t.scaled[i], exps, t.weights[i]])
+        strip = place(MatrixBlock(rows, theme=th, cell_w=cw, cell_h=ch, font_size=num_font,
+                                  row_labels=names, label_font_size=lf, col_labels=tok,
+                                  col_label_font_size=lay.label_font,
+                                  rotate_col_labels=lay.rotate,
+                                  col_label_length=lay.label_h - 0.25, show_entries=False),
+                      left, 1.2)
+        strip.remove(strip.brackets)
+        sources = ("scaled", "expshift", "weights")
+        entries = VGroup(*(VGroup(*(
+            Number(x, source=f"{src}[{i},{j}]", font=th.mono, font_size=num_font,
+                   color=th.text).move_to(strip.cell_center(r, j))
+            for j, x in enumerate(row))) for r, (src, row) in enumerate(zip(sources, rows))))
+        heat = strip.heat_cells(t.weights[i][None, :])
+        heat.shift(strip.cell_center(2, 0) - strip.cell_center(0, 0))
+        for j, num in enumerate(entries[2]):
+            num.set_color(th.ink_on(th.heat_color(t.weights[i, j])))
+        total_exp = Number(exps.sum(), source=f"expsum[{i},0]", font=th.mono,
+                           font_size=num_font * 1.1, color=th.accent)
+        sum_label = VGroup(plain_text("sum =", th, font_size=lf, color=th.accent), total_exp)
+        sum_label.arrange(RIGHT, buff=0.12).next_to(strip.cells_box, RIGHT, buff=0.35)
+        sum_label.match_y(entries[1])
+        q_label = plain_text(f"row of '{tok[i]}'", th, font_size=24, color=th.accent)
+        q_label.next_to(strip.col_labels, UP, buff=0.3)
+        q_label.set_x(0)
+        lines = GridLines(strip, th.grid)
+
+        self.beat(FadeIn(q_label), FadeIn(strip.row_labels[0]), FadeIn(strip.col_labels),
+                  Create(lines), LaggedStart(*(FadeIn(e) for e in entries[0]), lag_ratio=0.1),
+                  run_time=1.2,
+                  caption=f"Take the row of '{tok[i]}': its scaled score for every word.")
+        masked = " Masked cells (−∞) become exactly 0." if t.mask[i].any() else ""
+        self.beat(FadeIn(strip.row_labels[1]),
+                  LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[0], entries[1])),
+                              lag_ratio=0.1), run_time=1.5, wait=1.2,
+                  caption="Subtract the row's largest score and take e to that power: every "
+                          "number turns positive, and the largest becomes 1." + masked)
+        self.beat(FadeIn(sum_label[0]), TransformFromCopy(entries[1], total_exp), run_time=1.0,
+                  caption=f"Add them up: {total_exp.text}.")
+        j = int(np.argmax(t.weights[i]))
+        self.beat(FadeIn(strip.row_labels[2]), FadeIn(heat),
+                  LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[1], entries[2])),
+                              lag_ratio=0.1), run_time=1.5, wait=1.5,
+                  caption=f"Divide each by the sum: the weights of '{tok[i]}' add up to 1. "
+                          f"It gives '{tok[j]}' the most, {t.weights[i, j]:.2f}.")
+        return VGroup(q_label, strip, lines, entries, heat, sum_label)
+
+    # -- every row ---------------------------------------------------------------------------
+    def softmax_all_rows(self, i: int, strip: VGroup) -> None:
+        t, th = self.trace, self.theme
+        n = t.n
+        lay = GridLayout(t, th, extra=1, extra_w=0.25)
+        grid = lay.token_grid(t, th, t.scaled, source="scaled", show_entries=True)
+        for (r, c), masked in np.ndenumerate(t.mask):
+            if masked:
+                grid.entries[r][c].set_color(th.muted)
+        heat = grid.heat_cells(t.weights)
+        weights = grid.make_entries(t.weights, source="weights", heat=t.weights)
+        sums = place(lay.block(t.weights.sum(axis=1)[:, None], th, source="rowsum",
+                               color=th.accent), lay.left + n * lay.cw + 0.25, lay.top)
+        sums.remove(sums.brackets)
+        sigma = MathTex(r"\Sigma", color=th.accent, font_size=32)
+        sigma.next_to(sums.cells_box, UP, buff=0.15)
+        lines = GridLines(grid, th.grid)
+        self.beat(FadeOut(VGroup(*strip[:3], strip[4:])), run_time=0.6, wait=0)
+        others = [r for r in range(n) if r != i]
+        self.beat(FadeIn(grid.row_labels), FadeIn(grid.col_labels), Create(lines),
+                  *(FadeIn(grid.entries[r]) for r in others),
+                  ReplacementTransform(strip[3][2], weights[i]), FadeIn(heat[i]),
+                  FadeOut(strip[3][:2]), run_time=1.5,
+                  caption=f"Back to the whole grid: the row of '{t.tokens[i]}' is done.")
+        self.add(*heat[i], lines, *grid.row_labels, weights[i])  # keep the numbers on top
+        if others:
+            self.beat(LaggedStart(*(AnimationGroup(FadeIn(heat[r]),
+                                                ReplacementTransform(grid.entries[r], weights[r]))
+                                    for r in others), lag_ratio=0.3),
+                      run_time=min(3.0, 0.35 * len(others) + 1.0),
+                      caption="Every other row the same way. Brighter cells get more attention.")
+        self.beat(FadeIn(sigma), LaggedStart(*(FadeIn(row, shift=RIGHT * 0.2)
+                                              for row in sums.entries), lag_ratio=0.1),
+                  run_time=1.2, wait=2.0,
+                  caption="Every row adds up to 1: each word shares out exactly one unit "
+                          "of attention.")
