@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, Rectangle, Text, VGroup, VMobject
+from manim import DOWN, LEFT, RIGHT, UP, Mobject, Rectangle, Text, VGroup, VMobject
 
 from scenes.theme import Theme
 
@@ -73,8 +73,15 @@ class Number(VGroup):
             piece.points = glyph.points + RIGHT * k * advance
             self.add(piece)
         self.scale(font_size / 48, about_point=np.zeros(3)).center()
+        self._size_at = (font_size, self.height)
         if color is not None:
             self.set_color(color)
+
+    @property
+    def font_size(self) -> float:
+        """The font size it is drawn at now (after any scaling), like Text.font_size."""
+        size, height = self._size_at
+        return size * self.height / height if height else size
 
 
 def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None = None, **kw):
@@ -306,12 +313,12 @@ class MatrixBlock(VGroup):
         return VGroup(left, right)
 
 
-def rich_line(parts, theme: Theme, *, font_size: float = 24, buff: float = 0.1) -> VGroup:
-    """A line of plain-text pieces and numbers. A part is a string (plain text), a
-    ``(text, color)`` pair, or a :class:`Number`. Numbers keep their tags."""
+def rich_line(parts, theme: Theme, *, font_size: float = 24, buff: float = 0.14) -> VGroup:
+    """A line of plain-text pieces, numbers and formulas. A part is a string (plain text), a
+    ``(text, color)`` pair, or any mobject (a :class:`Number` keeps its tags)."""
     mobs = []
     for part in parts:
-        if isinstance(part, Number):
+        if isinstance(part, Mobject):
             mobs.append(part)
         elif isinstance(part, tuple):
             mobs.append(plain_text(part[0], theme, font_size=font_size, color=part[1]))

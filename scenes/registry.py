@@ -9,8 +9,12 @@ SCENES = {
                "dot products of queries and keys form the score grid, then scale by sqrt(d_k)"),
     "softmax": ("scenes.softmax:SoftmaxScene",
                 "row by row: exponentials, the row sum, the division; a heat map of weights"),
+    "mixing": ("scenes.mixing:MixingScene",
+               "each weight times its value, summed into the output; outputs beside inputs"),
+    "explainer": ("scenes.explainer:ExplainerScene",
+                  "the whole story: title, the five stages as sections, recap"),
 }
-DEFAULT_SCENE = "scores"
+DEFAULT_SCENE = "explainer"
 
 
 def load(name: str):

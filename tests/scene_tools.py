@@ -4,7 +4,7 @@ import re
 from contextlib import contextmanager
 
 import numpy as np
-from manim import Scene, tempconfig
+from manim import MathTex, Scene, SingleStringMathTex, Text, tempconfig
 
 from scenes.components import Number, format_number
 
@@ -13,20 +13,31 @@ LOW = {"pixel_width": 854, "pixel_height": 480, "frame_rate": 15}
 
 @contextmanager
 def recording_adds():
-    """Record every mobject ever added to any scene (including by animations)."""
+    """Record every mobject ever added to any scene, including by animations (which add with
+    Scene.add, or swap one in with Scene.replace)."""
     seen = []
-    original = Scene.add
+    original_add, original_replace = Scene.add, Scene.replace
+    original_section = Scene.next_section
+
+    def next_section(self, name="unnamed", *args, **kwargs):
+        self.qkv_sections = [*getattr(self, "qkv_sections", []), name]
+        return original_section(self, name, *args, **kwargs)
 
     def add(self, *mobjects):
         for m in mobjects:
             seen.extend(m.get_family())
-        return original(self, *mobjects)
+        return original_add(self, *mobjects)
 
-    Scene.add = add
+    def replace(self, old, new):
+        seen.extend(new.get_family())
+        return original_replace(self, old, new)
+
+    Scene.add, Scene.replace, Scene.next_section = add, replace, next_section
     try:
         yield seen
     finally:
-        Scene.add = original
+        Scene.add, Scene.replace = original_add, original_replace
+        Scene.next_section = original_section
 
 
 def construct(scene_cls, trace, theme="dark", skip_animations=True, **settings):
@@ -35,19 +46,41 @@ def construct(scene_cls, trace, theme="dark", skip_animations=True, **settings):
     With ``skip_animations`` every animation jumps to its end state: the same mobjects, the
     same final frame, no per-frame work."""
     with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "ERROR",
-                     "progress_bar": "none", "output_file": "dry", **LOW, **settings}), recording_adds() as seen:
+                     "progress_bar": "none", "output_file": "dry", **LOW, **settings}), \
+            recording_adds() as seen:
         scene = scene_cls(trace=trace, theme=theme, skip_animations=skip_animations)
         scene.render()
-    return scene, seen
+        scene.renderer.update_frame(scene)
+        frame = np.array(scene.renderer.get_frame())
+    return scene, seen, frame
 
 
 def trace_value(trace, source: str) -> float:
-    """The trace entry a Number says it shows, e.g. 'KT[2,1]' is K[1,2]."""
-    m = re.fullmatch(r"(\w+)\[(\d+),(\d+)\]", source)
+    """The value a Number says it shows, computed here independently from the trace.
+
+    'KT[2,1]' is K[1,2]; 'expshift[i,j]' is e^(scaled[i,j] - max of row i); 'expsum[i,0]' their
+    row sum; 'rowsum[i,0]' the sum of row i of the weights; 'wV3[j,m]' is weights[3,j] * V[j,m];
+    'headout' is the first head's output; W* are the first head's matrices."""
+    m = re.fullmatch(r"(\w+?)(\d*)\[(\d+),(\d+)\]", source)
     assert m, f"untagged number {source!r}"
-    name, i, j = m.group(1), int(m.group(2)), int(m.group(3))
+    name, extra, i, j = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
+    head = trace.heads[0]
+    s = np.asarray(trace.scaled)
+    if name == "wV":
+        return float(trace.weights[int(extra), i] * trace.V[i, j])
+    assert extra == "", source
     if name == "KT":
         return float(trace.K[j, i])
+    if name == "expshift":
+        return float(np.exp(s[i, j] - s[i].max()))
+    if name == "expsum":
+        return float(np.exp(s[i] - s[i].max()).sum())
+    if name == "rowsum":
+        return float(trace.weights[i].sum())
+    if name == "headout":
+        return float(head.output[i, j])
+    if name in ("Wq", "Wk", "Wv"):
+        return float(getattr(head, name)[i, j])
     return float(np.asarray(getattr(trace, name))[i, j])
 
 
@@ -55,10 +88,42 @@ def numbers_in(mobjects):
     return [m for m in mobjects if isinstance(m, Number)]
 
 
-def check_numbers(trace, mobjects) -> int:
-    """Assert that every Number shows its trace entry at the precision shown; return count."""
-    nums = numbers_in(mobjects)
-    for num in nums:
+def check_numbers(trace, mobjects) -> set:
+    """Assert that every Number shows its trace entry at the precision shown; return the set
+    of matrix names shown."""
+    names = set()
+    for num in numbers_in(mobjects):
         expected = format_number(trace_value(trace, num.qkv_source), num.qkv_digits)
         assert num.text == expected, (num.qkv_source, num.text, expected)
-    return len(nums)
+        names.add(re.match(r"[A-Za-z]+", num.qkv_source).group())
+    return names
+
+
+def text_mobjects(scene):
+    """Every piece of text in the final frame: Text, Number and MathTex, each as one box."""
+    found = []
+
+    def walk(m):
+        if isinstance(m, (Text, Number, MathTex, SingleStringMathTex)):
+            if len(m.get_family()) > 0 and m.width > 0:
+                found.append(m)
+            return
+        for sub in m.submobjects:
+            walk(sub)
+
+    for top in scene.mobjects:
+        walk(top)
+    return found
+
+
+def overlapping_pairs(mobs, tol: float = 0.01):
+    """Pairs of mobjects whose bounding boxes overlap by more than ``tol`` on both axes."""
+    if not mobs:
+        return []
+    lo = np.array([[m.get_left()[0], m.get_bottom()[1]] for m in mobs]) + tol
+    hi = np.array([[m.get_right()[0], m.get_top()[1]] for m in mobs]) - tol
+    pairs = []
+    for a in range(len(mobs)):
+        over = (lo[a] < hi[a + 1:]).all(axis=1) & (lo[a + 1:] < hi[a]).all(axis=1)
+        pairs += [(mobs[a], mobs[a + 1 + b]) for b in np.flatnonzero(over)]
+    return pairs

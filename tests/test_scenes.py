@@ -1,44 +1,155 @@
-"""Scenes: numbers on screen are the trace's, layout stays in the frame, rendering works."""
+"""Scenes: every number on screen is the trace's, layout holds for 1 to 16 tokens, frames match
+the committed control images, and real renders play back."""
+
+from functools import lru_cache
+from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from manim import config
 
 from attention import compute
+from scenes.explainer import ExplainerScene
+from scenes.layout import MIN_NUMBER_FONT
+from scenes.registry import SCENES, load
 from scenes.render import RenderOptions, render_scene
-from scenes.scores import ScoresScene
-from tests.scene_tools import check_numbers, construct, numbers_in
+from tests.scene_tools import check_numbers, construct, overlapping_pairs, text_mobjects
+
+STAGES = ["embeddings", "projections", "scores", "softmax", "mixing"]
+SENTENCES = {
+    "1": "Hello",
+    "2": "Cats sleep",
+    "6": "The cat sat on the mat",
+    "12": "The quick brown fox jumps over the lazy dog near the river",
+    "16": "A small child quietly read an old book about brave knights while rain fell "
+          "outside tonight",
+    "20char": "Internationalisations are hard",
+}
+MIN_TEXT_FONT = 10  # Manim font size 10 is about 18 px (em) at 1080p
+CONTROL = Path(__file__).parent / "control_data"
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"causal": True}, {"scale": False, "temperature": 2.0},
-                                    {"heads": 2, "seed": 1}],
-                         ids=["default", "causal", "temperature", "two-heads"])
-def test_scores_scene_shows_the_trace_numbers(kwargs):
-    t = compute("The cat sat on the mat", **kwargs)
-    scene, seen = construct(ScoresScene, t)
-    count = check_numbers(t, seen)
-    # Q (n x d_k), K^T (d_k x n), the scores and the scaled grid, and one dot product line.
-    assert count >= 2 * t.n * t.d_k + 2 * t.n * t.n + 2 * t.d_k
-    final = [m for top in scene.mobjects for m in top.get_family()]
-    shown = {n.qkv_source.split("[")[0] for n in numbers_in(final)}
-    assert shown == {"Q", "KT", "scaled"}
+@lru_cache(maxsize=None)
+def built(scene: str, sentence: str, theme: str = "dark", **kwargs):
+    t = compute(sentence, **dict(kwargs))
+    s, seen, frame = construct(load(scene), t, theme=theme)
+    return t, s, seen, frame
 
 
-@pytest.mark.parametrize("sentence", ["Hi", "The cat sat on the mat",
-                                      "one two three four five six seven eight nine ten "
-                                      "eleven twelve thirteen fourteen fifteen sixteen",
-                                      "a extraordinarilylong word"],
-                         ids=["2", "6", "16", "long-word"])
-def test_scores_final_frame_inside_frame(sentence):
-    t = compute(sentence)
-    scene, _ = construct(ScoresScene, t)
+def build(scene, sentence, theme="dark", **kwargs):
+    return built(scene, sentence, theme, **kwargs)
+
+
+def test_sentences_have_the_advertised_sizes():
+    assert [len(compute(s).tokens) for s in SENTENCES.values()] == [1, 2, 6, 12, 16, 3]
+    assert max(map(len, compute(SENTENCES["20char"]).tokens)) == 20
+
+
+# -- proof of numbers -----------------------------------------------------------------------
+
+EXPECTED = {
+    "embeddings": {"X"},
+    "projections": {"X", "Wq", "Wk", "Wv", "Q", "K", "V"},
+    "scores": {"Q", "K", "KT", "scores", "scaled"},
+    "softmax": {"scaled", "expshift", "expsum", "weights", "rowsum"},
+    "mixing": {"weights", "V", "wV", "output", "X"},
+}
+
+
+@pytest.mark.parametrize("scene", STAGES)
+@pytest.mark.parametrize("options", [(), (("causal", True),), (("heads", 2), ("seed", 1)),
+                                     (("scale", False), ("temperature", 0.5))],
+                         ids=["default", "causal", "two-heads", "unscaled-hot"])
+def test_every_number_drawn_is_the_traces(scene, options):
+    t, s, seen, _ = build(scene, SENTENCES["6"], **dict(options))
+    shown = check_numbers(t, seen)
+    expected = EXPECTED[scene]
+    if dict(options).get("heads", 1) > 1 and scene == "mixing":
+        expected = expected - {"output"} | {"headout"}
+    assert shown == expected
+
+
+def test_explainer_numbers_and_sections():
+    t, s, seen, _ = build("explainer", SENTENCES["6"])
+    shown = check_numbers(t, seen)
+    assert set().union(*EXPECTED.values()) <= shown
+    assert s.qkv_sections == ["title", *STAGES, "recap"]
+
+
+def test_causal_softmax_shows_minus_infinity_and_exact_zeros():
+    t, s, seen, _ = build("softmax", SENTENCES["6"], causal=True)
+    texts = {n.qkv_source: n.text for n in seen if hasattr(n, "qkv_source")}
+    assert texts["scaled[0,5]"] == "\u2212\u221e"
+    assert texts["weights[0,5]"] == "0.00" and t.weights[0, 5] == 0.0
+
+
+# -- layout ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scene", STAGES + ["explainer"])
+@pytest.mark.parametrize("size", list(SENTENCES))
+def test_final_frame_layout(scene, size):
+    if scene == "explainer" and size not in ("1", "16", "20char"):
+        pytest.skip("the explainer's last frame is the recap; three sizes cover it")
+    t, s, _, _ = build(scene, SENTENCES[size])
     w, h = config.frame_width / 2, config.frame_height / 2
-    for top in scene.mobjects:
+    for top in s.mobjects:
         for m in top.get_family():
             if len(m.points) == 0:
                 continue
             assert m.get_left()[0] >= -w - 1e-6 and m.get_right()[0] <= w + 1e-6, m
             assert m.get_bottom()[1] >= -h - 1e-6 and m.get_top()[1] <= h + 1e-6, m
+    texts = text_mobjects(s)
+    assert texts
+    clash = overlapping_pairs(texts)
+    assert not clash, [(getattr(a, "text", a), getattr(b, "text", b)) for a, b in clash[:5]]
+    small = [(getattr(m, "text", type(m).__name__), round(m.font_size, 1)) for m in texts
+             if m.font_size < (MIN_NUMBER_FONT if hasattr(m, "qkv_value") else MIN_TEXT_FONT)]
+    assert not small
+
+
+# -- snapshots -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scene", STAGES + ["explainer"])
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_last_frame_matches_control(scene, theme, request):
+    _, _, _, frame = build(scene, SENTENCES["6"], theme)
+    rgb = frame[..., :3].astype(np.int16)
+    path = CONTROL / f"{scene}-{theme}.png"
+    from PIL import Image
+
+    if request.config.getoption("--update-snapshots") or not path.exists():
+        if not request.config.getoption("--update-snapshots"):
+            pytest.fail(f"no control image {path.name}; run with --update-snapshots")
+        CONTROL.mkdir(exist_ok=True)
+        Image.fromarray(frame[..., :3].astype(np.uint8)).save(path, optimize=True)
+    control = np.asarray(Image.open(path).convert("RGB")).astype(np.int16)
+    assert control.shape == rgb.shape
+    diff = np.abs(control - rgb).max(axis=2)
+    assert (diff > 48).mean() < 0.002, f"{(diff > 48).mean():.4f} of pixels differ"
+    assert diff.mean() < 1.5
+
+
+# -- real renders -----------------------------------------------------------------------------
+
+def read_srt(path: Path):
+    cues = []
+    for block in path.read_text(encoding="utf-8").strip().split("\n\n"):
+        lines = block.splitlines()
+        start, end = (_seconds(x) for x in lines[1].split(" --> "))
+        cues.append((start, end, " ".join(lines[2:])))
+    return cues
+
+
+def _seconds(stamp: str) -> float:
+    hh, mm, rest = stamp.strip().split(":")
+    return int(hh) * 3600 + int(mm) * 60 + float(rest.replace(",", "."))
+
+
+def video_info(path: Path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return s.codec_context.width, s.codec_context.height, float(c.duration) / av.time_base
 
 
 def test_render_scores_low_quality(tmp_path):
@@ -47,13 +158,32 @@ def test_render_scores_low_quality(tmp_path):
     folder = tmp_path / "the-cat-sat-on-the-mat"
     assert paths == [folder / "scores.mp4", folder / "scores.srt"]
     assert sorted(p.name for p in folder.iterdir()) == ["scores.mp4", "scores.srt"]
-    with av.open(str(paths[0])) as c:
-        s = c.streams.video[0]
-        assert (s.codec_context.width, s.codec_context.height) == (854, 480)
-        duration = float(c.duration) / av.time_base
+    w, h, duration = video_info(paths[0])
+    assert (w, h) == (854, 480)
     assert 10 < duration < 60
-    cues = paths[1].read_text(encoding="utf-8").strip().split("\n\n")
-    assert len(cues) >= 6
-    last_end = cues[-1].splitlines()[1].split(" --> ")[1]
-    hh, mm, rest = last_end.split(":")
-    assert int(hh) * 3600 + int(mm) * 60 + float(rest.replace(",", ".")) <= duration + 0.05
+    cues = read_srt(paths[1])
+    assert len(cues) >= 6 and cues[-1][1] <= duration + 0.05
+
+
+def test_render_explainer_end_to_end(tmp_path):
+    t = compute("The cat sat on the mat")
+    paths = render_scene(t, RenderOptions(scene="explainer", quality="low", out=tmp_path))
+    video, srt = paths
+    w, h, duration = video_info(video)
+    assert (w, h) == (854, 480)
+    assert 60 <= duration <= 150
+    cues = read_srt(srt)
+    # One cue per narrated step, in order, inside the video, never overlapping.
+    assert len(cues) >= 30
+    for (s0, e0, text), (s1, _, _) in zip(cues, cues[1:]):
+        assert text and 0 <= s0 < e0 <= s1 + 0.05
+    assert cues[-1][1] <= duration + 0.05
+    assert any("'sat'" in c[2] and "'mat'" in c[2] for c in cues)
+
+
+def test_registry_lists_every_scene_and_explainer_is_default():
+    from scenes.registry import DEFAULT_SCENE
+
+    assert DEFAULT_SCENE == "explainer"
+    assert set(SCENES) == set(STAGES) | {"explainer"}
+    assert issubclass(load("explainer"), ExplainerScene)

@@ -1,0 +1,153 @@
+"""The full explainer: a title card, the five stages (each a Manim section), and a recap that
+ties each symbol of softmax(QK^T / sqrt(d_k)) V to what was shown.
+
+It plays the stage scenes' own beats (it inherits them); nothing is written twice.
+Render with ``qkv render`` (the default scene) or ``qkv render --scene explainer``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+from manim import DOWN, LEFT, UP, FadeIn, LaggedStart, MathTex, VGroup, Write
+
+from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_words
+from scenes.embeddings import EmbeddingsScene, strongest
+from scenes.layout import FRAME_W
+from scenes.mixing import MixingScene
+from scenes.projections import ProjectionsScene
+from scenes.scores import ScoresScene, pick_example
+from scenes.softmax import SoftmaxScene
+
+STAGES = (
+    ("embeddings", "embeddings_stage"),
+    ("projections", "projections_stage"),
+    ("scores", "scores_stage"),
+    ("softmax", "softmax_stage"),
+    ("mixing", "mixing_stage"),
+)
+
+
+def attention_formula(theme, font_size: float = 44) -> MathTex:
+    """softmax(QK^T / sqrt(d_k)) V, with Q, K and V in their colours."""
+    f = MathTex(r"\operatorname{softmax}\!\left(", r"Q", r"K^{\top}", r"\over \sqrt{d_k}",
+                r"\right)", r"V", color=theme.text, font_size=font_size)
+    f[1].set_color(theme.q)
+    f[2].set_color(theme.k)
+    f[5].set_color(theme.v)
+    return f
+
+
+class ExplainerScene(EmbeddingsScene, ProjectionsScene, ScoresScene, SoftmaxScene,
+                     MixingScene):
+    """Title card, the five stages as sections, recap."""
+
+    def construct(self) -> None:
+        self.next_section("title")
+        self.title_card()
+        for name, stage in STAGES:
+            self.clear_stage()
+            self.next_section(name)
+            getattr(self, stage)()
+        self.clear_stage()
+        self.next_section("recap")
+        self.recap()
+
+    def title_card(self) -> None:
+        t, th = self.trace, self.theme
+        title = plain_text("Self-attention, step by step", th, font_size=44)
+        words = unicodedata.normalize("NFC", t.sentence).split()
+        sentence = wrapped_words(["\u201c" + words[0]] + words[1:-1] +
+                                 ([words[-1] + "\u201d"] if len(words) > 1 else []),
+                                 th, width=FRAME_W * 0.9, font_size=38, color=th.accent)
+        if len(words) == 1:
+            sentence = wrapped_words(["\u201c" + words[0] + "\u201d"], th,
+                                     width=FRAME_W * 0.9, font_size=38, color=th.accent)
+        formula = attention_formula(th, 48)
+        notes = []
+        c = t.config
+        if c.causal:
+            notes.append("causal mask")
+        if not c.scale:
+            notes.append("no scaling")
+        if c.temperature != 1:
+            notes.append(f"temperature {c.temperature:g}")
+        if len(t.heads) > 1:
+            notes.append(f"{len(t.heads)} heads, showing head 1")
+        if c.seed is not None:
+            notes.append(f"random weights, seed {c.seed}")
+        parts = [title, sentence.lines, formula]
+        if notes:
+            parts.append(plain_text(" \u00b7 ".join(notes), th, font_size=22, color=th.muted))
+        VGroup(*parts).arrange(DOWN, buff=0.55)
+        self.beat(FadeIn(title, shift=DOWN * 0.2), run_time=0.8, wait=0.2,
+                  caption="How does a transformer let a sentence look at itself? "
+                          "Self-attention, in five steps, with every number computed.")
+        self.beat(LaggedStart(*(FadeIn(w) for w in sentence), lag_ratio=0.1), run_time=1.0,
+                  wait=0.4, caption=f"Our sentence: {' '.join(words)}")
+        self.beat(Write(formula), *(FadeIn(p) for p in parts[3:]), run_time=1.5, wait=1.5,
+                  caption="By the end, every symbol of this formula will have a meaning "
+                          "you have seen.")
+
+    def recap(self) -> None:
+        t, th = self.trace, self.theme
+        tok = t.tokens
+        i, j = pick_example(t)
+        formula = attention_formula(th, 46).to_edge(UP, buff=0.45)
+        fs = 24
+
+        def num(x, src, color):
+            return Number(x, source=src, font=th.mono, font_size=fs, color=color)
+
+        def sym(tex, color):
+            return MathTex(tex, color=color, font_size=fs * 1.4)
+
+        feat, val = strongest(t, i)
+        f = list(t.feature_names).index(feat)
+        k = int(np.argmax(t.weights[i]))
+        rows = [
+            (sym("X", th.text), [f"each word as named features: '{tok[i]}' has {feat}",
+                                 num(t.X[i, f], f"X[{i},{f}]", th.text)]),
+            (sym(r"Q,\ K", th.text), ["what a word asks for, how it presents itself",
+                                      ("(X times W_q, W_k)", th.muted)]),
+            (sym(r"QK^{\top}", th.text), [f"how well '{tok[i]}' asking meets '{tok[j]}' "
+                                          "presenting:",
+                                          num(t.scores[i, j], f"scores[{i},{j}]", th.text)]),
+            (sym(r"\div\sqrt{d_k}", th.text), ["keeps scores moderate:",
+                                              num(t.scores[i, j], f"scores[{i},{j}]", th.text),
+                                              f"\u00f7 {t.divisor:g} =",
+                                              num(t.scaled[i, j], f"scaled[{i},{j}]", th.text)]),
+            (sym(r"\operatorname{softmax}", th.accent),
+             [f"rows of weights summing to 1: '{tok[i]}' gives '{tok[k]}'",
+              num(t.weights[i, k], f"weights[{i},{k}]", th.accent)]),
+            (sym("V", th.v), ["what a word contributes; each output mixes them"]),
+        ]
+        rows[1][0][0][0].set_color(th.q)
+        rows[1][0][0][2].set_color(th.k)
+        lines = []
+        for y, (lead, rest) in enumerate(rows):
+            line = rich_line(rest, th, font_size=fs)
+            lead.next_to(line, LEFT, buff=0.3)
+            lines.append(VGroup(lead, line))
+        group = VGroup(*lines).arrange(DOWN, buff=0.3)
+        for lead, line in lines:  # a column of symbols, right-aligned, then the words
+            line.set_x(0, direction=LEFT)
+            lead.next_to(line, LEFT, buff=0.3)
+        fit_width(group, FRAME_W)
+        group.move_to([0, (formula.get_bottom()[1] - 3.6) / 2, 0])
+        self.beat(Write(formula), run_time=1.2,
+                  caption="Recap: the whole of self-attention in one line.")
+        captions = [
+            f"X: every word became a vector of features; '{tok[i]}' is mostly {feat}.",
+            "Q, K and V: three projections of those features.",
+            f"QKᵀ: each question against each key; '{tok[i]}' meets '{tok[j]}' best.",
+            f"Dividing by √d_k = √{t.d_k} keeps the scores moderate.",
+            f"Softmax: each row becomes weights that sum to 1; '{tok[i]}' looks most at "
+            f"'{tok[k]}'.",
+            "V: what each word contributes. Each output mixes the values by those weights: "
+            "that is self-attention.",
+        ]
+        for line, caption in zip(lines, captions):
+            self.beat(FadeIn(line, shift=UP * 0.15), run_time=0.8, wait=1.4, caption=caption)
+        self.wait(1.0)

@@ -1,0 +1,173 @@
+"""Stage 5, mixing: output = weights V. For one word, each weight times its value row, summed
+into its output; then every output row, beside the input embeddings.
+
+Render alone with ``qkv render --scene mixing``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    MathTex,
+    SurroundingRectangle,
+    TransformFromCopy,
+    VGroup,
+)
+
+from scenes.base import AttentionScene
+from scenes.components import MatrixBlock, font_for, plain_text
+from scenes.layout import (
+    FRAME_W,
+    SAFE_BOTTOM,
+    SAFE_TOP,
+    cell_size,
+    label_font,
+    place,
+    token_width,
+)
+from scenes.scores import pick_example
+
+
+class MixingScene(AttentionScene):
+    """Each word's output is the weighted sum of every word's value."""
+
+    def construct(self) -> None:
+        self.mixing_stage()
+
+    def mixing_stage(self) -> None:
+        t, th = self.trace, self.theme
+        formula = MathTex(r"\text{output} = \text{weights}\; V", color=th.text, font_size=32)
+        formula[0][-1].set_color(th.v)
+        self.intro("Mixing: each word gathers what it attends to" + self.head_note(), formula,
+                   "Last step: each word collects the values (V) of the words it attends to, "
+                   "in proportion to its weights.")
+        i, _ = pick_example(t)
+        self.mixing_detail(i)
+        self.mixing_all(i)
+
+    # -- one word ------------------------------------------------------------------------------
+    def mixing_detail(self, i: int) -> None:
+        t, th = self.trace, self.theme
+        n, d_v, tok = t.n, t.V.shape[1], t.tokens
+        w = t.weights[i]
+        lf = label_font(tok, th, width=2.4, start=24)
+        label_w = token_width(tok, th, lf) + 0.45
+        gap = 0.75
+        head_h, foot_h = 0.55, 0.25
+        cw, ch = cell_size(1 + 2 * d_v, n + 1, FRAME_W - label_w - 2 * gap,
+                           SAFE_TOP - SAFE_BOTTOM - head_h - foot_h)
+        num_font = font_for(cw, ch)
+        total = label_w + (1 + 2 * d_v) * cw + 2 * gap
+        left = -total / 2 + label_w
+        top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - foot_h - (n + 1) * ch) / 2
+
+        def block(values, source, color, x0, y0, **kw):
+            return place(MatrixBlock(values, theme=th, cell_w=cw, cell_h=ch, color=color,
+                                     source=source, font_size=num_font, **kw), x0, y0)
+
+        w_col = block(w[:, None], "wcol", th.text, left, top, row_labels=tok,
+                      label_font_size=lf, show_entries=False)
+        w_entries = w_col.make_entries(w[:, None], source="wcol", heat=w[:, None])
+        for j, row in enumerate(w_entries):
+            row[0].qkv_source = f"weights[{i},{j}]"
+        w_heat = w_col.heat_cells(w[:, None])
+        v_left = left + cw + gap
+        V = block(t.V, "V", th.v, v_left, top)
+        p_left = v_left + d_v * cw + gap
+        products = block(w[:, None] * t.V, f"wV{i}", th.v, p_left, top)
+        out = block(t.output[i][None, :] if len(t.heads) == 1 else t.head.output[i][None, :],
+                    "output" if len(t.heads) == 1 else "headout", th.text, p_left,
+                    top - n * ch - 0.25)
+        for m, num in enumerate(out.entries[0]):
+            num.qkv_source = f"{'output' if len(t.heads) == 1 else 'headout'}[{i},{m}]"
+        sum_line = plain_text("sum", th, font_size=20, color=th.muted)
+        sum_line.next_to(out.brackets, LEFT, buff=0.15)
+        heads = [
+            plain_text(f"weights of '{tok[i]}'", th, font_size=18, color=th.accent),
+            MathTex("V", color=th.v, font_size=34),
+            MathTex(r"\text{weight} \times V", color=th.text, font_size=30),
+        ]
+        for hd, b in zip(heads, (w_col, V, products)):
+            hd.next_to(b.cells_box, UP, buff=0.15)
+        if heads[0].width > cw + gap:  # a long word: shrink the label, not the layout
+            heads[0].scale_to_fit_width(cw + gap)
+        times = MathTex(r"\times", color=th.muted, font_size=30).move_to(
+            [(left + cw + v_left) / 2, top - n * ch / 2, 0])
+        equals = MathTex("=", color=th.muted, font_size=30).move_to(
+            [(v_left + d_v * cw + p_left) / 2, top - n * ch / 2, 0])
+
+        self.beat(FadeIn(w_col.row_labels), FadeIn(heads[0]), FadeIn(w_heat), FadeIn(w_entries),
+                  FadeIn(V), FadeIn(heads[1]), FadeIn(times), run_time=1.2,
+                  caption=f"The weights of '{tok[i]}' from the softmax, beside every word's "
+                          "value vector.")
+        j = int(np.argmax(w))
+        box = SurroundingRectangle(VGroup(w_col.row_box(j), V.row_box(j)), color=th.accent,
+                                   buff=0.03)
+        self.beat(Create(box), FadeIn(equals), FadeIn(heads[2]),
+                  TransformFromCopy(V.entries[j], products.entries[j]), FadeIn(products.brackets),
+                  run_time=1.2, wait=1.2,
+                  caption=f"'{tok[j]}' gets weight {w[j]:.2f}, so its value is multiplied "
+                          f"by {w[j]:.2f}: it will count the most.")
+        rest = [r for r in range(n) if r != j]
+        if rest:
+            self.beat(FadeOut(box), LaggedStart(*(TransformFromCopy(V.entries[r],
+                                                                    products.entries[r])
+                                                  for r in rest), lag_ratio=0.2),
+                      run_time=min(2.0, 0.25 * len(rest) + 0.8),
+                      caption="Every value row is scaled by its weight; small weights "
+                              "shrink a word's value towards 0.")
+        else:
+            self.beat(FadeOut(box), run_time=0.3)
+        vec = ", ".join(n_.text for n_ in out.entries[0])
+        self.beat(FadeIn(sum_line), FadeIn(out.brackets),
+                  TransformFromCopy(products.entries, out.entries), run_time=1.5, wait=1.8,
+                  caption=f"Adding the rows gives the output of '{tok[i]}': ({vec}). "
+                          "Its meaning is now mixed with the words it attended to.")
+        self.mixing_parts = VGroup(w_col.row_labels, *heads, w_heat, w_entries, V, times,
+                                   equals, products, out, sum_line)
+
+    # -- every word: the output beside the input ---------------------------------------------
+    def mixing_all(self, i: int) -> None:
+        t, th = self.trace, self.theme
+        n = t.n
+        out_values = t.head.output
+        d_in, d_out = t.X.shape[1], out_values.shape[1]
+        lf = label_font(t.tokens, th, width=2.4, start=24)
+        label_w = token_width(t.tokens, th, lf) + 0.45
+        gap = 1.0
+        head_h = 0.7
+        cw, ch = cell_size(d_in + d_out, n, FRAME_W - label_w - gap,
+                           SAFE_TOP - SAFE_BOTTOM - head_h)
+        num_font = font_for(cw, ch)
+        total = label_w + (d_in + d_out) * cw + gap
+        left = -total / 2 + label_w
+        top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - n * ch) / 2
+        X = place(MatrixBlock(t.X, theme=th, cell_w=cw, cell_h=ch, source="X",
+                              font_size=num_font, row_labels=t.tokens, label_font_size=lf,
+                              color=th.muted), left, top)
+        source = "output" if len(t.heads) == 1 else "headout"
+        out = place(MatrixBlock(out_values, theme=th, cell_w=cw, cell_h=ch, source=source,
+                                font_size=num_font), left + d_in * cw + gap, top)
+        x_head = plain_text("before: embeddings X", th, font_size=20, color=th.muted)
+        o_head = plain_text("after: outputs", th, font_size=20, color=th.text)
+        x_head.next_to(X.cells_box, UP, buff=0.2)
+        o_head.next_to(out.cells_box, UP, buff=0.2)
+        arrow = MathTex(r"\Rightarrow", color=th.muted, font_size=34).move_to(
+            [left + d_in * cw + gap / 2, top - n * ch / 2, 0])
+        self.beat(FadeOut(self.mixing_parts), run_time=0.6, wait=0)
+        self.beat(FadeIn(X), FadeIn(x_head), FadeIn(o_head), FadeIn(arrow),
+                  FadeIn(out.brackets), FadeIn(out.entries[i], shift=DOWN * 0.2), run_time=1.2,
+                  caption=f"The output of '{t.tokens[i]}' takes its row.")
+        others = [r for r in range(n) if r != i]
+        if others:
+            self.beat(LaggedStart(*(FadeIn(out.entries[r]) for r in others), lag_ratio=0.25),
+                      run_time=min(2.5, 0.3 * len(others) + 0.8), wait=2.0,
+                      caption="Every word gets its output the same way. Each row on the right "
+                              "is a word re-described by the words it attended to.")
