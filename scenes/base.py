@@ -94,6 +94,8 @@ class AttentionScene(Scene):
     def formula_corner(self, formula):
         """Put a stage's formula in the top-right corner, beside the title."""
         fit_width(formula, FRAME_W * 0.34)
+        if formula.height > 0.65:  # stay above the content (SAFE_TOP)
+            formula.scale_to_fit_height(0.65)
         return formula.to_corner(UP + [1, 0, 0], buff=0.3)
 
     def at_bottom(self, mob):

@@ -216,8 +216,9 @@ class MatrixBlock(VGroup):
             cf = col_label_font_size or lf
             for j, name in enumerate(col_labels):
                 lab = plain_text(name, theme, font_size=cf, color=lc)
-                if col_label_length and lab.width > col_label_length:
-                    lab = shortened(name, col_label_length, theme, font_size=cf, color=lc)
+                limit = col_label_length if rotate_col_labels else cell_w * 0.95
+                if limit and lab.width > limit:
+                    lab = shortened(name, limit, theme, font_size=cf, color=lc)
                 if rotate_col_labels:
                     lab.rotate(math.pi / 2)
                     fit_width(lab, cell_w * 0.9)

@@ -26,6 +26,7 @@ from scenes.layout import (
     SAFE_TOP,
     label_font,
     place,
+    row_font,
     text_width,
     token_width,
 )
@@ -45,6 +46,7 @@ class EmbeddingLayout:
         self.cw = min(widest_feature + 0.3, (FRAME_W - self.label_w) / d)
         self.ch = min(0.7, (SAFE_TOP - SAFE_BOTTOM - head_h) / n)
         self.num_font = font_for(self.cw, self.ch, cap=30)
+        self.label_font = min(self.label_font, row_font(self.ch))
         total_w = self.label_w + d * self.cw
         self.left = -total_w / 2 + self.label_w
         middle = (SAFE_TOP + SAFE_BOTTOM) / 2

@@ -40,8 +40,23 @@ def cell_size(cols: float, rows: float, width: float, height: float,
     return cw, ch
 
 
-def label_font(tokens, theme, width: float, start: float = 24.0) -> float:
-    """The largest label size (<= start, >= MIN_FONT) at which every token fits ``width``."""
+@lru_cache(maxsize=1)
+def _line_height_48() -> float:
+    return Text("HgyÉ", font_size=48).height
+
+
+def row_font(row_height: float, cap: float = 26.0) -> float:
+    """The largest label size whose tallest letters (accent to descender) fill at most 90% of
+    a row, so labels of neighbouring rows never crowd each other."""
+    return float(min(cap, 48 * 0.9 * row_height / _line_height_48()))
+
+
+def label_font(tokens, theme, width: float, start: float = 24.0,
+               row_height: float | None = None) -> float:
+    """The largest label size (<= start, >= MIN_FONT) at which every token fits ``width``
+    (and, given ``row_height``, fits its row)."""
+    if row_height is not None:
+        start = min(start, row_font(row_height))
     w = token_width(tokens, theme, start)
     return float(np.clip(start * width / w if w > width else start, MIN_FONT, start))
 

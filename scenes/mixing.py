@@ -30,6 +30,7 @@ from scenes.layout import (
     cell_size,
     label_font,
     place,
+    row_font,
     token_width,
 )
 from scenes.scores import pick_example
@@ -64,6 +65,7 @@ class MixingScene(AttentionScene):
         cw, ch = cell_size(1 + 2 * d_v, n + 1, FRAME_W - label_w - 2 * gap,
                            SAFE_TOP - SAFE_BOTTOM - head_h - foot_h)
         num_font = font_for(cw, ch)
+        lf = min(lf, row_font(ch))
         total = label_w + (1 + 2 * d_v) * cw + 2 * gap
         left = -total / 2 + label_w
         top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - foot_h - (n + 1) * ch) / 2
@@ -146,6 +148,7 @@ class MixingScene(AttentionScene):
         cw, ch = cell_size(d_in + d_out, n, FRAME_W - label_w - gap,
                            SAFE_TOP - SAFE_BOTTOM - head_h)
         num_font = font_for(cw, ch)
+        lf = min(lf, row_font(ch))
         total = label_w + (d_in + d_out) * cw + gap
         left = -total / 2 + label_w
         top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - n * ch) / 2

@@ -30,6 +30,7 @@ from scenes.layout import (
     cell_size,
     label_font,
     place,
+    row_font,
     text_width,
     token_width,
 )
@@ -151,6 +152,7 @@ class ProjectionsScene(AttentionScene):
         label_w = token_width(t.tokens, th, lf) + 0.45
         cw, ch = cell_size(3 * d_k, n, FRAME_W - label_w - 2 * gap, SAFE_TOP - SAFE_BOTTOM - 0.6)
         num_font = font_for(cw, ch)
+        lf = min(lf, row_font(ch))
         total = label_w + 3 * d_k * cw + 2 * gap
         middle = (SAFE_TOP + SAFE_BOTTOM) / 2
         top = middle + (n * ch + 0.6) / 2 - 0.6

@@ -42,7 +42,7 @@ class ScoreLayout:
         n, d = trace.n, trace.d_k
         height = SAFE_TOP - SAFE_BOTTOM
         label_font = 24.0
-        for _ in range(2):  # the label size depends on the cell size and back
+        for _ in range(3):  # the label size depends on the cell size and back
             widest = token_width(trace.tokens, theme, label_font)
             label_w = widest + 0.45
             room = FRAME_W - label_w - gap - 0.4  # for d Q columns and n grid columns
@@ -53,7 +53,10 @@ class ScoreLayout:
                 gw, self.rotate = widest + 0.2, False
             label_h = min((widest if self.rotate else 0.3) + 0.2, 1.7)
             ch = min(cw * CELL_RATIO, (height - label_h - gap) / (d + n))
-            label_font = max(MIN_FONT, min(26.0, font_for(cw, ch) * 1.1))
+            fitted = max(MIN_FONT, min(26.0, font_for(cw, ch) * 1.1))
+            if abs(fitted - label_font) < 0.5:
+                break
+            label_font = fitted
         self.cw, self.gw, self.ch = cw, gw, ch
         self.num_font = font_for(cw, ch)
         self.label_font, self.label_w, self.label_h = label_font, label_w, label_h

@@ -34,6 +34,7 @@ from scenes.layout import (
     SAFE_TOP,
     label_font,
     place,
+    row_font,
     token_width,
 )
 from scenes.scores import pick_example
@@ -60,6 +61,7 @@ class GridLayout:
         self.label_h = min((widest if self.rotate else 0.3) + 0.25, 1.8)
         self.ch = min(self.cw * CELL_RATIO, (height - self.label_h) / n)
         self.num_font = font_for(self.cw, self.ch)
+        self.label_font = min(self.label_font, row_font(self.ch))
         total_w = self.label_w + (n + extra) * self.cw + extra_w
         self.left = -total_w / 2 + self.label_w
         used = self.label_h + n * self.ch

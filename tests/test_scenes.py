@@ -24,7 +24,7 @@ SENTENCES = {
     "12": "The quick brown fox jumps over the lazy dog near the river",
     "16": "A small child quietly read an old book about brave knights while rain fell "
           "outside tonight",
-    "20char": "Internationalisations are hard",
+    "20char": "Internationalization is hard",
 }
 MIN_TEXT_FONT = 10  # Manim font size 10 is about 18 px (em) at 1080p
 CONTROL = Path(__file__).parent / "control_data"
