@@ -17,6 +17,8 @@ from scenes.layout import EQUATION_Y, FRAME_W
 from scenes.theme import Theme, get_theme
 
 DEFAULT_SENTENCE = "The cat sat on the mat"
+READING_CPS = 20  # subtitle reading speed, characters per second (a common ceiling)
+CUE_GAP = 0.1  # seconds between one caption and the next
 
 
 def _env_bool(env, name: str, default: bool) -> bool:
@@ -71,12 +73,16 @@ class AttentionScene(Scene):
     # -- narration helpers ---------------------------------------------------------------
     def beat(self, *animations, caption: str | None = None, run_time: float = 1.0,
              wait: float = 0.6) -> None:
-        """Play ``animations`` with ``caption`` as the subtitle, then hold for ``wait``."""
+        """Play ``animations`` with ``caption`` as the subtitle, then hold for ``wait``, or
+        longer if the caption needs it: at most READING_CPS characters a second."""
+        if caption:
+            wait = max(wait, len(caption) / READING_CPS - (run_time if animations else 0))
         if animations:
+            # Cues end a moment before the next one starts: no two are ever on screen at once.
             self.play(*animations, run_time=run_time, subcaption=caption,
-                      subcaption_duration=run_time + wait)
+                      subcaption_duration=run_time + wait - CUE_GAP)
         elif caption:
-            self.add_subcaption(caption, duration=wait)
+            self.add_subcaption(caption, duration=wait - CUE_GAP)
         if wait:
             self.wait(wait)
 

@@ -208,7 +208,7 @@ class MatrixBlock(VGroup):
         if row_labels is not None:
             for i, name in enumerate(row_labels):
                 lab = plain_text(name, theme, font_size=lf, color=lc)
-                lab.next_to(self.cell_center(i, 0), LEFT, buff=cell_w / 2 + 0.3)
+                lab.next_to(self.cell_center(i, 0), LEFT, buff=cell_w / 2 + 0.36)
                 on_baseline(lab, name, lf, self.cell_center(i, 0)[1] - x_height(lf) / 2)
                 self.row_labels.add(lab)
         self.col_labels = VGroup()

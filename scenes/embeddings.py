@@ -73,12 +73,12 @@ class EmbeddingsScene(AttentionScene):
         formula = MathTex(rf"X:\ {n} \times {d}", color=th.text, font_size=34)
         self.intro("Embeddings: each word becomes a vector", formula,
                    f"The sentence, split into {n} token{'s' * (n > 1)}: "
-                   "words and punctuation marks.")
+                   "words and punctuation.")
         words = wrapped_words(t.tokens, th, width=FRAME_W, font_size=36)
         words.lines.move_to([0, 0.3, 0])
         self.beat(LaggedStart(*(FadeIn(w, shift=DOWN * 0.2) for w in words), lag_ratio=0.15),
                   run_time=1.2, wait=0.8,
-                  caption="A transformer cannot read letters; each word needs numbers.")
+                  caption="A transformer needs numbers, not letters.")
 
         # -- Beat 2: the words become the rows of X --------------------------------------------
         X = place(MatrixBlock(t.X, theme=th, cell_w=lay.cw, cell_h=lay.ch, source="X",
@@ -90,11 +90,10 @@ class EmbeddingsScene(AttentionScene):
         cells = X.heat_cells(heat)
         entries = X.make_entries(t.X, source="X", heat=heat)
         lines = GridLines(X, th.grid)
-        names = ", ".join(t.feature_names)
         self.beat(*(ReplacementTransform(w, lab) for w, lab in zip(words, X.row_labels)),
                   LaggedStart(*(FadeIn(lab) for lab in X.col_labels), lag_ratio=0.1),
                   Create(lines), run_time=1.5,
-                  caption=f"Each word gets one row of {d} numbers, one per feature: {names}.")
+                  caption=f"Each word becomes {d} numbers, one per named feature.")
 
         # -- Beat 3: one word in detail ------------------------------------------------------
         i, _ = pick_example(t)
@@ -102,8 +101,8 @@ class EmbeddingsScene(AttentionScene):
         self.beat(LaggedStart(*(FadeIn(VGroup(c, e)) for c, e in zip(cells[i], entries[i])),
                               lag_ratio=0.3),
                   run_time=1.5, wait=1.2,
-                  caption=f"'{t.tokens[i]}' scores {val:.2f} on {feat}: "
-                          f"brighter cells are stronger features.")
+                  caption=f"'{t.tokens[i]}' scores {val:.2f} on {feat}. "
+                          "Brighter cells are stronger.")
 
         # -- Beat 4: every other word, briskly ------------------------------------------------
         others = [r for r in range(n) if r != i]
@@ -111,8 +110,7 @@ class EmbeddingsScene(AttentionScene):
             self.beat(LaggedStart(*(FadeIn(VGroup(cells[r], entries[r])) for r in others),
                                   lag_ratio=0.2),
                       run_time=min(2.5, 0.3 * len(others) + 0.8),
-                      caption="Every word gets its vector the same way: from a small lexicon, "
-                              "or from its ending when it is not in it.")
+                      caption="Every word gets its vector from a lexicon, or from its ending.")
 
         # -- Beat 5: why two words differ -----------------------------------------------------
         j = next((r for r in others if strongest(t, r)[0] != feat), None)
@@ -121,7 +119,6 @@ class EmbeddingsScene(AttentionScene):
             boxes = [SurroundingRectangle(X.row_box(r), color=th.accent, buff=0.03)
                      for r in (i, j)]
             self.beat(*(Create(b) for b in boxes), run_time=0.8, wait=2.0,
-                      caption=f"'{t.tokens[i]}' is mostly {feat} ({val:.2f}), "
-                              f"'{t.tokens[j]}' mostly {feat_j} ({val_j:.2f}): different "
-                              "vectors, so they will ask and answer differently.")
+                      caption=f"'{t.tokens[i]}' is mostly {feat}, '{t.tokens[j]}' mostly "
+                              f"{feat_j} ({val_j:.2f}): they will ask differently.")
             self.beat(*(FadeOut(b) for b in boxes), run_time=0.5, wait=0.3)

@@ -82,13 +82,11 @@ class ExplainerScene(EmbeddingsScene, ProjectionsScene, ScoresScene, SoftmaxScen
             parts.append(plain_text(" \u00b7 ".join(notes), th, font_size=22, color=th.muted))
         VGroup(*parts).arrange(DOWN, buff=0.55)
         self.beat(FadeIn(title, shift=DOWN * 0.2), run_time=0.8, wait=0.2,
-                  caption="How does a transformer let a sentence look at itself? "
-                          "Self-attention, in five steps, with every number computed.")
+                  caption="How does a sentence look at itself? Self-attention in five steps.")
         self.beat(LaggedStart(*(FadeIn(w) for w in sentence), lag_ratio=0.1), run_time=1.0,
                   wait=0.4, caption=f"Our sentence: {' '.join(words)}")
         self.beat(Write(formula), *(FadeIn(p) for p in parts[3:]), run_time=1.5, wait=1.5,
-                  caption="By the end, every symbol of this formula will have a meaning "
-                          "you have seen.")
+                  caption="By the end, every symbol here will mean something you saw.")
 
     def recap(self) -> None:
         t, th = self.trace, self.theme
@@ -137,16 +135,14 @@ class ExplainerScene(EmbeddingsScene, ProjectionsScene, ScoresScene, SoftmaxScen
         fit_width(group, FRAME_W)
         group.move_to([0, (formula.get_bottom()[1] - 3.6) / 2, 0])
         self.beat(Write(formula), run_time=1.2,
-                  caption="Recap: the whole of self-attention in one line.")
+                  caption="Recap: self-attention in one line.")
         captions = [
-            f"X: every word became a vector of features; '{tok[i]}' is mostly {feat}.",
-            "Q, K and V: three projections of those features.",
-            f"QKᵀ: each question against each key; '{tok[i]}' meets '{tok[j]}' best.",
+            f"X: each word as features; '{tok[i]}' is mostly {feat}.",
+            "Q asks, K presents: two projections of X.",
+            "QKᵀ: every question against every key.",
             f"Dividing by √d_k = √{t.d_k} keeps the scores moderate.",
-            f"Softmax: each row becomes weights that sum to 1; '{tok[i]}' looks most at "
-            f"'{tok[k]}'.",
-            "V: what each word contributes. Each output mixes the values by those weights: "
-            "that is self-attention.",
+            "Softmax: rows of weights that sum to 1.",
+            "V contributes: each output mixes the values by weight.",
         ]
         for line, caption in zip(lines, captions):
             self.beat(FadeIn(line, shift=UP * 0.15), run_time=0.8, wait=1.4, caption=caption)

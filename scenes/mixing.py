@@ -47,8 +47,7 @@ class MixingScene(AttentionScene):
         formula = MathTex(r"\text{output} = \text{weights}\; V", color=th.text, font_size=32)
         formula[0][-1].set_color(th.v)
         self.intro("Mixing: each word gathers what it attends to" + self.head_note(), formula,
-                   "Last step: each word collects the values (V) of the words it attends to, "
-                   "in proportion to its weights.")
+                   "Each word collects the values V of the words it attends to.")
         i, _ = pick_example(t)
         self.mixing_detail(i)
         self.mixing_all(i)
@@ -107,31 +106,28 @@ class MixingScene(AttentionScene):
 
         self.beat(FadeIn(w_col.row_labels), FadeIn(heads[0]), FadeIn(w_heat), FadeIn(w_entries),
                   FadeIn(V), FadeIn(heads[1]), FadeIn(times), run_time=1.2,
-                  caption=f"The weights of '{tok[i]}' from the softmax, beside every word's "
-                          "value vector.")
+                  caption=f"The weights of '{tok[i]}', beside every word's value.")
         j = int(np.argmax(w))
         box = SurroundingRectangle(VGroup(w_col.row_box(j), V.row_box(j)), color=th.accent,
                                    buff=0.03)
         self.beat(Create(box), FadeIn(equals), FadeIn(heads[2]),
                   TransformFromCopy(V.entries[j], products.entries[j]), FadeIn(products.brackets),
                   run_time=1.2, wait=1.2,
-                  caption=f"'{tok[j]}' gets weight {w[j]:.2f}, so its value is multiplied "
-                          f"by {w[j]:.2f}: it will count the most.")
+                  caption=f"'{tok[j]}' has weight {w[j]:.2f}: its value counts the most.")
         rest = [r for r in range(n) if r != j]
         if rest:
             self.beat(FadeOut(box), LaggedStart(*(TransformFromCopy(V.entries[r],
                                                                     products.entries[r])
                                                   for r in rest), lag_ratio=0.2),
                       run_time=min(2.0, 0.25 * len(rest) + 0.8),
-                      caption="Every value row is scaled by its weight; small weights "
-                              "shrink a word's value towards 0.")
+                      caption="Every value row is scaled by its weight.")
         else:
             self.beat(FadeOut(box), run_time=0.3)
-        vec = ", ".join(n_.text for n_ in out.entries[0])
-        self.beat(FadeIn(sum_line), FadeIn(out.brackets),
-                  TransformFromCopy(products.entries, out.entries), run_time=1.5, wait=1.8,
-                  caption=f"Adding the rows gives the output of '{tok[i]}': ({vec}). "
-                          "Its meaning is now mixed with the words it attended to.")
+        gather = [FadeOut(products.entries[r][m].copy(), target_position=out.cell_center(0, m))
+                  for r in range(n) for m in range(d_v)]  # every column slides into its sum
+        self.beat(FadeIn(sum_line), FadeIn(out.brackets), *gather, FadeIn(out.entries),
+                  run_time=1.5, wait=1.8,
+                  caption=f"Add the rows: the output of '{tok[i]}'.")
         self.mixing_parts = VGroup(w_col.row_labels, *heads, w_heat, w_entries, V, times,
                                    equals, products, out, sum_line)
 
@@ -172,5 +168,4 @@ class MixingScene(AttentionScene):
         if others:
             self.beat(LaggedStart(*(FadeIn(out.entries[r]) for r in others), lag_ratio=0.25),
                       run_time=min(2.5, 0.3 * len(others) + 0.8), wait=2.0,
-                      caption="Every word gets its output the same way. Each row on the right "
-                              "is a word re-described by the words it attended to.")
+                      caption="Every word the same way: each row is now a word in context.")

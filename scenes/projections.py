@@ -56,9 +56,7 @@ class ProjectionsScene(AttentionScene):
         for idx, role in ((0, th.q), (6, th.k), (12, th.v)):
             formula[0][idx].set_color(role)
         self.intro("Projections: queries, keys and values" + self.head_note(), formula,
-                   "Three weight matrices turn each word's features into three vectors: "
-                   "a query (what it asks for), a key (how it presents itself) "
-                   "and a value (what it contributes).")
+                   "Three matrices turn features into a query, a key and a value.")
         self.projection_detail(i)
         self.projection_all(i)
 
@@ -108,8 +106,7 @@ class ProjectionsScene(AttentionScene):
         self.beat(FadeIn(word), FadeIn(x_col),
                   LaggedStart(*(FadeIn(VGroup(w, h)) for w, h in zip(ws, heads)),
                               lag_ratio=0.3), run_time=1.5,
-                  caption=f"Start with '{t.tokens[i]}': its {d_model} features, "
-                          "and the three weight matrices.")
+                  caption=f"Start with '{t.tokens[i]}' and the three weight matrices.")
 
         # One entry in detail: the features times one column of W_q, summed.
         q = results[0]
@@ -127,19 +124,17 @@ class ProjectionsScene(AttentionScene):
         dim = dims[m]
         self.beat(Create(x_box), Create(col_box), FadeIn(eq, shift=UP * 0.2), run_time=1.2,
                   wait=1.6,
-                  caption=f"Each feature of '{t.tokens[i]}' times its weight in the "
-                          f"'{dim}' column, all added up: {result.text}.")
+                  caption=f"Features of '{t.tokens[i]}' times the '{dim}' column, added up: "
+                          f"{result.text}.")
         self.beat(TransformFromCopy(eq.result, q.entries[0][m]), FadeIn(result_label),
                   run_time=1.0,
-                  caption=f"That is entry '{dim}' of the query of '{t.tokens[i]}': "
-                          f"how much it asks for {dim}.")
+                  caption=f"That is how much '{t.tokens[i]}' asks for '{dim}'.")
         rest = [q.entries[0][c] for c in range(d_k) if c != m]
         self.beat(FadeOut(eq), FadeOut(col_box), FadeIn(q.brackets),
                   *([LaggedStart(*(FadeIn(e) for e in rest), lag_ratio=0.3)] if rest else []),
-                  run_time=1.0, caption="The other columns give the rest of its query.")
+                  run_time=1.0, caption="The other columns complete its query.")
         self.beat(FadeIn(results[1]), FadeIn(results[2]), run_time=1.2, wait=1.0,
-                  caption=f"The same features times W_k give the key of '{t.tokens[i]}', "
-                          "times W_v its value.")
+                  caption="Times W_k: how it presents itself. Times W_v: what it contributes.")
         self.projection_parts = VGroup(x_col, word, *ws, *heads, q, *results[1:],
                                        result_label, x_box)
 
@@ -176,5 +171,4 @@ class ProjectionsScene(AttentionScene):
             self.beat(LaggedStart(*(FadeIn(VGroup(*(b.entries[r] for b in blocks)))
                                     for r in others), lag_ratio=0.25),
                       run_time=min(2.5, 0.3 * len(others) + 0.8), wait=1.5,
-                      caption=f"Every word does the same: {n} queries, {n} keys, {n} values. "
-                              "Q, K and V keep these colours from here on.")
+                      caption="Every word does the same. Q, K and V keep these colours.")

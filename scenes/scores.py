@@ -130,8 +130,7 @@ class ScoresScene(AttentionScene):
         formula[0][7].set_color(th.q)
         formula[0][8].set_color(th.k)
         self.intro("Scores: every question meets every key" + self.head_note(), formula,
-                   "Every word asks a question (Q) and presents a key (K). "
-                   "A score says how well one question matches one key.")
+                   "A score says how well one word's question matches another's key.")
 
         # -- Beat 2: Q on the left, K transposed on top --------------------------------------
         def block(values, width, color, source, **kw):
@@ -150,8 +149,7 @@ class ScoresScene(AttentionScene):
         lines = GridLines(grid, th.grid)
         self.beat(FadeIn(q_block), FadeIn(q_head), FadeIn(k_block), FadeIn(k_head),
                   Create(lines), run_time=1.5,
-                  caption=f"Queries of all {t.n} words on the left, keys across the top. "
-                          "Cell (row, column) will hold query · key.")
+                  caption="Queries down the left, keys across the top.")
 
         # -- Beat 3: one dot product in detail ----------------------------------------------
         i, j = pick_example(t)
@@ -160,23 +158,22 @@ class ScoresScene(AttentionScene):
         cell_box = SurroundingRectangle(grid.row_box(i, j, j), color=th.accent, buff=0.0)
         eq = self.at_bottom(dot_product_line(t, i, j, th))
         self.beat(Create(q_box), Create(k_box), Create(cell_box), run_time=0.8,
-                  caption=f"Take the question of '{tok[i]}' and the key of '{tok[j]}'.")
+                  caption=f"The question of '{tok[i]}' meets the key of '{tok[j]}'.")
         self.beat(FadeIn(eq, shift=UP * 0.2), run_time=1.2, wait=1.5,
-                  caption=f"Multiply them entry by entry and add: '{tok[i]}' · '{tok[j]}' "
-                          f"= {eq.result.text}.")
+                  caption=f"Multiply entry by entry and add: {eq.result.text}.")
         self.beat(TransformFromCopy(eq.result, grid.get_entry(i, j)), run_time=1.0,
-                  caption=f"That sum is the score in row '{tok[i]}', column '{tok[j]}'.")
+                  caption=f"That sum goes in row '{tok[i]}', column '{tok[j]}'.")
 
         # -- Beat 4: the rest of the row, then every other row, briskly --------------------
         rest = [grid.get_entry(i, c) for c in range(t.n) if c != j]
         fill = [LaggedStart(*(FadeIn(e, scale=1.3) for e in rest), lag_ratio=0.25)] if rest else []
         self.beat(FadeOut(k_box), FadeOut(cell_box), FadeOut(eq), *fill, run_time=1.5,
-                  caption=f"The same for every key gives the whole row of '{tok[i]}'.")
+                  caption=f"Every key in turn fills the row of '{tok[i]}'.")
         others = [grid.entries[r] for r in range(t.n) if r != i]
         fill = [LaggedStart(*(FadeIn(row) for row in others), lag_ratio=0.3)] if others else []
         self.beat(FadeOut(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
-                  caption=f"Every question against every key: {t.n * t.n} scores. Highest: "
-                          f"'{tok[i]}' with '{tok[j]}', {t.scores[i, j]:.2f}.")
+                  caption=f"{t.n * t.n} scores in all. The highest: '{tok[i]}' with "
+                          f"'{tok[j]}'.")
 
         # -- Beat 5: scale by sqrt(d_k) (and the temperature), mask the future ----------------
         self.scale_grid(grid)
@@ -185,7 +182,7 @@ class ScoresScene(AttentionScene):
         t, th = self.trace, self.theme
         c = t.config
         if not c.scale and c.temperature == 1 and not c.causal:
-            self.beat(caption="Scaling is off, so these scores go to the softmax as they are.",
+            self.beat(caption="Scaling is off: the scores go to the softmax as they are.",
                       wait=1.5)
             return
         div = rf"\sqrt{{{t.d_k}}}" if c.scale else ""
@@ -204,14 +201,14 @@ class ScoresScene(AttentionScene):
         for (r, col), masked in np.ndenumerate(t.mask):
             if masked:
                 scaled[r][col].set_color(th.muted)
-        why = (f"Dividing by √{t.d_k} = {math.sqrt(t.d_k):g} keeps scores from growing with "
-               "the vector length" if c.scale else "Scaling by √d_k is off")
+        why = (f"Divide by √{t.d_k} = {math.sqrt(t.d_k):g} so scores stay moderate"
+               if c.scale else "Scaling by √d_k is off")
         if c.temperature != 1:
             why += f"; the temperature {c.temperature:g} divides them too"
         if c.causal:
-            why += ". A word may not look ahead: future cells become −∞"
+            why += ". No looking ahead: future cells become −∞"
         self.beat(FadeIn(eq), run_time=1.0, caption=why + ".")
         self.flatten_into(grid.entries)
         self.beat(ReplacementTransform(grid.entries, scaled), run_time=1.5, wait=2.0,
-                  caption="These scaled scores go into the softmax, row by row.")
+                  caption="These scaled scores go to the softmax.")
         grid.entries = scaled

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from manim import (
+    DOWN,
     AnimationGroup,
     RIGHT,
     UP,
@@ -35,6 +36,7 @@ from scenes.layout import (
     label_font,
     place,
     row_font,
+    text_width,
     token_width,
 )
 from scenes.scores import pick_example
@@ -89,8 +91,7 @@ class SoftmaxScene(AttentionScene):
         formula = MathTex(r"\text{weights} = \operatorname{softmax}\!\left("
                           r"\frac{QK^{\top}}{\sqrt{d_k}}\right)", color=th.text, font_size=30)
         self.intro("Softmax: scores become weights" + self.head_note(), formula,
-                   "Softmax turns each row of scores into weights: positive, "
-                   "and adding up to exactly 1.")
+                   "Softmax turns each row of scores into weights that sum to 1.")
         i, _ = pick_example(t)
         strip = self.softmax_row_detail(i)
         self.softmax_all_rows(i, strip)
@@ -101,21 +102,25 @@ class SoftmaxScene(AttentionScene):
         n, tok = t.n, t.tokens
         names = ("scaled score", "e^(score \u2212 max)", "weight")
         lf = 20.0
-        label_w = max(plain_text(s, th, font_size=lf).width for s in names) + 0.4
-        sum_w = 2.6
-        lay = GridLayout(t, th, extra_w=sum_w + label_w - 0.0, height=3.0, top=2.2)
-        cw, ch = lay.cw, min(lay.cw * CELL_RATIO, 0.6)
+        label_w = max(text_width(s, th.font, lf) for s in names) + 0.4
+        sum_w = 2.4  # "sum = 7.75" to the right of the strip when there is room, else below
+        cw = min(MAX_CELL_W, (FRAME_W - label_w) / n)
+        sum_right = label_w + n * cw + sum_w <= FRAME_W
+        if not sum_right:
+            cw = min(cw, (FRAME_W - label_w) / n)
+        ch = min(cw * CELL_RATIO, 0.6)
         num_font = font_for(cw, ch)
-        total = label_w + n * cw + sum_w
+        tf = label_font(tok, th, width=1.7, start=22)
+        rotate = token_width(tok, th, tf) > 0.92 * cw
+        total = label_w + n * cw + (sum_w if sum_right else 0)
         left = -total / 2 + label_w
         exps = shifted_exp(t)[i]
         rows = np.stack([t.scaled[i], exps, t.weights[i]])
         strip = place(MatrixBlock(rows, theme=th, cell_w=cw, cell_h=ch, font_size=num_font,
                                   row_labels=names, label_font_size=lf, col_labels=tok,
-                                  col_label_font_size=lay.label_font,
-                                  rotate_col_labels=lay.rotate,
-                                  col_label_length=lay.label_h - 0.25, show_entries=False),
-                      left, 1.2)
+                                  col_label_font_size=tf, rotate_col_labels=rotate,
+                                  col_label_length=1.7, show_entries=False),
+                      left, 0.5 if rotate else 1.0)
         strip.remove(strip.brackets)
         sources = ("scaled", "expshift", "weights")
         entries = VGroup(*(VGroup(*(
@@ -127,10 +132,13 @@ class SoftmaxScene(AttentionScene):
         for j, num in enumerate(entries[2]):
             num.set_color(th.ink_on(th.heat_color(t.weights[i, j])))
         total_exp = Number(exps.sum(), source=f"expsum[{i},0]", font=th.mono,
-                           font_size=num_font * 1.1, color=th.accent)
+                           font_size=max(num_font * 1.1, 20), color=th.accent)
         sum_label = VGroup(plain_text("sum =", th, font_size=lf, color=th.accent), total_exp)
-        sum_label.arrange(RIGHT, buff=0.12).next_to(strip.cells_box, RIGHT, buff=0.35)
-        sum_label.match_y(entries[1])
+        sum_label.arrange(RIGHT, buff=0.12)
+        if sum_right:
+            sum_label.next_to(strip.cells_box, RIGHT, buff=0.35).match_y(entries[1])
+        else:
+            sum_label.next_to(strip.cells_box, DOWN, buff=0.3, aligned_edge=RIGHT)
         q_label = plain_text(f"row of '{tok[i]}'", th, font_size=24, color=th.accent)
         q_label.next_to(strip.col_labels, UP, buff=0.3)
         q_label.set_x(0)
@@ -139,21 +147,20 @@ class SoftmaxScene(AttentionScene):
         self.beat(FadeIn(q_label), FadeIn(strip.row_labels[0]), FadeIn(strip.col_labels),
                   Create(lines), LaggedStart(*(FadeIn(e) for e in entries[0]), lag_ratio=0.1),
                   run_time=1.2,
-                  caption=f"Take the row of '{tok[i]}': its scaled score for every word.")
-        masked = " Masked cells (−∞) become exactly 0." if t.mask[i].any() else ""
+                  caption=f"Take the row of '{tok[i]}'.")
+        masked = " Masked cells give exactly 0." if t.mask[i].any() else ""
         self.beat(FadeIn(strip.row_labels[1]),
                   LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[0], entries[1])),
                               lag_ratio=0.1), run_time=1.5, wait=1.2,
-                  caption="Subtract the row's largest score and take e to that power: every "
-                          "number turns positive, and the largest becomes 1." + masked)
+                  caption="Subtract the row's maximum, raise e to it: all positive." + masked)
         self.beat(FadeIn(sum_label[0]), TransformFromCopy(entries[1], total_exp), run_time=1.0,
                   caption=f"Add them up: {total_exp.text}.")
         j = int(np.argmax(t.weights[i]))
         self.beat(FadeIn(strip.row_labels[2]), FadeIn(heat),
                   LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[1], entries[2])),
                               lag_ratio=0.1), run_time=1.5, wait=1.5,
-                  caption=f"Divide each by the sum: the weights of '{tok[i]}' add up to 1. "
-                          f"It gives '{tok[j]}' the most, {t.weights[i, j]:.2f}.")
+                  caption=f"Divide by the sum. '{tok[i]}' gives '{tok[j]}' the most: "
+                          f"{t.weights[i, j]:.2f}.")
         return VGroup(q_label, strip, lines, entries, heat, sum_label)
 
     # -- every row ---------------------------------------------------------------------------
@@ -179,16 +186,15 @@ class SoftmaxScene(AttentionScene):
                   *(FadeIn(grid.entries[r]) for r in others),
                   ReplacementTransform(strip[3][2], weights[i]), FadeIn(heat[i]),
                   FadeOut(strip[3][:2]), run_time=1.5,
-                  caption=f"Back to the whole grid: the row of '{t.tokens[i]}' is done.")
+                  caption=f"Back to the grid: the row of '{t.tokens[i]}' is done.")
         self.add(*heat[i], lines, *grid.row_labels, weights[i])  # keep the numbers on top
         if others:
             self.beat(LaggedStart(*(AnimationGroup(FadeIn(heat[r]),
                                                 ReplacementTransform(grid.entries[r], weights[r]))
                                     for r in others), lag_ratio=0.3),
                       run_time=min(3.0, 0.35 * len(others) + 1.0),
-                      caption="Every other row the same way. Brighter cells get more attention.")
+                      caption="Every row the same way. Brighter cells get more attention.")
         self.beat(FadeIn(sigma), LaggedStart(*(FadeIn(row, shift=RIGHT * 0.2)
                                               for row in sums.entries), lag_ratio=0.1),
                   run_time=1.2, wait=2.0,
-                  caption="Every row adds up to 1: each word shares out exactly one unit "
-                          "of attention.")
+                  caption="Each row sums to 1: every word shares out one unit of attention.")

@@ -18,6 +18,14 @@ def recording_adds():
     seen = []
     original_add, original_replace = Scene.add, Scene.replace
     original_section = Scene.next_section
+    original_play = Scene.play
+
+    def play(self, *args, **kwargs):
+        result = original_play(self, *args, **kwargs)
+        check = getattr(self, "qkv_after_play", None)
+        if check:
+            check(self)
+        return result
 
     def next_section(self, name="unnamed", *args, **kwargs):
         self.qkv_sections = [*getattr(self, "qkv_sections", []), name]
@@ -33,14 +41,17 @@ def recording_adds():
         return original_replace(self, old, new)
 
     Scene.add, Scene.replace, Scene.next_section = add, replace, next_section
+    Scene.play = play
     try:
         yield seen
     finally:
         Scene.add, Scene.replace = original_add, original_replace
         Scene.next_section = original_section
+        Scene.play = original_play
 
 
-def construct(scene_cls, trace, theme="dark", skip_animations=True, **settings):
+def construct(scene_cls, trace, theme="dark", skip_animations=True, after_play=None,
+              **settings):
     """Run a scene's construct with dry_run (nothing written); return (scene, everything added).
 
     With ``skip_animations`` every animation jumps to its end state: the same mobjects, the
@@ -49,6 +60,7 @@ def construct(scene_cls, trace, theme="dark", skip_animations=True, **settings):
                      "progress_bar": "none", "output_file": "dry", **LOW, **settings}), \
             recording_adds() as seen:
         scene = scene_cls(trace=trace, theme=theme, skip_animations=skip_animations)
+        scene.qkv_after_play = after_play
         scene.render()
         scene.renderer.update_frame(scene)
         frame = np.array(scene.renderer.get_frame())
@@ -127,3 +139,25 @@ def overlapping_pairs(mobs, tol: float = 0.01):
         over = (lo[a] < hi[a + 1:]).all(axis=1) & (lo[a + 1:] < hi[a]).all(axis=1)
         pairs += [(mobs[a], mobs[a + 1 + b]) for b in np.flatnonzero(over)]
     return pairs
+
+
+def layout_problems(scene, min_text: float = 10, min_number: float = 10) -> list[str]:
+    """What a viewer would notice on screen now: mobjects outside the frame, text boxes that
+    overlap, text below the minimum size."""
+    from manim import config
+
+    problems = []
+    w, h = config.frame_width / 2 + 1e-6, config.frame_height / 2 + 1e-6
+    for top in scene.mobjects:
+        for m in top.get_family():
+            if len(m.points) and not (-w <= m.get_left()[0] and m.get_right()[0] <= w
+                                      and -h <= m.get_bottom()[1] and m.get_top()[1] <= h):
+                problems.append(f"outside the frame: {m!r}")
+    texts = text_mobjects(scene)
+    for a, b in overlapping_pairs(texts):
+        problems.append(f"overlap: {getattr(a, 'text', a)!r} / {getattr(b, 'text', b)!r}")
+    for m in texts:
+        floor = min_number if hasattr(m, "qkv_value") else min_text
+        if m.font_size < floor:
+            problems.append(f"too small ({m.font_size:.1f}): {getattr(m, 'text', m)!r}")
+    return problems

@@ -111,7 +111,8 @@ def test_output_to_missing_folder_is_an_error(tmp_path):
 def test_scenes_lists_names():
     p = run("scenes")
     assert p.returncode == 0
-    assert p.stdout.split()[0] == "scores"
+    names = [line.split()[0] for line in p.stdout.splitlines()]
+    assert names == ["embeddings", "projections", "scores", "softmax", "mixing", "explainer"]
 
 
 @settings(max_examples=25, deadline=None)

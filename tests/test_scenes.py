@@ -7,14 +7,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from manim import config
 
 from attention import compute
 from scenes.explainer import ExplainerScene
 from scenes.layout import MIN_NUMBER_FONT
 from scenes.registry import SCENES, load
 from scenes.render import RenderOptions, render_scene
-from tests.scene_tools import check_numbers, construct, overlapping_pairs, text_mobjects
+from tests.scene_tools import check_numbers, construct, layout_problems, text_mobjects
 
 STAGES = ["embeddings", "projections", "scores", "softmax", "mixing"]
 SENTENCES = {
@@ -32,9 +31,13 @@ CONTROL = Path(__file__).parent / "control_data"
 
 @lru_cache(maxsize=None)
 def built(scene: str, sentence: str, theme: str = "dark", **kwargs):
+    """Construct once per case: (trace, scene, every mobject added, last frame, and the layout
+    problems seen after each animation)."""
     t = compute(sentence, **dict(kwargs))
-    s, seen, frame = construct(load(scene), t, theme=theme)
-    return t, s, seen, frame
+    beats = []
+    s, seen, frame = construct(load(scene), t, theme=theme,
+                               after_play=lambda sc: beats.append(layout_problems(sc)))
+    return t, s, seen, frame, beats
 
 
 def build(scene, sentence, theme="dark", **kwargs):
@@ -62,7 +65,7 @@ EXPECTED = {
                                      (("scale", False), ("temperature", 0.5))],
                          ids=["default", "causal", "two-heads", "unscaled-hot"])
 def test_every_number_drawn_is_the_traces(scene, options):
-    t, s, seen, _ = build(scene, SENTENCES["6"], **dict(options))
+    t, s, seen, _, _ = build(scene, SENTENCES["6"], **dict(options))
     shown = check_numbers(t, seen)
     expected = EXPECTED[scene]
     if dict(options).get("heads", 1) > 1 and scene == "mixing":
@@ -71,14 +74,14 @@ def test_every_number_drawn_is_the_traces(scene, options):
 
 
 def test_explainer_numbers_and_sections():
-    t, s, seen, _ = build("explainer", SENTENCES["6"])
+    t, s, seen, _, _ = build("explainer", SENTENCES["6"])
     shown = check_numbers(t, seen)
     assert set().union(*EXPECTED.values()) <= shown
     assert s.qkv_sections == ["title", *STAGES, "recap"]
 
 
 def test_causal_softmax_shows_minus_infinity_and_exact_zeros():
-    t, s, seen, _ = build("softmax", SENTENCES["6"], causal=True)
+    t, s, seen, _, _ = build("softmax", SENTENCES["6"], causal=True)
     texts = {n.qkv_source: n.text for n in seen if hasattr(n, "qkv_source")}
     assert texts["scaled[0,5]"] == "\u2212\u221e"
     assert texts["weights[0,5]"] == "0.00" and t.weights[0, 5] == 0.0
@@ -86,26 +89,26 @@ def test_causal_softmax_shows_minus_infinity_and_exact_zeros():
 
 # -- layout ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scene", STAGES + ["explainer"])
-@pytest.mark.parametrize("size", list(SENTENCES))
+# The explainer's last frame is the recap: three sizes cover it.
+LAYOUT_CASES = [(scene, size) for size in SENTENCES for scene in STAGES] + [
+    ("explainer", size) for size in ("1", "16", "20char")]
+
+
+@pytest.mark.parametrize("scene,size", LAYOUT_CASES, ids=[f"{a}-{b}" for a, b in LAYOUT_CASES])
 def test_final_frame_layout(scene, size):
-    if scene == "explainer" and size not in ("1", "16", "20char"):
-        pytest.skip("the explainer's last frame is the recap; three sizes cover it")
-    t, s, _, _ = build(scene, SENTENCES[size])
-    w, h = config.frame_width / 2, config.frame_height / 2
-    for top in s.mobjects:
-        for m in top.get_family():
-            if len(m.points) == 0:
-                continue
-            assert m.get_left()[0] >= -w - 1e-6 and m.get_right()[0] <= w + 1e-6, m
-            assert m.get_bottom()[1] >= -h - 1e-6 and m.get_top()[1] <= h + 1e-6, m
-    texts = text_mobjects(s)
-    assert texts
-    clash = overlapping_pairs(texts)
-    assert not clash, [(getattr(a, "text", a), getattr(b, "text", b)) for a, b in clash[:5]]
-    small = [(getattr(m, "text", type(m).__name__), round(m.font_size, 1)) for m in texts
-             if m.font_size < (MIN_NUMBER_FONT if hasattr(m, "qkv_value") else MIN_TEXT_FONT)]
-    assert not small
+    """The last frame: inside the frame, no text over other text, no text under ~18 px."""
+    t, s, _, _, _ = build(scene, SENTENCES[size])
+    assert text_mobjects(s)
+    assert layout_problems(s, MIN_TEXT_FONT, MIN_NUMBER_FONT) == []
+
+
+@pytest.mark.parametrize("size", ["1", "6", "16", "20char"])
+def test_every_beat_layout(size):
+    """The same after every animation of the explainer (all five stages and the recap)."""
+    *_, beats = build("explainer", SENTENCES[size])
+    assert len(beats) > 40
+    problems = [(k, p) for k, found in enumerate(beats) for p in found]
+    assert problems == []
 
 
 # -- snapshots -----------------------------------------------------------------------------------
@@ -113,7 +116,7 @@ def test_final_frame_layout(scene, size):
 @pytest.mark.parametrize("scene", STAGES + ["explainer"])
 @pytest.mark.parametrize("theme", ["dark", "light"])
 def test_last_frame_matches_control(scene, theme, request):
-    _, _, _, frame = build(scene, SENTENCES["6"], theme)
+    _, _, _, frame, _ = build(scene, SENTENCES["6"], theme)
     rgb = frame[..., :3].astype(np.int16)
     path = CONTROL / f"{scene}-{theme}.png"
     from PIL import Image
