@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(
   libcairo2-dev libpango1.0-dev pkg-config python3-dev          # pycairo and manimpango build from source
   texlive-latex-base texlive-latex-extra texlive-fonts-recommended dvisvgm  # MathTex formulas
-  fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji    # glyphs for any script
+  fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-symbola  # glyphs for most scripts, outline emoji
 )
 
 missing=()

@@ -7,6 +7,7 @@ status 2, and no file written.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -92,9 +93,10 @@ def export(sentence, fmt, output, **math):
 @math_options
 def render(sentence, scene, quality, out, theme, verbose, **math):
     """Render a scene to <out>/<sentence>/<scene>.mp4 (with .srt captions)."""
-    from scenes.render import RenderOptions, render_scene
+    from scenes.render import RenderOptions, check_drawable, render_scene
 
     trace = trace_of(sentence, **math)  # validate before anything touches the disk
+    check_drawable(trace)
     if out.exists() and not out.is_dir():
         raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
     options = RenderOptions(scene=scene, quality=quality, out=out, theme=theme, verbose=verbose)
@@ -111,8 +113,13 @@ def list_scenes():
         click.echo(f"{name:<{width}}  {summary}")
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: temporary files go, old files stay
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every expected failure into one line."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="qkv", standalone_mode=False)
     except QKVError as err:

@@ -8,6 +8,7 @@ so tests can prove that what a viewer reads is what :mod:`attention` computed.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -84,9 +85,40 @@ class Number(VGroup):
         return size * self.height / height if height else size
 
 
+LRM = "\u200e"  # left-to-right mark
+TEXT_STYLE = "\ufe0e"  # variation selector 15: draw the character as text, not as emoji
+DROPPED = {"\ufe0f", "\u200d"}  # emoji style selector and zero-width joiner
+
+
+def _is_emoji(ch: str) -> bool:
+    o = ord(ch)
+    return unicodedata.category(ch) == "So" and (o >= 0x1F000 or 0x2190 <= o <= 0x2BFF)
+
+
+def display_text(text: str) -> str:
+    """What Pango is given for ``text`` so that it shows up on screen.
+
+    * Emoji are drawn as outlines (the text style, from the Symbola font): colour emoji are
+      bitmaps, which Manim's SVG import drops. Skin tones and joiners are left out, so a
+      family emoji shows its members side by side.
+    * Right-to-left words (Arabic, Hebrew) get a left-to-right mark in front: Pango lays an
+      RTL paragraph out from the right edge, off the surface Manim reads, and draws nothing.
+    """
+    out = []
+    for ch in text:
+        if ch in DROPPED or "\U0001f3fb" <= ch <= "\U0001f3ff":
+            continue
+        out.append(ch + TEXT_STYLE if _is_emoji(ch) else ch)
+    shown = "".join(out)
+    if any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in shown):
+        shown = LRM + shown
+    return shown
+
+
 def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None = None, **kw):
     """User or narration text: always Pango plain text, never markup or LaTeX."""
-    return Text(text, font=theme.font, font_size=font_size, color=color or theme.text, **kw)
+    return Text(display_text(text), font=theme.font, font_size=font_size,
+                color=color or theme.text, **kw)
 
 
 DESCENDERS = set("gjpqy,;()[]{}|@$/\\_Qç")

@@ -124,7 +124,7 @@ class ExplainerScene(EmbeddingsScene, ProjectionsScene, ScoresScene, SoftmaxScen
         rows[1][0][0][0].set_color(th.q)
         rows[1][0][0][2].set_color(th.k)
         lines = []
-        for y, (lead, rest) in enumerate(rows):
+        for lead, rest in rows:
             line = rich_line(rest, th, font_size=fs)
             lead.next_to(line, LEFT, buff=0.3)
             lines.append(VGroup(lead, line))

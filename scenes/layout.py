@@ -11,6 +11,8 @@ from functools import lru_cache
 import numpy as np
 from manim import LEFT, UP, Text
 
+from scenes.components import display_text
+
 FRAME_W = 13.6  # usable width of the 14.2-unit frame
 LEFT_EDGE, RIGHT_EDGE = -FRAME_W / 2, FRAME_W / 2
 SAFE_TOP = 3.05  # content below this line leaves room for the title
@@ -25,7 +27,7 @@ MAX_CELL_W = 1.15
 @lru_cache(maxsize=4096)
 def text_width(text: str, font: str, font_size: float) -> float:
     """Width of ``text`` as plain Text (measured once: making a Text costs ~30 ms)."""
-    return Text(text, font=font, font_size=font_size).width
+    return Text(display_text(text), font=font, font_size=font_size).width
 
 
 def token_width(tokens, theme, font_size: float) -> float:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from attention import AttentionTrace
+from attention import AttentionTrace, QKVError
+from scenes.components import LRM, TEXT_STYLE, display_text
 
 QUALITIES = {  # name -> (pixel width, pixel height, frames per second)
     "low": (854, 480, 15),
@@ -34,6 +37,31 @@ class RenderOptions:
     out: Path = Path("renders")
     theme: str = "dark"
     verbose: bool = False
+
+
+@lru_cache(maxsize=None)
+def font_covers(ch: str) -> bool:
+    """Whether an installed outline font has a glyph for ``ch`` (asks fontconfig)."""
+    if ord(ch) < 0x250 or ch in (LRM, TEXT_STYLE):
+        return True  # Latin: DejaVu has it
+    try:
+        out = subprocess.run(["fc-list", f":charset={ord(ch):x}", "family"],
+                             capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return True  # no fontconfig to ask: let Pango try
+    return any(line.strip() and "Color Emoji" not in line for line in out.splitlines())
+
+
+def check_drawable(trace: AttentionTrace) -> None:
+    """Refuse, before anything is written, a word that no installed font can draw (it would
+    show as empty boxes)."""
+    for tok in trace.tokens:
+        for ch in display_text(tok):
+            if not font_covers(ch):
+                raise QKVError(
+                    f"no installed font can draw {ch!r} (U+{ord(ch):04X}) in {tok!r}; "
+                    "run ./render.sh once to install the fonts, or leave it out"
+                )
 
 
 def slug(sentence: str, limit: int = 60) -> str:

@@ -137,3 +137,30 @@ def test_export_agrees_with_independent_recomputation(ws, causal, heads, seed):
         outs.append(ref["output"])
     final = np.concatenate(outs, axis=1) @ np.array(data["Wo"]) if heads > 1 else outs[0]
     np.testing.assert_allclose(data["output"], final, rtol=0, atol=1e-9)
+
+
+def test_interrupted_render_leaves_no_partial_file_and_keeps_the_old_one(tmp_path):
+    """SIGTERM in the middle of a render: exit non-zero with a message, no temporary folder
+    left, and the earlier good file untouched."""
+    import signal
+    import time
+
+    folder = tmp_path / "renders" / "the-cat-sat-on-the-mat"
+    folder.mkdir(parents=True)
+    old = folder / "scores.mp4"
+    old.write_bytes(b"an earlier good render")
+    p = subprocess.Popen([*QKV, "render", "--scene", "scores", "--quality", "low",
+                          "--out", str(tmp_path / "renders")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(x.name.startswith(".rendering-")
+                                             for x in folder.iterdir()):
+        time.sleep(0.1)
+    time.sleep(2.0)  # well inside the render
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted; no file was written"
+    assert "Traceback" not in err
+    assert sorted(x.name for x in folder.iterdir()) == ["scores.mp4"]
+    assert old.read_bytes() == b"an earlier good render"
