@@ -75,6 +75,11 @@ class AttentionScene(Scene):
              wait: float = 0.6) -> None:
         """Play ``animations`` with ``caption`` as the subtitle, then hold for ``wait``, or
         longer if the caption needs it: at most READING_CPS characters a second."""
+        pending = getattr(self, "_pending", None)
+        if pending:
+            self._pending = None
+            animations = (*pending[0], *animations)
+            caption = f"{pending[1]} {caption}" if caption else pending[1]
         if caption:
             wait = max(wait, len(caption) / READING_CPS - (run_time if animations else 0))
         if animations:
@@ -119,7 +124,8 @@ class AttentionScene(Scene):
         h = len(self.trace.heads)
         return f" (head 1 of {h})" if h > 1 else ""
 
-    def intro(self, title: str, formula, caption: str, run_time: float = 1.0) -> None:
-        """A stage's first beat: its title and formula."""
-        self.beat(FadeIn(self.make_title(title)), FadeIn(self.formula_corner(formula)),
-                  run_time=run_time, caption=caption)
+    def intro(self, title: str, formula, caption: str) -> None:
+        """A stage's title and formula. They appear with the stage's first beat, and their
+        caption leads that beat's caption, so the screen is never empty while one is read."""
+        self._pending = ([FadeIn(self.make_title(title)), FadeIn(self.formula_corner(formula))],
+                         caption)
