@@ -16,7 +16,7 @@ import click
 
 from attention import AttentionConfig, QKVError, compute_config
 from attention.export import FORMATS
-from scenes.registry import DEFAULT_SCENE, SCENES
+from scenes.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
 
 DEFAULT_SENTENCE = "The cat sat on the mat"
 
@@ -89,17 +89,26 @@ def export(sentence, fmt, output, **math):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
               show_default=True, help="Root folder; each sentence gets a folder inside it.")
 @click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(list(VIDEO_FORMATS)), default="mp4",
+              show_default=True, help="Video format, or png for the last frame as a still.")
+@click.option("--transparent", is_flag=True, help="Transparent background (webm or mov).")
+@click.option("--fps", type=int, default=None, help="Frames per second (default: the quality's).")
+@click.option("--sections", is_flag=True,
+              help="Also write one clip per section (the explainer's stages).")
 @click.option("--verbose", is_flag=True, help="Show Manim's own log and progress bars.")
 @math_options
-def render(sentence, scene, quality, out, theme, verbose, **math):
-    """Render a scene to <out>/<sentence>/<scene>.mp4 (with .srt captions)."""
+def render(sentence, scene, quality, out, theme, fmt, transparent, fps, sections, verbose,
+           **math):
+    """Render a scene to <out>/<sentence>/<scene>.<format> (with .srt captions)."""
     from scenes.render import RenderOptions, check_drawable, render_scene
 
     trace = trace_of(sentence, **math)  # validate before anything touches the disk
     check_drawable(trace)
     if out.exists() and not out.is_dir():
         raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
-    options = RenderOptions(scene=scene, quality=quality, out=out, theme=theme, verbose=verbose)
+    options = RenderOptions(scene=scene, quality=quality, out=out, theme=theme, fmt=fmt,
+                            transparent=transparent, fps=fps, sections=sections,
+                            verbose=verbose)
     click.echo(f"rendering {scene} for {trace.sentence!r} at {quality} quality...", err=True)
     for path in render_scene(trace, options):
         click.echo(str(path))

@@ -15,6 +15,7 @@ SCENES = {
                   "the whole story: title, the five stages as sections, recap"),
 }
 DEFAULT_SCENE = "explainer"
+VIDEO_FORMATS = ("mp4", "gif", "webm", "mov", "png")  # png: the last frame as a still
 
 
 def load(name: str):

@@ -7,6 +7,7 @@ ever holds a complete file.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from attention import AttentionTrace, QKVError
 from scenes.components import LRM, TEXT_STYLE, display_text
+from scenes.registry import VIDEO_FORMATS
 
 QUALITIES = {  # name -> (pixel width, pixel height, frames per second)
     "low": (854, 480, 15),
@@ -32,11 +34,25 @@ QUALITIES = {  # name -> (pixel width, pixel height, frames per second)
 class RenderOptions:
     """How to render (not what: that is the trace). One object passed down."""
 
-    scene: str = "scores"
+    scene: str = "explainer"
     quality: str = "medium"
     out: Path = Path("renders")
     theme: str = "dark"
+    fmt: str = "mp4"  # one of VIDEO_FORMATS
+    transparent: bool = False  # alpha channel (webm or mov only)
+    fps: int | None = None  # None: the quality's own frame rate
+    sections: bool = False  # also one clip per Manim section (the explainer's stages)
     verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fmt not in VIDEO_FORMATS:
+            raise QKVError(f"--format must be one of {', '.join(VIDEO_FORMATS)}")
+        if self.transparent and self.fmt not in ("webm", "mov"):
+            raise QKVError("--transparent needs --format webm or --format mov")
+        if self.fps is not None and not 1 <= self.fps <= 120:
+            raise QKVError(f"--fps must be between 1 and 120 (got {self.fps})")
+        if self.sections and self.fmt in ("png", "gif"):
+            raise QKVError("--sections cuts video clips; use it with mp4, webm or mov")
 
 
 @lru_cache(maxsize=None)
@@ -77,22 +93,43 @@ def output_folder(trace: AttentionTrace, out: Path) -> Path:
 
 def manim_settings(options: RenderOptions, media_dir: Path) -> dict:
     w, h, fps = QUALITIES[options.quality]
+    still = options.fmt == "png"
     return {
         "media_dir": str(media_dir),
         "pixel_width": w,
         "pixel_height": h,
-        "frame_rate": fps,
+        "frame_rate": options.fps or fps,
         "output_file": options.scene,
         "disable_caching": True,
-        "write_to_movie": True,
-        "save_last_frame": False,
-        "format": "mp4",
-        "movie_file_extension": ".mp4",
+        "background_opacity": 0.0 if options.transparent else 1.0,  # before "format"
+        "format": options.fmt,
+        "write_to_movie": not still,
+        "save_last_frame": still,
+        "save_sections": options.sections,
         "preview": False,
         "notify_outdated_version": False,
         "verbosity": "INFO" if options.verbose else "ERROR",
         "progress_bar": "display" if options.verbose else "none",
     }
+
+
+def output_pairs(writer, options: RenderOptions, folder: Path):
+    """(file Manim wrote, final path) for everything a render produces: the video or still,
+    its captions, and with --sections one clip per section."""
+    name = options.scene
+    if options.fmt == "png":
+        yield Path(writer.image_file_path), folder / f"{name}.png"
+        return
+    movie = Path(writer.gif_file_path if options.fmt == "gif" else writer.movie_file_path)
+    yield movie, folder / f"{name}.{options.fmt}"
+    captions = Path(writer.movie_file_path).with_suffix(".srt")
+    if captions.exists():
+        yield captions, folder / f"{name}.srt"
+    if options.sections:
+        index = Path(writer.sections_output_dir) / f"{writer.output_name}.json"
+        for k, section in enumerate(json.loads(index.read_text()), start=1):
+            clip = Path(writer.sections_output_dir) / section["video"]
+            yield clip, folder / f"{name}-{k}-{slug(section['name'])}{clip.suffix}"
 
 
 def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
@@ -111,11 +148,8 @@ def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
         with manim.tempconfig(manim_settings(options, work)):
             scene = load(options.scene)(trace=trace, theme=options.theme)
             scene.render()
-            movie = Path(scene.renderer.file_writer.movie_file_path)
-        pairs = [(movie, folder / f"{options.scene}.mp4")]
-        captions = movie.with_suffix(".srt")
-        if captions.exists():
-            pairs.append((captions, folder / f"{options.scene}.srt"))
+            writer = scene.renderer.file_writer
+        pairs = list(output_pairs(writer, options, folder))
         for src, dst in pairs:
             os.replace(src, dst)
             written.append(dst)

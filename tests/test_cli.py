@@ -89,6 +89,10 @@ def test_other_formats(fmt):
     (["render", ""], "empty"),
     (["render", "--heads", "5"], "does not divide"),
     (["export", "a\x07b"], "unprintable"),
+    (["render", "--transparent"], "--format webm"),
+    (["render", "--fps", "0"], "between 1 and 120"),
+    (["render", "--sections", "--format", "gif"], "--sections"),
+    (["render", "--format", "avi"], "avi"),
 ], ids=lambda a: str(a)[:40])
 def test_bad_input_one_line_exit_2_no_file(tmp_path, args, fragment):
     if args[0] == "render":

@@ -170,8 +170,9 @@ def test_render_scores_low_quality(tmp_path):
 
 def test_render_explainer_end_to_end(tmp_path):
     t = compute("The cat sat on the mat")
-    paths = render_scene(t, RenderOptions(scene="explainer", quality="low", out=tmp_path))
-    video, srt = paths
+    paths = render_scene(t, RenderOptions(scene="explainer", quality="low", out=tmp_path,
+                                          sections=True))
+    video, srt, *clips = paths
     w, h, duration = video_info(video)
     assert (w, h) == (854, 480)
     assert 60 <= duration <= 150
@@ -179,9 +180,41 @@ def test_render_explainer_end_to_end(tmp_path):
     # One cue per narrated step, in order, inside the video, never overlapping.
     assert len(cues) >= 30
     for (s0, e0, text), (s1, _, _) in zip(cues, cues[1:]):
-        assert text and 0 <= s0 < e0 <= s1 + 0.05
-    assert cues[-1][1] <= duration + 0.05
+        assert text and 0 <= s0 < e0 <= s1
+    assert cues[-1][1] <= duration
     assert any("'sat'" in c[2] and "'mat'" in c[2] for c in cues)
+    # --sections: one clip per stage, in order, adding up to the whole video.
+    assert [c.name for c in clips] == [f"explainer-{k}-{name}.mp4" for k, name in enumerate(
+        ["title", *STAGES, "recap"], start=1)]
+    assert abs(sum(video_info(c)[2] for c in clips) - duration) < 0.5
+
+
+def test_render_formats(tmp_path):
+    """Every --format, named <scene>.<ext>; png is the last frame; --transparent has alpha."""
+    from PIL import Image
+
+    t = compute("Hi there")
+    folder = tmp_path / "hi-there"
+    for fmt in ("png", "gif", "webm", "mov"):
+        paths = render_scene(t, RenderOptions(scene="scores", quality="low", fps=5, fmt=fmt,
+                                              out=tmp_path))
+        assert paths[0] == folder / f"scores.{fmt}"
+        if fmt == "png":
+            assert Image.open(paths[0]).size == (854, 480)
+        else:
+            assert 10 < video_info(paths[0])[2] < 60
+    clear = render_scene(t, RenderOptions(scene="scores", quality="low", fps=5, fmt="webm",
+                                          transparent=True, out=tmp_path / "alpha"))[0]
+    with av.open(str(clear)) as c:
+        stream = c.streams.video[0]
+        assert stream.metadata.get("alpha_mode") == "1"
+        decoder = av.codec.Codec("libvpx-vp9", "r").create()
+        decoder.extradata = stream.codec_context.extradata
+        frames = [f for p in c.demux(stream) for f in decoder.decode(p)]
+    last = frames[-1].to_ndarray(format="rgba")
+    assert last[..., 3].min() == 0 and last[..., 3].max() == 255  # clear background, opaque text
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "scores.gif", "scores.mov", "scores.png", "scores.srt", "scores.webm"]
 
 
 def test_registry_lists_every_scene_and_explainer_is_default():
