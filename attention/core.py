@@ -170,11 +170,21 @@ def compute(
     return compute_config(sentence, config)
 
 
-def compute_config(sentence: str, config: AttentionConfig) -> AttentionTrace:
-    """:func:`compute` with the options already gathered in one config object."""
+def compute_config(sentence: str, config: AttentionConfig, custom=None) -> AttentionTrace:
+    """:func:`compute` with the options gathered in one config object, and optionally a
+    teacher's own numbers (:class:`~attention.config_file.CustomNumbers`)."""
     tokens = tokenize(sentence)
     names = feature_names()
-    X = embed(tokens)  # [n, d_model]
+    if custom is not None and custom.feature_names:
+        names = custom.feature_names
+    if custom is not None and custom.embeddings is not None:
+        missing = [t for t in tokens if t.lower() not in custom.embeddings]
+        if missing:
+            raise QKVError(f"config: embeddings has no vector for {missing[0]!r}; add "
+                           f"{missing[0].lower()!r} = [{len(names)} numbers]")
+        X = np.stack([custom.embeddings[t.lower()] for t in tokens])
+    else:
+        X = embed(tokens)  # [n, d_model]
     n, d_model = X.shape
     if config.heads > 1 and d_model % config.heads:
         divisors = [h for h in range(1, d_model + 1) if d_model % h == 0]
@@ -182,7 +192,11 @@ def compute_config(sentence: str, config: AttentionConfig) -> AttentionTrace:
             f"--heads {config.heads} does not divide the {d_model} embedding features; "
             f"use one of {', '.join(map(str, divisors))}"
         )
-    if config.heads == 1 and config.seed is None:
+    if custom is not None and custom.weights is not None:
+        if config.heads != 1 or config.seed is not None:
+            raise QKVError("config: your own weights go with one head and no --seed")
+        projections, Wo, dims = [custom.weights], None, None
+    elif config.heads == 1 and config.seed is None:
         projections, Wo, dims = [(W_Q, W_K, W_V)], None, ATTENTION_DIMS
     else:
         seed = 0 if config.seed is None else config.seed

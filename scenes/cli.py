@@ -14,7 +14,10 @@ from pathlib import Path
 
 import click
 
+from click.core import ParameterSource
+
 from attention import AttentionConfig, QKVError, compute_config
+from attention.config_file import load_config
 from attention.export import FORMATS
 from scenes.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
 
@@ -38,10 +41,32 @@ def math_options(f):
     return f
 
 
-def trace_of(sentence, causal, no_scale, temperature, heads, seed):
-    cfg = AttentionConfig(causal=causal, scale=not no_scale, temperature=temperature,
-                          heads=heads, seed=seed)
-    return compute_config(sentence, cfg)
+def config_option(f):
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        help="A TOML file with the sentence, options and your own numbers.")(f)
+
+
+def resolve(sentence, math: dict, config_path, theme=None):
+    """Merge --config with the command line: an option given on the command line wins, a
+    value from the file beats the built-in default. Returns (trace, theme)."""
+    ctx = click.get_current_context()
+    given = lambda name: ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE  # noqa
+    custom = None
+    if config_path:
+        cfg = load_config(config_path)
+        custom = cfg.custom
+        if cfg.sentence is not None and not given("sentence"):
+            sentence = cfg.sentence
+        if cfg.theme is not None and theme is not None and not given("theme"):
+            theme = cfg.theme
+        for key, value in cfg.math.items():
+            cli_key = "no_scale" if key == "scale" else key
+            if not given(cli_key):
+                math[cli_key] = (not value) if key == "scale" else value
+    opts = AttentionConfig(causal=math["causal"], scale=not math["no_scale"],
+                           temperature=math["temperature"], heads=math["heads"],
+                           seed=math["seed"])
+    return compute_config(sentence, opts, custom), theme
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -71,9 +96,11 @@ def cli():
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @math_options
-def export(sentence, fmt, output, **math):
+@config_option
+def export(sentence, fmt, output, config_path, **math):
     """Print every matrix of the computation (X, W, Q, K, V, scores, weights, output)."""
-    text = FORMATS[fmt](trace_of(sentence, **math))
+    trace, _ = resolve(sentence, math, config_path)
+    text = FORMATS[fmt](trace)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -97,12 +124,13 @@ def export(sentence, fmt, output, **math):
               help="Also write one clip per section (the explainer's stages).")
 @click.option("--verbose", is_flag=True, help="Show Manim's own log and progress bars.")
 @math_options
+@config_option
 def render(sentence, scene, quality, out, theme, fmt, transparent, fps, sections, verbose,
-           **math):
+           config_path, **math):
     """Render a scene to <out>/<sentence>/<scene>.<format> (with .srt captions)."""
     from scenes.render import RenderOptions, check_drawable, render_scene
 
-    trace = trace_of(sentence, **math)  # validate before anything touches the disk
+    trace, theme = resolve(sentence, math, config_path, theme)  # validate before writing
     check_drawable(trace)
     if out.exists() and not out.is_dir():
         raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
