@@ -109,8 +109,10 @@ def export(sentence, fmt, output, config_path, **math):
 
 @cli.command()
 @click.argument("sentence", required=False, default=DEFAULT_SENTENCE)
-@click.option("--scene", type=click.Choice(list(SCENES)), default=DEFAULT_SCENE,
-              show_default=True, help="Which scene to render (see 'qkv scenes').")
+@click.option("--scene", type=click.Choice([*SCENES, "all"]), default=DEFAULT_SCENE,
+              show_default=True, help="Which scene to render (see 'qkv scenes'), or all.")
+@click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the number of cores", help="Scenes rendered at once, one process each.")
 @click.option("--quality", type=click.Choice(["low", "medium", "high", "4k"]), default="medium",
               show_default=True, help="480p15, 720p30, 1080p60 or 2160p60.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
@@ -125,21 +127,45 @@ def export(sentence, fmt, output, config_path, **math):
 @click.option("--verbose", is_flag=True, help="Show Manim's own log and progress bars.")
 @math_options
 @config_option
-def render(sentence, scene, quality, out, theme, fmt, transparent, fps, sections, verbose,
+def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, sections, verbose,
            config_path, **math):
     """Render a scene to <out>/<sentence>/<scene>.<format> (with .srt captions)."""
-    from scenes.render import RenderOptions, check_drawable, render_scene
+    from scenes.render import RenderOptions, check_drawable
 
     trace, theme = resolve(sentence, math, config_path, theme)  # validate before writing
     check_drawable(trace)
     if out.exists() and not out.is_dir():
         raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
-    options = RenderOptions(scene=scene, quality=quality, out=out, theme=theme, fmt=fmt,
+    names = list(SCENES) if scene == "all" else [scene]
+    options = RenderOptions(scene=names[0], quality=quality, out=out, theme=theme, fmt=fmt,
                             transparent=transparent, fps=fps, sections=sections,
                             verbose=verbose)
-    click.echo(f"rendering {scene} for {trace.sentence!r} at {quality} quality...", err=True)
-    for path in render_scene(trace, options):
+    click.echo(f"rendering {', '.join(names)} for {trace.sentence!r} at {quality} quality...",
+               err=True)
+    try:
+        paths = render_with_progress(trace, options, names, jobs)
+    except KeyboardInterrupt:
+        raise Interrupted from None  # before click, which would print a bare newline
+    for path in paths:
         click.echo(str(path))
+
+
+def render_with_progress(trace, options, names, jobs):
+    """One progress bar over the whole render (on a terminal; nothing in a pipe or a log)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from scenes.render import render_scenes
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return render_scenes(trace, options, names, jobs=jobs)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("rendering", total=len(names))
+        return render_scenes(trace, options, names, jobs=jobs,
+                             on_done=lambda name: progress.advance(task))
 
 
 @cli.command("scenes")
@@ -148,6 +174,10 @@ def list_scenes():
     width = max(map(len, SCENES))
     for name, (_, summary) in SCENES.items():
         click.echo(f"{name:<{width}}  {summary}")
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM during a render, after its temporary files were removed."""
 
 
 def _terminate(signum, frame):
@@ -163,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(err), 2)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
-    except click.Abort:
+    except (click.Abort, Interrupted):
         _fail("interrupted; no file was written", 130)
     except click.ClickException as err:
         hint = ""

@@ -7,6 +7,7 @@ ever holds a complete file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from attention import AttentionTrace, QKVError
+from attention.export import to_json
 from scenes.components import LRM, TEXT_STYLE, display_text
 from scenes.registry import VIDEO_FORMATS
 
@@ -88,7 +90,12 @@ def slug(sentence: str, limit: int = 60) -> str:
 
 
 def output_folder(trace: AttentionTrace, out: Path) -> Path:
-    return Path(out) / slug(trace.sentence)
+    """``<out>/<slug>-<hash>``: the hash covers the sentence, the math options and every
+    number (so your own embeddings or weights count too), but not quality, format or theme,
+    so a re-render in another format lands beside the first, and one in the same format
+    replaces it. Two sentences that share a slug never share a folder."""
+    digest = hashlib.blake2b(to_json(trace).encode("utf-8"), digest_size=4).hexdigest()
+    return Path(out) / f"{slug(trace.sentence)}-{digest}"
 
 
 def manim_settings(options: RenderOptions, media_dir: Path) -> dict:
@@ -158,3 +165,69 @@ def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
         if created and not written:
             shutil.rmtree(folder, ignore_errors=True)
     return written
+
+
+def _worker_init(verbose: bool) -> None:
+    """In a render process: SIGTERM cleans up like Ctrl-C (temporary folders go). Unless
+    verbose, the worker says nothing: the parent reports for all of them, in one line."""
+    import signal
+    import sys
+
+    if not verbose:
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the process)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _render_task(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
+    """One scene in a worker process. Interrupted, it has cleaned up (render_scene's finally)
+    and then ends the process, rather than going back to the pool for the next scene."""
+    try:
+        return render_scene(trace, options)
+    except KeyboardInterrupt:
+        os._exit(130)
+
+
+def render_scenes(trace: AttentionTrace, options: RenderOptions, scenes: list[str],
+                  jobs: int = 1, on_done=None) -> list[Path]:
+    """Render several scenes, ``jobs`` at a time in separate processes; return every path
+    written, in the order of ``scenes``. ``on_done(scene)`` is called as each one finishes."""
+    from dataclasses import replace
+
+    if jobs <= 1 or len(scenes) == 1:
+        written = []
+        for name in scenes:
+            written += render_scene(trace, replace(options, scene=name))
+            if on_done:
+                on_done(name)
+        return written
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")  # a fresh manim per process, no forked locks
+    # An interrupted worker ends at once; its tracker would then warn about its semaphores.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
+    results: dict[str, list[Path]] = {}
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(scenes)), mp_context=context,
+                               initializer=_worker_init, initargs=(options.verbose,))
+    try:
+        futures = {pool.submit(_render_task, trace, replace(options, scene=name)): name
+                   for name in scenes}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if on_done:
+                on_done(futures[future])
+    except BaseException as err:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()  # SIGTERM: each removes its own temporary folder, then exits
+        pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(err, BrokenProcessPool):
+            raise KeyboardInterrupt from None  # a worker was interrupted (Ctrl-C reaches all)
+        raise
+    pool.shutdown(wait=True)
+    return [path for name in scenes for path in results[name]]

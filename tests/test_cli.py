@@ -149,7 +149,9 @@ def test_interrupted_render_leaves_no_partial_file_and_keeps_the_old_one(tmp_pat
     import signal
     import time
 
-    folder = tmp_path / "renders" / "the-cat-sat-on-the-mat"
+    from scenes.render import output_folder
+
+    folder = output_folder(compute("The cat sat on the mat"), tmp_path / "renders")
     folder.mkdir(parents=True)
     old = folder / "scores.mp4"
     old.write_bytes(b"an earlier good render")
@@ -168,3 +170,78 @@ def test_interrupted_render_leaves_no_partial_file_and_keeps_the_old_one(tmp_pat
     assert "Traceback" not in err
     assert sorted(x.name for x in folder.iterdir()) == ["scores.mp4"]
     assert old.read_bytes() == b"an earlier good render"
+
+
+def test_output_folders_are_slug_plus_hash():
+    from scenes.render import output_folder
+
+    a = output_folder(compute("The cat sat on the mat"), "renders")
+    assert a.parent.name == "renders" and a.name.startswith("the-cat-sat-on-the-mat-")
+    assert a == output_folder(compute("The cat sat on the mat"), "renders")  # stable
+    # same slug, different sentence or options: different folders
+    assert a != output_folder(compute("The cat sat on the mat!"), "renders")
+    assert a != output_folder(compute("the cat sat on the mat"), "renders")
+    assert a != output_folder(compute("The cat sat on the mat", causal=True), "renders")
+    assert a != output_folder(compute("The cat sat on the mat", seed=1), "renders")
+
+
+def test_jobs_render_every_scene_with_the_same_frames(tmp_path):
+    """--scene all --jobs 2: every scene, in separate processes, each frame identical to a
+    render of that scene on its own (same inputs, same pixels)."""
+    import numpy as np
+    from PIL import Image
+
+    from scenes.render import output_folder
+
+    common = ["--quality", "low", "--format", "png", "--fps", "5"]
+    p = run("render", "Hi there", "--scene", "all", "--jobs", "2", *common, "--out",
+            str(tmp_path / "a"))
+    assert p.returncode == 0, p.stderr
+    folder = output_folder(compute("Hi there"), tmp_path / "a")
+    names = ["embeddings", "projections", "scores", "softmax", "mixing", "explainer"]
+    assert p.stdout.splitlines() == [str(folder / f"{n}.png") for n in names]
+    q = run("render", "Hi there", "--scene", "softmax", "--jobs", "1", *common, "--out",
+            str(tmp_path / "b"))
+    assert q.returncode == 0, q.stderr
+    one = output_folder(compute("Hi there"), tmp_path / "b") / "softmax.png"
+    assert np.array_equal(np.asarray(Image.open(folder / "softmax.png")),
+                          np.asarray(Image.open(one)))
+
+
+def test_two_renders_at_once_do_not_corrupt_each_other(tmp_path):
+    import av
+
+    from scenes.render import output_folder
+
+    args = [*QKV, "render", "Hi there", "--scene", "scores", "--quality", "low", "--fps", "5",
+            "--out", str(tmp_path)]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    for p in procs:
+        p.wait(timeout=300)
+        assert p.returncode == 0, p.stderr.read()
+    folder = output_folder(compute("Hi there"), tmp_path)
+    assert sorted(x.name for x in folder.iterdir()) == ["scores.mp4", "scores.srt"]
+    with av.open(str(folder / "scores.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) > 50
+
+
+def test_interrupting_parallel_render_cleans_up(tmp_path):
+    import signal
+    import time
+
+    p = subprocess.Popen([*QKV, "render", "Hi there", "--scene", "all", "--jobs", "2",
+                          "--quality", "low", "--out", str(tmp_path)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob("*/.rendering-*")):
+        time.sleep(0.1)
+    time.sleep(3)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130
+    assert err.strip().splitlines()[-1] == "error: interrupted; no file was written"
+    assert "Traceback" not in err and "\n\n" not in err
+    assert not list(tmp_path.glob("*/.rendering-*"))
+    for f in tmp_path.glob("*/*"):  # whatever finished before the signal is whole
+        assert f.suffix in (".mp4", ".srt")

@@ -12,7 +12,7 @@ from attention import compute
 from scenes.explainer import ExplainerScene
 from scenes.layout import MIN_NUMBER_FONT
 from scenes.registry import SCENES, load
-from scenes.render import RenderOptions, render_scene
+from scenes.render import RenderOptions, output_folder, render_scene
 from tests.scene_tools import check_numbers, construct, layout_problems, text_mobjects
 
 STAGES = ["embeddings", "projections", "scores", "softmax", "mixing"]
@@ -158,7 +158,8 @@ def video_info(path: Path):
 def test_render_scores_low_quality(tmp_path):
     t = compute("The cat sat on the mat")
     paths = render_scene(t, RenderOptions(scene="scores", quality="low", out=tmp_path))
-    folder = tmp_path / "the-cat-sat-on-the-mat"
+    folder = output_folder(t, tmp_path)
+    assert folder.name.startswith("the-cat-sat-on-the-mat-")
     assert paths == [folder / "scores.mp4", folder / "scores.srt"]
     assert sorted(p.name for p in folder.iterdir()) == ["scores.mp4", "scores.srt"]
     w, h, duration = video_info(paths[0])
@@ -194,7 +195,7 @@ def test_render_formats(tmp_path):
     from PIL import Image
 
     t = compute("Hi there")
-    folder = tmp_path / "hi-there"
+    folder = output_folder(t, tmp_path)
     for fmt in ("png", "gif", "webm", "mov"):
         paths = render_scene(t, RenderOptions(scene="scores", quality="low", fps=5, fmt=fmt,
                                               out=tmp_path))
