@@ -39,7 +39,8 @@ def _env_number(env, name: str, kind, default):
     try:
         return kind(raw)
     except ValueError:
-        raise QKVError(f"{name}={raw!r} is not a {kind.__name__}; e.g. {name}={default or 1}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise QKVError(f"{name}={raw!r} is not {what}; e.g. {name}={default or 1}") from None
 
 
 def trace_from_env(env=None) -> AttentionTrace:
