@@ -50,7 +50,9 @@ def resolve(sentence, math: dict, config_path, theme=None):
     """Merge --config with the command line: an option given on the command line wins, a
     value from the file beats the built-in default. Returns (trace, theme)."""
     ctx = click.get_current_context()
-    given = lambda name: ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE  # noqa
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
     custom = None
     if config_path:
         cfg = load_config(config_path)
