@@ -163,7 +163,10 @@ def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if created and not written:
-            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                folder.rmdir()  # only if empty: another render may be working in it
+            except OSError:
+                pass
     return written
 
 
