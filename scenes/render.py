@@ -149,9 +149,10 @@ def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
     folder = output_folder(trace, options.out)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".rendering-", dir=folder))
     written: list[Path] = []
+    work = None
     try:
+        work = Path(tempfile.mkdtemp(prefix=f".rendering-{render_owner()}-", dir=folder))
         with manim.tempconfig(manim_settings(options, work)):
             scene = load(options.scene)(trace=trace, theme=options.theme)
             scene.render()
@@ -161,13 +162,20 @@ def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
             os.replace(src, dst)
             written.append(dst)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
         if created and not written:
             try:
                 folder.rmdir()  # only if empty: another render may be working in it
             except OSError:
                 pass
     return written
+
+
+def render_owner() -> str:
+    """Who a temporary folder belongs to: the process that the user started (workers inherit
+    its id), so after an interrupt it can sweep what its workers could not."""
+    return os.environ.get("QKV_RENDER_OWNER") or str(os.getpid())
 
 
 def _worker_init(verbose: bool) -> None:
@@ -215,6 +223,7 @@ def render_scenes(trace: AttentionTrace, options: RenderOptions, scenes: list[st
     context = multiprocessing.get_context("spawn")  # a fresh manim per process, no forked locks
     # An interrupted worker ends at once; its tracker would then warn about its semaphores.
     os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
+    os.environ["QKV_RENDER_OWNER"] = render_owner()
     results: dict[str, list[Path]] = {}
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(scenes)), mp_context=context,
                                initializer=_worker_init, initargs=(options.verbose,))
@@ -229,6 +238,9 @@ def render_scenes(trace: AttentionTrace, options: RenderOptions, scenes: list[st
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()  # SIGTERM: each removes its own temporary folder, then exits
         pool.shutdown(wait=True, cancel_futures=True)
+        # A worker stopped between making its temporary folder and cleaning it up: sweep.
+        for leftover in output_folder(trace, options.out).glob(f".rendering-{render_owner()}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         if isinstance(err, BrokenProcessPool):
             raise KeyboardInterrupt from None  # a worker was interrupted (Ctrl-C reaches all)
         raise
