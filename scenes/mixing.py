@@ -36,6 +36,12 @@ from scenes.layout import (
 from scenes.scores import pick_example
 
 
+def output_source(trace) -> str:
+    """What the shown outputs are: the output itself with one head; with several, the first
+    head's output (the final one goes on through W_o)."""
+    return "output" if len(trace.heads) == 1 else "headout"
+
+
 class MixingScene(AttentionScene):
     """Each word's output is the weighted sum of every word's value."""
 
@@ -83,11 +89,11 @@ class MixingScene(AttentionScene):
         V = block(t.V, "V", th.v, v_left, top)
         p_left = v_left + d_v * cw + gap
         products = block(w[:, None] * t.V, f"wV{i}", th.v, p_left, top)
-        out = block(t.output[i][None, :] if len(t.heads) == 1 else t.head.output[i][None, :],
-                    "output" if len(t.heads) == 1 else "headout", th.text, p_left,
+        source = output_source(t)
+        out = block(t.head.output[i][None, :], source, th.text, p_left,
                     top - n * ch - 0.25)
         for m, num in enumerate(out.entries[0]):
-            num.qkv_source = f"{'output' if len(t.heads) == 1 else 'headout'}[{i},{m}]"
+            num.qkv_source = f"{source}[{i},{m}]"
         sum_line = plain_text("sum", th, font_size=20, color=th.muted)
         sum_line.next_to(out.brackets, LEFT, buff=0.15)
         heads = [
@@ -151,7 +157,7 @@ class MixingScene(AttentionScene):
         X = place(MatrixBlock(t.X, theme=th, cell_w=cw, cell_h=ch, source="X",
                               font_size=num_font, row_labels=t.tokens, label_font_size=lf,
                               color=th.muted), left, top)
-        source = "output" if len(t.heads) == 1 else "headout"
+        source = output_source(t)
         out = place(MatrixBlock(out_values, theme=th, cell_w=cw, cell_h=ch, source=source,
                                 font_size=num_font), left + d_in * cw + gap, top)
         x_head = plain_text("before: embeddings X", th, font_size=20, color=th.muted)

@@ -30,7 +30,7 @@ CONTROL = Path(__file__).parent / "control_data"
 
 
 @lru_cache(maxsize=None)
-def built(scene: str, sentence: str, theme: str = "dark", **kwargs):
+def build(scene: str, sentence: str, theme: str = "dark", **kwargs):
     """Construct once per case: (trace, scene, every mobject added, last frame, and the layout
     problems seen after each animation)."""
     t = compute(sentence, **dict(kwargs))
@@ -38,10 +38,6 @@ def built(scene: str, sentence: str, theme: str = "dark", **kwargs):
     s, seen, frame = construct(load(scene), t, theme=theme,
                                after_play=lambda sc: beats.append(layout_problems(sc)))
     return t, s, seen, frame, beats
-
-
-def build(scene, sentence, theme="dark", **kwargs):
-    return built(scene, sentence, theme, **kwargs)
 
 
 def test_sentences_have_the_advertised_sizes():
