@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from manim import UP, FadeIn, FadeOut, Scene
+from manim import UP, FadeIn, FadeOut, Scene, config
 
 from attention import AttentionConfig, AttentionTrace, QKVError, compute_config
 
@@ -83,12 +83,14 @@ class AttentionScene(Scene):
             caption = f"{pending[1]} {caption}" if caption else pending[1]
         if caption:
             wait = max(wait, len(caption) / READING_CPS - (run_time if animations else 0))
+        # Cues end a moment before the next one starts: no two are ever on screen at once. (A
+        # wait is drawn as whole frames, rounded down: one frame more of margin.)
+        gap = CUE_GAP + 1 / config.frame_rate
         if animations:
-            # Cues end a moment before the next one starts: no two are ever on screen at once.
             self.play(*animations, run_time=run_time, subcaption=caption,
-                      subcaption_duration=run_time + wait - CUE_GAP)
+                      subcaption_duration=run_time + wait - gap)
         elif caption:
-            self.add_subcaption(caption, duration=wait - CUE_GAP)
+            self.add_subcaption(caption, duration=wait - gap)
         if wait:
             self.wait(wait)
 

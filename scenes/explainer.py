@@ -11,6 +11,7 @@ import unicodedata
 
 import numpy as np
 from manim import DOWN, LEFT, UP, FadeIn, LaggedStart, MathTex, VGroup, Write
+from manim.utils.exceptions import EndSceneEarlyException
 
 from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_words
 from scenes.embeddings import EmbeddingsScene, strongest
@@ -27,6 +28,7 @@ STAGES = (
     ("softmax", "softmax_stage"),
     ("mixing", "mixing_stage"),
 )
+SECTIONS = ("title", *(name for name, _ in STAGES), "recap")
 
 
 def attention_formula(theme, font_size: float = 44) -> MathTex:
@@ -43,16 +45,29 @@ class ExplainerScene(EmbeddingsScene, ProjectionsScene, ScoresScene, SoftmaxScen
                      MixingScene):
     """Title card, the five stages as sections, recap."""
 
+    # A run of consecutive SECTIONS to draw, for one part of a parallel render (the sections
+    # before it are played without drawing, so the scene reaches the same state; the scene
+    # ends after it). None: all of them.
+    only_sections: tuple[str, ...] | None = None
+
     def construct(self) -> None:
-        self.next_section("title")
+        self.section("title")
         self.title_card()
         for name, stage in STAGES:
             self.clear_stage()
-            self.next_section(name)
+            self.section(name)
             getattr(self, stage)()
         self.clear_stage()
-        self.next_section("recap")
+        self.section("recap")
         self.recap()
+
+    def section(self, name: str) -> None:
+        only = self.only_sections
+        if only is not None and SECTIONS.index(name) > SECTIONS.index(only[-1]):
+            raise EndSceneEarlyException  # this part is drawn; Manim finishes the file
+        if only is not None and name == only[0]:
+            self.part_start = self.renderer.time  # where this part begins, in scene time
+        self.next_section(name, skip_animations=only is not None and name not in only)
 
     def title_card(self) -> None:
         t, th = self.trace, self.theme

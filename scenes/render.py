@@ -3,6 +3,10 @@
 Manim writes into a private temporary folder inside the sentence's output folder; the
 finished video (and its ``.srt`` captions) are then renamed into place, so a final path only
 ever holds a complete file.
+
+With several jobs, the explainer is cut into runs of sections drawn by separate processes and
+joined with PyAV without re-encoding (Manim encodes every animation on its own and joins those
+files the same way, so the joined video has the very packets a single process writes).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import subprocess
 import tempfile
 import unicodedata
 from dataclasses import dataclass
+from dataclasses import replace
 from functools import lru_cache
+from itertools import combinations, pairwise
 from pathlib import Path
 
 from attention import AttentionTrace, QKVError
@@ -45,6 +51,7 @@ class RenderOptions:
     fps: int | None = None  # None: the quality's own frame rate
     sections: bool = False  # also one clip per Manim section (the explainer's stages)
     verbose: bool = False
+    part: tuple[str, ...] | None = None  # the explainer sections one process draws (internal)
 
     def __post_init__(self) -> None:
         if self.fmt not in VIDEO_FORMATS:
@@ -139,36 +146,173 @@ def output_pairs(writer, options: RenderOptions, folder: Path):
             yield clip, folder / f"{name}-{k}-{slug(section['name'])}{clip.suffix}"
 
 
-def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
-    """Render ``options.scene`` for ``trace``; return the final paths written."""
+def _manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
+    """Let Manim render into ``work``; return the scene (its file writer knows the files)."""
     import manim
 
     from scenes.registry import load
 
     manim.logger.setLevel("INFO" if options.verbose else "ERROR")
-    folder = output_folder(trace, options.out)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    with manim.tempconfig(manim_settings(options, work)):
+        scene = load(options.scene)(trace=trace, theme=options.theme)
+        if options.part is not None:
+            scene.only_sections = options.part
+        scene.render()
+    return scene
+
+
+def _work_folder(folder: Path) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f".rendering-{render_owner()}-", dir=folder))
+
+
+def _finish(pairs, folder: Path, created: bool, work: list[Path]) -> list[Path]:
+    """Rename each (temporary file, final path) into place; remove the temporary folders, and
+    the sentence's folder if this render made it and wrote nothing."""
     written: list[Path] = []
-    work = None
     try:
-        work = Path(tempfile.mkdtemp(prefix=f".rendering-{render_owner()}-", dir=folder))
-        with manim.tempconfig(manim_settings(options, work)):
-            scene = load(options.scene)(trace=trace, theme=options.theme)
-            scene.render()
-            writer = scene.renderer.file_writer
-        pairs = list(output_pairs(writer, options, folder))
         for src, dst in pairs:
             os.replace(src, dst)
             written.append(dst)
     finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+        for w in work:
+            shutil.rmtree(w, ignore_errors=True)
         if created and not written:
             try:
                 folder.rmdir()  # only if empty: another render may be working in it
             except OSError:
                 pass
+    return written
+
+
+def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
+    """Render ``options.scene`` for ``trace``; return the final paths written."""
+    folder = output_folder(trace, options.out)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    work: list[Path] = []
+    pairs = []
+    try:
+        work.append(_work_folder(folder))
+        writer = _manim_render(trace, options, work[0]).renderer.file_writer
+        pairs = list(output_pairs(writer, options, folder))
+    finally:
+        written = _finish(pairs, folder, created, work)
+    return written
+
+
+# -- the explainer in parts ------------------------------------------------------------------
+SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes are not tried
+# Wall seconds each explainer section took to draw (6 tokens, low quality, 2-core machine), and
+# the share of that a later part pays to play the section through without drawing it: what the
+# cut between parts balances. benchmarks/render_bench.py measures the result.
+SECTION_COST = {"title": 2.0, "embeddings": 8.0, "projections": 16.0, "scores": 11.0,
+                "softmax": 11.5, "mixing": 11.0, "recap": 7.0}
+SKIP_SHARE = 0.27
+
+
+def explainer_parts(jobs: int) -> list[tuple[str, ...]]:
+    """Cut the explainer's sections into at most ``jobs`` runs whose slowest is quickest."""
+    names = list(SECTION_COST)
+    cost = list(SECTION_COST.values())
+    best = None
+    for cuts in combinations(range(1, len(names)), min(jobs, len(names)) - 1):
+        bounds = (0, *cuts, len(names))
+        slowest = max(sum(cost[a:b]) + SKIP_SHARE * sum(cost[:a]) for a, b in pairwise(bounds))
+        if best is None or slowest < best[0]:
+            best = (slowest, bounds)
+    return [tuple(names[a:b]) for a, b in pairwise(best[1])]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What one process wrote for a part of the explainer, in its temporary folder."""
+
+    work: Path
+    video: Path
+    captions: str  # SRT text, in the scene's time
+    start: float  # where the part begins, in the scene's time
+    end: float
+    sections: tuple[tuple[str, Path], ...]  # (name, clip) with --sections
+
+
+def render_part(trace: AttentionTrace, options: RenderOptions) -> Piece:
+    """Draw ``options.part`` of the explainer; the files stay in a temporary folder (the
+    caller joins the pieces, then removes it)."""
+    folder = output_folder(trace, options.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    work = _work_folder(folder)
+    try:
+        scene = _manim_render(trace, options, work)
+        writer = scene.renderer.file_writer
+        captions = Path(writer.movie_file_path).with_suffix(".srt")
+        sections = ()
+        if options.sections:
+            index = Path(writer.sections_output_dir) / f"{writer.output_name}.json"
+            sections = tuple((s["name"], Path(writer.sections_output_dir) / s["video"])
+                             for s in json.loads(index.read_text()))
+        return Piece(work, Path(writer.movie_file_path),
+                     captions.read_text(encoding="utf-8") if captions.exists() else "",
+                     scene.part_start, scene.renderer.time, sections)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def join_videos(parts: list[Path], dest: Path) -> None:
+    """Join videos of one codec and size end to end by copying packets (no re-encoding)."""
+    import av
+
+    listing = dest.with_suffix(".txt")
+    listing.write_text("".join(f"file 'file:{p.resolve().as_posix()}'\n" for p in parts),
+                       encoding="utf-8")
+    with av.open(str(listing), format="concat", options={"safe": "0"}) as src, \
+            av.open(str(dest), mode="w") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    listing.unlink()
+
+
+def join_captions(pieces: list[Piece]) -> str:
+    """Each part's own cues, moved from scene time to the joined video's time. (A part that
+    plays earlier sections through without drawing them also holds their cues: dropped.)"""
+    import datetime
+
+    import srt
+
+    cues, offset = [], 0.0
+    for piece in pieces:
+        shift = datetime.timedelta(seconds=offset - piece.start)
+        for cue in srt.parse(piece.captions):
+            if cue.start.total_seconds() >= piece.start - 1e-6:
+                cues.append(srt.Subtitle(0, cue.start + shift, cue.end + shift, cue.content))
+        offset += piece.end - piece.start
+    return srt.compose(cues)  # numbers the cues 1, 2, ...
+
+
+def join_parts(trace: AttentionTrace, options: RenderOptions, pieces: list[Piece]) -> list[Path]:
+    """Join the pieces into the explainer's final files; remove the pieces' folders."""
+    folder = output_folder(trace, options.out)
+    name = options.scene
+    work = [p.work for p in pieces]
+    pairs = []
+    try:
+        work.append(_work_folder(folder))
+        video = work[-1] / f"{name}.{options.fmt}"
+        join_videos([p.video for p in pieces], video)
+        pairs.append((video, folder / video.name))
+        captions = join_captions(pieces)
+        if captions:
+            (work[-1] / f"{name}.srt").write_text(captions, encoding="utf-8")
+            pairs.append((work[-1] / f"{name}.srt", folder / f"{name}.srt"))
+        clips = [clip for p in pieces for clip in p.sections]
+        for k, (section, clip) in enumerate(clips, start=1):
+            pairs.append((clip, folder / f"{name}-{k}-{slug(section)}{clip.suffix}"))
+    finally:
+        written = _finish(pairs, folder, False, work)
     return written
 
 
@@ -193,27 +337,41 @@ def _worker_init(verbose: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _render_task(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
-    """One scene in a worker process. Interrupted, it has cleaned up (render_scene's finally)
-    and then ends the process, rather than going back to the pool for the next scene."""
+def _render_task(trace: AttentionTrace, options: RenderOptions):
+    """One scene, or one part of the explainer, in a worker process. Interrupted, it has
+    cleaned up (render_scene's and render_part's own handlers) and then ends the process,
+    rather than going back to the pool for the next task."""
     try:
+        if options.part is not None:
+            return render_part(trace, options)
         return render_scene(trace, options)
     except KeyboardInterrupt:
         os._exit(130)
+
+
+def plan(options: RenderOptions, scenes: list[str], jobs: int) -> list[RenderOptions]:
+    """The tasks of a render: a scene each, and with several jobs the explainer (in mp4) cut
+    into parts; the costliest first, so no long task starts last."""
+    tasks = []
+    for name in scenes:
+        if name == "explainer" and jobs > 1 and options.fmt in SPLIT_FORMATS:
+            tasks += [replace(options, scene=name, part=p) for p in explainer_parts(jobs)]
+        else:
+            tasks.append(replace(options, scene=name))
+    return sorted(tasks, key=lambda task: task.part is None)  # the explainer's parts first
 
 
 def render_scenes(trace: AttentionTrace, options: RenderOptions, scenes: list[str],
                   jobs: int = 1, on_done=None) -> list[Path]:
     """Render several scenes, ``jobs`` at a time in separate processes; return every path
     written, in the order of ``scenes``. ``on_done(scene)`` is called as each one finishes."""
-    from dataclasses import replace
-
-    if jobs <= 1 or len(scenes) == 1:
+    tasks = plan(options, scenes, jobs)
+    if jobs <= 1 or len(tasks) == 1:
         written = []
-        for name in scenes:
-            written += render_scene(trace, replace(options, scene=name))
+        for task in tasks:
+            written += render_scene(trace, task)
             if on_done:
-                on_done(name)
+                on_done(task.scene)
         return written
 
     import multiprocessing
@@ -225,20 +383,30 @@ def render_scenes(trace: AttentionTrace, options: RenderOptions, scenes: list[st
     os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
     os.environ["QKV_RENDER_OWNER"] = render_owner()
     results: dict[str, list[Path]] = {}
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(scenes)), mp_context=context,
+    pieces: dict[tuple[str, ...], Piece] = {}
+    parts = [t.part for t in tasks if t.part is not None]
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
                                initializer=_worker_init, initargs=(options.verbose,))
     try:
-        futures = {pool.submit(_render_task, trace, replace(options, scene=name)): name
-                   for name in scenes}
+        futures = {pool.submit(_render_task, trace, task): task for task in tasks}
         for future in as_completed(futures):
-            results[futures[future]] = future.result()
+            task = futures[future]
+            if task.part is None:
+                results[task.scene] = future.result()
+            else:
+                pieces[task.part] = future.result()
+                if len(pieces) < len(parts):
+                    continue
+                results[task.scene] = join_parts(trace, replace(task, part=None),
+                                                 [pieces[p] for p in parts])
             if on_done:
-                on_done(futures[future])
+                on_done(task.scene)
     except BaseException as err:
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()  # SIGTERM: each removes its own temporary folder, then exits
         pool.shutdown(wait=True, cancel_futures=True)
-        # A worker stopped between making its temporary folder and cleaning it up: sweep.
+        # A worker stopped between making its temporary folder and cleaning it up, or parts
+        # were drawn but not yet joined: sweep.
         for leftover in output_folder(trace, options.out).glob(f".rendering-{render_owner()}-*"):
             shutil.rmtree(leftover, ignore_errors=True)
         if isinstance(err, BrokenProcessPool):

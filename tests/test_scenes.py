@@ -1,6 +1,8 @@
 """Scenes: every number on screen is the trace's, layout holds for 1 to 16 tokens, frames match
 the committed control images, and real renders play back."""
 
+import os
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,10 +11,11 @@ import numpy as np
 import pytest
 
 from attention import compute
-from scenes.explainer import ExplainerScene
+from scenes.explainer import SECTIONS, ExplainerScene
 from scenes.layout import MIN_NUMBER_FONT
 from scenes.registry import SCENES, load
-from scenes.render import RenderOptions, output_folder, render_scene
+from scenes.render import (SECTION_COST, RenderOptions, explainer_parts, output_folder, plan,
+                           render_scene, render_scenes)
 from tests.scene_tools import check_numbers, construct, layout_problems, text_mobjects
 
 STAGES = ["embeddings", "projections", "scores", "softmax", "mixing"]
@@ -165,10 +168,15 @@ def test_render_scores_low_quality(tmp_path):
     assert len(cues) >= 6 and cues[-1][1] <= duration + 0.05
 
 
-def test_render_explainer_end_to_end(tmp_path):
+def packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(video=0) if p.dts is not None]
+
+
+def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     t = compute("The cat sat on the mat")
-    paths = render_scene(t, RenderOptions(scene="explainer", quality="low", out=tmp_path,
-                                          sections=True))
+    options = RenderOptions(scene="explainer", quality="low", fps=5, sections=True)
+    paths = render_scene(t, replace(options, out=tmp_path / "one"))
     video, srt, *clips = paths
     w, h, duration = video_info(video)
     assert (w, h) == (854, 480)
@@ -181,9 +189,28 @@ def test_render_explainer_end_to_end(tmp_path):
     assert cues[-1][1] <= duration
     assert any("'sat'" in c[2] and "'mat'" in c[2] for c in cues)
     # --sections: one clip per stage, in order, adding up to the whole video.
-    assert [c.name for c in clips] == [f"explainer-{k}-{name}.mp4" for k, name in enumerate(
+    names = [f"explainer-{k}-{name}.mp4" for k, name in enumerate(
         ["title", *STAGES, "recap"], start=1)]
+    assert [c.name for c in clips] == names
     assert abs(sum(video_info(c)[2] for c in clips) - duration) < 0.5
+
+    # With 2 jobs the explainer is drawn in two parts and joined: the very same packets,
+    # captions and clips as one process writes, and nothing else left in the folder.
+    assert len(plan(options, ["explainer"], 2)) == 2
+    joined = render_scenes(t, replace(options, out=tmp_path / "two"), ["explainer"], jobs=2)
+    assert [p.name for p in joined] == [p.name for p in paths]
+    assert sorted(os.listdir(joined[0].parent)) == sorted(p.name for p in paths)
+    assert joined[1].read_text() == srt.read_text()
+    for a, b in zip(paths[2:] + paths[:1], joined[2:] + joined[:1]):
+        assert packets(a) == packets(b), a.name
+
+
+def test_explainer_parts_cover_every_section_once_in_order():
+    assert tuple(SECTION_COST) == SECTIONS
+    for jobs in range(1, 10):
+        parts = explainer_parts(jobs)
+        assert len(parts) == min(jobs, len(SECTIONS))
+        assert tuple(name for part in parts for name in part) == SECTIONS
 
 
 def test_render_formats(tmp_path):
