@@ -1,12 +1,13 @@
 """Render benchmark: wall time, video length and real-time factor (wall / length).
 
-    .venv/bin/python benchmarks/render_bench.py            # low and high quality (slow)
+    .venv/bin/python benchmarks/render_bench.py            # low and high quality (about 1 h)
     .venv/bin/python benchmarks/render_bench.py --quick    # low quality only
 
-Each row renders the explainer for one sentence through the real CLI (`python -m scenes render`,
-one process, as a user would), then a floor row renders an empty scene of the same length and
-quality (what Manim and encoding cost with nothing to draw), and a last pair renders every
-scene (`--scene all`) with --jobs 1 and with --jobs 2. Prints a Markdown table.
+Each sentence's explainer is rendered through the real CLI (`python -m scenes render`, as a
+user would) with --jobs 1 (one process) and --jobs 2 (drawn in two parts, joined), at each
+quality. A floor row renders an empty scene as long as the default sentence's explainer, at
+the same quality (what Manim and encoding cost with nothing to draw), and a last pair renders
+every scene (`--scene all`) with --jobs 1 and --jobs 2. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -65,31 +66,44 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform()}")
     print()
-    print("| what | tokens | quality | wall (s) | video (s) | real-time factor |")
-    print("|---|---|---|---|---|---|")
+    head = "".join(f" {q} --jobs {j} wall (s) | RTF |" for q in qualities for j in (1, 2))
+    print(f"| explainer | tokens | video (s) |{head}")
+    print("|---|---|---|" + "---|---|" * 2 * len(qualities))
+    walls: dict[tuple[int, str, int], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        for n, sentence in SENTENCES.items():
+            cells, length = [], 0.0
+            for quality in qualities:
+                for jobs in (1, 2):
+                    wall, movies = render(sentence, quality, tmp / f"{n}-{quality}-{jobs}",
+                                          "--scene", "explainer", "--jobs", str(jobs))
+                    length = video_seconds(movies[0])
+                    walls[n, quality, jobs] = wall
+                    cells.append(f" {wall:.1f} | {wall / length:.2f} |")
+            name = "default sentence" if n == 6 else sentence[:24] + "..."
+            print(f"| {name} | {n} | {length:.1f} |{''.join(cells)}", flush=True)
+        length6 = video_seconds(sorted((tmp / "6-low-1").rglob("explainer.mp4"))[0])
+        print()
+        print("| what | quality | wall (s) | video (s) | RTF |")
+        print("|---|---|---|---|---|")
         for quality in qualities:
-            lengths = {}
-            for n, sentence in SENTENCES.items():
-                wall, movies = render(sentence, quality, tmp / f"{quality}-{n}", "--scene",
-                                      "explainer")
-                length = video_seconds(movies[0])
-                lengths[n] = (wall, length)
-                print(f"| explainer | {n} | {quality} | {wall:.1f} | {length:.1f} | "
-                      f"{wall / length:.2f} |", flush=True)
-            wall6, length6 = lengths[6]
             fw = floor(length6, quality, tmp / f"floor-{quality}")
-            print(f"| floor: empty scene | 0 | {quality} | {fw:.1f} | {length6:.1f} | "
+            print(f"| floor: empty scene | {quality} | {fw:.1f} | {length6:.1f} | "
                   f"{fw / length6:.2f} |", flush=True)
-            print(f"| 16 tokens / 6 tokens | | {quality} | "
-                  f"{lengths[16][0] / wall6:.2f}x | | |", flush=True)
         for jobs in (1, 2):
-            wall, movies = render(SENTENCES[6], "low", tmp / f"jobs-{jobs}", "--scene", "all",
+            wall, movies = render(SENTENCES[6], "low", tmp / f"all-{jobs}", "--scene", "all",
                                   "--jobs", str(jobs))
-            total = sum(video_seconds(m) for m in movies)
-            print(f"| all 6 scenes, --jobs {jobs} | 6 | low | {wall:.1f} | {total:.1f} | "
+            total = sum(video_seconds(m) for m in movies if "-" not in m.stem)
+            print(f"| all 6 scenes, --jobs {jobs} | low | {wall:.1f} | {total:.1f} | "
                   f"{wall / total:.2f} |", flush=True)
+        print()
+        for quality in qualities:
+            for jobs in (1, 2):
+                print(f"{quality}, --jobs {jobs}: 16 tokens / 6 tokens = "
+                      f"{walls[16, quality, jobs] / walls[6, quality, jobs]:.2f}x; "
+                      f"--jobs 1 / --jobs 2 (6 tokens) = "
+                      f"{walls[6, quality, 1] / walls[6, quality, 2]:.2f}x")
 
 
 if __name__ == "__main__":
