@@ -118,6 +118,19 @@ class AttentionTrace:
         return (math.sqrt(self.d_k) if self.config.scale else 1.0) * self.config.temperature
 
 
+def pick_example(trace: AttentionTrace) -> tuple[int, int]:
+    """The (query, key) pair every stage and the worksheet work through in detail: the
+    largest allowed score, off the diagonal when there is a choice."""
+    s = np.where(trace.mask, -np.inf, trace.scores)
+    if trace.n > 1:
+        off = s.copy()
+        np.fill_diagonal(off, -np.inf)
+        if np.isfinite(off).any():
+            s = off
+    i, j = np.unravel_index(int(np.argmax(s)), s.shape)
+    return int(i), int(j)
+
+
 def causal_mask(n: int) -> np.ndarray:  # -> [n, n] bool
     """True above the diagonal: query i may not look at key j > i."""
     return np.triu(np.ones((n, n), dtype=bool), k=1)

@@ -1,4 +1,5 @@
-"""The trace as JSON, CSV or Markdown. Same input, byte-identical output."""
+"""The trace as JSON or CSV (the worksheet formats are in worksheet.py). Same input,
+byte-identical output."""
 
 from __future__ import annotations
 
@@ -45,10 +46,11 @@ def labelled_matrices(trace: AttentionTrace):
         dims = list(trace.attention_dims or [f"d{j + 1}" for j in range(head.d_k)])
         for name in ("Wq", "Wk", "Wv"):
             yield h, name, getattr(head, name), feats, dims
-        for name in ("Q", "K", "V", "output"):
+        for name in ("Q", "K", "V"):
             yield h, name, getattr(head, name), tokens, dims
         for name in ("scores", "scaled", "weights"):
             yield h, name, getattr(head, name), tokens, tokens
+        yield h, "output", head.output, tokens, dims
     if trace.Wo is not None:
         yield "", "Wo", trace.Wo, [f"c{j + 1}" for j in range(trace.Wo.shape[0])], feats
         yield "", "final_output", trace.output, tokens, feats
@@ -74,19 +76,4 @@ def _md_escape(s: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>" else c for c in s)
 
 
-def to_md(trace: AttentionTrace, digits: int = 4) -> str:
-    """Markdown tables, one per matrix, values rounded to ``digits`` for reading."""
-    opts = ", ".join(f"{k}={v}" for k, v in trace.config.as_dict().items())
-    out = [f"# Self-attention for: {_md_escape(trace.sentence)}", "", f"Options: {opts}", ""]
-    for head, name, m, rows, cols in labelled_matrices(trace):
-        title = f"{name} (head {head})" if head and len(trace.heads) > 1 else name
-        out += [f"## {title}", "", "| | " + " | ".join(map(_md_escape, cols)) + " |"]
-        out.append("|---" * (len(cols) + 1) + "|")
-        for label, row in zip(rows, np.asarray(m)):
-            cells = [f"{x:.{digits}f}" if math.isfinite(x) else "-inf" for x in row]
-            out.append(f"| {_md_escape(label)} | " + " | ".join(cells) + " |")
-        out.append("")
-    return "\n".join(out)
-
-
-FORMATS = {"json": to_json, "csv": to_csv, "md": to_md}
+FORMATS = {"json": to_json, "csv": to_csv}  # md and tex: attention/worksheet.py

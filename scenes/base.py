@@ -61,6 +61,7 @@ class AttentionScene(Scene):
     """A scene that explains one :class:`~attention.AttentionTrace` in one :class:`Theme`."""
 
     title_text = ""  # set by each stage
+    deck = False  # a slide deck (scenes/slides.py): each beat is a stop, its caption the notes
 
     def __init__(self, trace: AttentionTrace | None = None, theme: Theme | str | None = None,
                  **kwargs):
@@ -75,12 +76,26 @@ class AttentionScene(Scene):
     def beat(self, *animations, caption: str | None = None, run_time: float = 1.0,
              wait: float = 0.6) -> None:
         """Play ``animations`` with ``caption`` as the subtitle, then hold for ``wait``, or
-        longer if the caption needs it: at most READING_CPS characters a second."""
+        longer if the caption needs it: at most READING_CPS characters a second.
+
+        In a deck, each beat with a caption is a stop with the caption as its notes; a beat
+        without one (a transition) waits and opens the next stop, so that no stop ends on a
+        half-cleared screen."""
         pending = getattr(self, "_pending", None)
         if pending:
             self._pending = None
             animations = (*pending[0], *animations)
             caption = f"{pending[1]} {caption}" if caption else pending[1]
+        if self.deck and not caption:
+            self._defer(lambda: self._play_beat(animations, None, run_time, wait))
+            return
+        if self.deck:
+            self.next_slide(notes=caption)
+            for play in self.__dict__.pop("_deferred", []):
+                play()
+        self._play_beat(animations, caption, run_time, wait)
+
+    def _play_beat(self, animations, caption, run_time: float, wait: float) -> None:
         if caption:
             wait = max(wait, len(caption) / READING_CPS - (run_time if animations else 0))
         # Cues end a moment before the next one starts: no two are ever on screen at once. (A
@@ -93,6 +108,9 @@ class AttentionScene(Scene):
             self.add_subcaption(caption, duration=wait - gap)
         if wait:
             self.wait(wait)
+
+    def _defer(self, play) -> None:
+        self.__dict__.setdefault("_deferred", []).append(play)
 
     def flatten_into(self, group) -> None:
         """Make ``group`` one mobject of the scene, however its parts were added before, so a
@@ -118,9 +136,15 @@ class AttentionScene(Scene):
         return mob.move_to([0, EQUATION_Y, 0])
 
     def clear_stage(self, run_time: float = 0.6) -> None:
-        """Fade out everything on screen (between the stages of the explainer)."""
-        if self.mobjects:
-            self.play(*(FadeOut(m) for m in self.mobjects), run_time=run_time)
+        """Fade out everything on screen (between the stages of the explainer). In a deck the
+        fade opens the next stop, so that no stop ends on an empty screen."""
+        if not self.mobjects:
+            return
+        fade = [FadeOut(m) for m in self.mobjects]
+        if self.deck:
+            self._defer(lambda: self.play(*fade, run_time=run_time))
+        else:
+            self.play(*fade, run_time=run_time)
 
     def head_note(self) -> str:
         """' (head 1 of H)' when there are several heads: the scenes explain the first."""

@@ -1,4 +1,4 @@
-"""The ``qkv`` command: ``qkv export``, ``qkv render``, ``qkv scenes``.
+"""The ``qkv`` command: ``qkv export``, ``qkv render``, ``qkv slides``, ``qkv scenes``.
 
 Every problem with the input ends in one line ``error: ...`` that says how to fix it, exit
 status 2, and no file written.
@@ -18,10 +18,12 @@ from click.core import ParameterSource
 
 from attention import AttentionConfig, QKVError, compute_config
 from attention.config_file import load_config
-from attention.export import FORMATS
+from attention.export import FORMATS as DATA_FORMATS
+from attention.worksheet import FORMATS as SHEET_FORMATS
 from scenes.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
 
 DEFAULT_SENTENCE = "The cat sat on the mat"
+EXPORT_FORMATS = {**DATA_FORMATS, **SHEET_FORMATS}  # and pdf, written by pdflatex
 
 
 def math_options(f):
@@ -71,15 +73,25 @@ def resolve(sentence, math: dict, config_path, theme=None):
     return compute_config(sentence, opts, custom), theme
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so ``path`` is never half-written."""
+def check_folder(path: Path) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise QKVError(f"the folder {str(folder)!r} does not exist; create it or pick another --output")
+    return folder
+
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, so ``path`` is never half-written."""
+    folder = check_folder(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it private)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -93,16 +105,26 @@ def cli():
 
 @cli.command()
 @click.argument("sentence", required=False, default=DEFAULT_SENTENCE)
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="json",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice([*EXPORT_FORMATS, "pdf"]), default="json",
+              show_default=True,
+              help="json or csv: every matrix as data; md, tex or pdf: a worksheet to print.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of standard output.")
+              help="Write to this file instead of standard output (pdf needs one).")
 @math_options
 @config_option
 def export(sentence, fmt, output, config_path, **math):
-    """Print every matrix of the computation (X, W, Q, K, V, scores, weights, output)."""
+    """Every matrix of the computation (X, W, Q, K, V, scores, weights, output) as data, or
+    as a worksheet with one dot product and one softmax row worked through."""
+    if fmt == "pdf" and output is None:
+        raise QKVError("--format pdf writes a file; add --output worksheet.pdf")
     trace, _ = resolve(sentence, math, config_path)
-    text = FORMATS[fmt](trace)
+    if fmt == "pdf":
+        from attention.worksheet import to_pdf
+
+        check_folder(output)
+        write_atomically(output, to_pdf(trace))
+        return
+    text = EXPORT_FORMATS[fmt](trace)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -168,6 +190,41 @@ def render_with_progress(trace, options, names, jobs):
         task = progress.add_task("rendering", total=len(names))
         return render_scenes(trace, options, names, jobs=jobs,
                              on_done=lambda name: progress.advance(task))
+
+
+@cli.command()
+@click.argument("sentence", required=False, default=DEFAULT_SENTENCE)
+@click.option("--to", type=click.Choice(["html", "pptx"]), default="html", show_default=True,
+              help="A reveal.js page (works offline) or a PowerPoint file.")
+@click.option("--one-file", is_flag=True,
+              help="HTML: put the videos inside the page instead of in a folder beside it.")
+@click.option("--quality", type=click.Choice(["low", "medium", "high", "4k"]), default="medium",
+              show_default=True, help="480p15, 720p30, 1080p60 or 2160p60.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
+              show_default=True, help="Root folder; each sentence gets a folder inside it.")
+@click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
+@click.option("--verbose", is_flag=True, help="Show Manim's own log and progress bars.")
+@math_options
+@config_option
+def slides(sentence, to, one_file, quality, out, theme, verbose, config_path, **math):
+    """The explainer as a slide deck: a stop per step, the narration as speaker notes."""
+    from scenes.render import RenderOptions, check_drawable
+    from scenes.slides import check_reveal, render_deck
+
+    trace, theme = resolve(sentence, math, config_path, theme)
+    check_drawable(trace)
+    if out.exists() and not out.is_dir():
+        raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
+    if to == "html":
+        check_reveal(theme)
+    options = RenderOptions(quality=quality, out=out, theme=theme, verbose=verbose)
+    click.echo(f"building a {to} deck for {trace.sentence!r} at {quality} quality...", err=True)
+    try:
+        paths = render_deck(trace, options, to=to, one_file=one_file)
+    except KeyboardInterrupt:
+        raise Interrupted from None
+    for path in paths:
+        click.echo(str(path))
 
 
 @cli.command("scenes")

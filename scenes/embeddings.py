@@ -30,7 +30,7 @@ from scenes.layout import (
     text_width,
     token_width,
 )
-from scenes.scores import pick_example
+from attention.core import pick_example
 
 
 class EmbeddingLayout:

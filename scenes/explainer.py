@@ -18,7 +18,8 @@ from scenes.embeddings import EmbeddingsScene, strongest
 from scenes.layout import FRAME_W
 from scenes.mixing import MixingScene
 from scenes.projections import ProjectionsScene
-from scenes.scores import ScoresScene, pick_example
+from attention.core import pick_example
+from scenes.scores import ScoresScene
 from scenes.softmax import SoftmaxScene
 
 STAGES = (

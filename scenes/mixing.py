@@ -33,7 +33,7 @@ from scenes.layout import (
     row_font,
     token_width,
 )
-from scenes.scores import pick_example
+from attention.core import pick_example
 
 
 def output_source(trace) -> str:

@@ -34,7 +34,8 @@ from scenes.layout import (
     text_width,
     token_width,
 )
-from scenes.scores import pick_example, sum_of_products
+from attention.core import pick_example
+from scenes.scores import sum_of_products
 
 ROLES = (("q", "Q", "W_q"), ("k", "K", "W_k"), ("v", "V", "W_v"))
 

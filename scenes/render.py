@@ -171,6 +171,8 @@ def _finish(pairs, folder: Path, created: bool, work: list[Path]) -> list[Path]:
     written: list[Path] = []
     try:
         for src, dst in pairs:
+            if src.is_dir() and dst.is_dir():  # a folder replaces a folder: the old one goes
+                os.replace(dst, src.with_name(f".old-{dst.name}"))  # into the temporary folder
             os.replace(src, dst)
             written.append(dst)
     finally:

@@ -22,6 +22,7 @@ from manim import (
     TransformFromCopy,
 )
 
+from attention.core import pick_example
 from scenes.base import AttentionScene
 from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line
 from scenes.layout import (
@@ -65,19 +66,6 @@ class ScoreLayout:
         self.x0 = -total_w / 2 + label_w  # left edge of the Q cells
         self.y0 = SAFE_TOP - label_h - d * self.ch - gap  # top edge of the grid and Q cells
         self.grid_x0 = self.x0 + d * cw + gap
-
-
-def pick_example(trace) -> tuple[int, int]:
-    """The (query, key) pair every stage works through in detail: the largest allowed score,
-    off the diagonal when there is a choice."""
-    s = np.where(trace.mask, -np.inf, trace.scores)
-    if trace.n > 1:
-        off = s.copy()
-        np.fill_diagonal(off, -np.inf)
-        if np.isfinite(off).any():
-            s = off
-    i, j = np.unravel_index(int(np.argmax(s)), s.shape)
-    return int(i), int(j)
 
 
 def sum_of_products(pairs, result: Number, theme, font_size: float = 24, exact=None):

@@ -39,7 +39,7 @@ from scenes.layout import (
     text_width,
     token_width,
 )
-from scenes.scores import pick_example
+from attention.core import pick_example
 
 
 def shifted_exp(trace) -> np.ndarray:  # [n, n]

@@ -1,0 +1,111 @@
+"""The explainer as a slide deck, built on manim-slides: one stop per narrated step, with the
+narration as speaker notes. ``qkv slides`` converts it to a reveal.js page that needs no
+network (reveal.js comes from the npm registry at set-up, into manim-slides' cache) or to a
+PowerPoint file.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+from pathlib import Path
+
+from manim_slides import Slide
+
+from attention import AttentionTrace, QKVError
+from scenes.explainer import ExplainerScene
+from scenes.render import (RenderOptions, _finish, _work_folder, manim_settings,
+                           output_folder)
+
+DECK_FORMATS = ("html", "pptx")
+DECK_NAME = "explainer-deck"
+# What manim-slides' reveal.js template links to, by file name (its offline cache is flat).
+REVEAL_ASSETS = ("reveal.css", "zenburn.css", "reveal.js", "notes.js", "markdown.js")
+REVEAL_THEME = {"dark": "black", "light": "white"}
+
+
+class ExplainerDeck(ExplainerScene, Slide):
+    """The explainer, with a stop after each beat (see ``AttentionScene.beat``)."""
+
+    deck = True
+    skip_reversing = True  # reveal.js and PowerPoint never play a slide backwards
+
+
+def reveal_cache() -> Path:
+    """The folder manim-slides reads reveal.js from when converting with ``offline``."""
+    from manim_slides.convert import RevealJS
+    from platformdirs import user_cache_path
+
+    version = RevealJS.model_fields["reveal_version"].default
+    return user_cache_path("manim-slides") / f"revealjs{version}"
+
+
+def check_reveal(theme: str) -> None:
+    """Refuse before rendering if reveal.js is not where manim-slides looks (it would try to
+    download it, and this must work with no network)."""
+    folder = reveal_cache()
+    missing = [a for a in (*REVEAL_ASSETS, f"{REVEAL_THEME[theme]}.css")
+               if not (folder / a).is_file()]
+    if missing:
+        raise QKVError(f"reveal.js is missing from {folder} ({', '.join(missing)}); run "
+                       "./render.sh once to fetch it from the npm registry")
+
+
+def render_deck(trace: AttentionTrace, options: RenderOptions, to: str = "html",
+                one_file: bool = False) -> list[Path]:
+    """Render the deck and convert it; return the final paths (the HTML page and, unless
+    ``one_file``, the folder of videos beside it; or the .pptx)."""
+    import manim
+    from manim_slides.config import PresentationConfig
+    from manim_slides.convert import PowerPoint, RevealJS
+
+    if to not in DECK_FORMATS:
+        raise QKVError(f"--to must be one of {', '.join(DECK_FORMATS)}")
+    if to == "html":
+        check_reveal(options.theme)
+    options = replace(options, scene="explainer", fmt="mp4", transparent=False, sections=False)
+    manim.logger.setLevel("INFO" if options.verbose else "ERROR")
+    folder = output_folder(trace, options.out)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    work: list[Path] = []
+    pairs = []
+    try:
+        work.append(_work_folder(folder))
+        tmp = work[0]
+        with manim.tempconfig(manim_settings(options, tmp)):
+            scene = ExplainerDeck(trace=trace, theme=options.theme, output_folder=tmp / "slides")
+            scene.render()
+        deck = PresentationConfig.from_file(tmp / "slides" / f"{type(scene).__name__}.json")
+        if to == "pptx":
+            dest = tmp / f"{DECK_NAME}.pptx"
+            PowerPoint(presentation_configs=[deck]).convert_to(dest)
+            pairs = [(dest, folder / dest.name)]
+        else:
+            dest = tmp / f"{DECK_NAME}.html"
+            write_html(deck, trace, options.theme, dest, one_file)
+            pairs = [(dest, folder / dest.name)]
+            if not one_file:
+                assets = tmp / f"{DECK_NAME}_assets"
+                pairs.insert(0, (assets, folder / assets.name))  # the videos before the page
+    finally:
+        written = _finish(pairs, folder, created, work)
+    return written
+
+
+def write_html(deck, trace: AttentionTrace, theme: str, dest: Path, one_file: bool) -> None:
+    """A reveal.js page with no network use. The user's words reach the page only as escaped
+    text: notes are HTML-escaped and not read as Markdown."""
+    from manim_slides.convert import RevealJS
+
+    for slide in deck.slides:
+        slide.notes = html.escape(slide.notes)
+    RevealJS(presentation_configs=[deck], offline=True, one_file=one_file,
+             reveal_theme=REVEAL_THEME[theme],
+             title=html.escape(f"Self-attention: {trace.sentence}")).convert_to(dest)
+    page = dest.read_text(encoding="utf-8")
+    markdown_notes = '<aside class="notes" data-markdown="">'
+    if markdown_notes not in page:
+        markdown_notes = '<aside class="notes" data-markdown>'
+    dest.write_text(page.replace(markdown_notes, '<aside class="notes">'), encoding="utf-8")
+
