@@ -114,7 +114,7 @@ def to_worksheet_md(trace: AttentionTrace) -> str:
             f"How well '{qi}' asking meets '{kj}' presenting: Q[{qi}] \u00b7 K[{kj}].", ""]
     terms = " + ".join(f"{fmt(a)} \u00d7 {_paren(fmt(b))}" for a, b in zip(w.q, w.k))
     eq = "=" if adds_up(None, w.score, factors=_pairs(w.q, w.k)) else "\u2248"
-    out += [f"    score = {terms}", f"          {eq} {fmt(w.score)}", ""]
+    out += [f"    score = {terms} {eq} {fmt(w.score)}", ""]
     scaled = w.score / w.divisor
     out += [f"Scaled: {fmt(w.score)} \u00f7 {w.divisor:.4g} = {fmt(scaled)}", ""]
     out += [f"## 2. One softmax row: '{qi}'", "",

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from attention import AttentionTrace, QKVError
 from attention.export import to_json
+from scenes.captions import with_captions
 from scenes.components import LRM, TEXT_STYLE, display_text
 from scenes.registry import VIDEO_FORMATS
 
@@ -187,7 +188,9 @@ def _finish(pairs, folder: Path, created: bool, work: list[Path]) -> list[Path]:
 
 
 def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
-    """Render ``options.scene`` for ``trace``; return the final paths written."""
+    """Render ``options.scene`` for ``trace``; return the final paths written: the video (or
+    still), its captions and transcript (.srt, .vtt, .txt), and any section clips, each with
+    its own."""
     folder = output_folder(trace, options.out)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,7 +199,8 @@ def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
     try:
         work.append(_work_folder(folder))
         writer = _manim_render(trace, options, work[0]).renderer.file_writer
-        pairs = list(output_pairs(writer, options, folder))
+        pairs = with_captions(list(output_pairs(writer, options, folder)), work[0],
+                              options.scene)
     finally:
         written = _finish(pairs, folder, created, work)
     return written
@@ -313,6 +317,7 @@ def join_parts(trace: AttentionTrace, options: RenderOptions, pieces: list[Piece
         clips = [clip for p in pieces for clip in p.sections]
         for k, (section, clip) in enumerate(clips, start=1):
             pairs.append((clip, folder / f"{name}-{k}-{slug(section)}{clip.suffix}"))
+        pairs = with_captions(pairs, work[-1], name)
     finally:
         written = _finish(pairs, folder, False, work)
     return written

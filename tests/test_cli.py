@@ -221,7 +221,8 @@ def test_two_renders_at_once_do_not_corrupt_each_other(tmp_path):
         p.wait(timeout=300)
         assert p.returncode == 0, p.stderr.read()
     folder = output_folder(compute("Hi there"), tmp_path)
-    assert sorted(x.name for x in folder.iterdir()) == ["scores.mp4", "scores.srt"]
+    assert sorted(x.name for x in folder.iterdir()) == [
+        "scores.mp4", "scores.srt", "scores.txt", "scores.vtt"]
     with av.open(str(folder / "scores.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) > 50
 
@@ -244,4 +245,4 @@ def test_interrupting_parallel_render_cleans_up(tmp_path):
     assert "Traceback" not in err and "\n\n" not in err
     assert not list(tmp_path.glob("*/.rendering-*"))
     for f in tmp_path.glob("*/*"):  # whatever finished before the signal is whole
-        assert f.suffix in (".mp4", ".srt")
+        assert f.suffix in (".mp4", ".srt", ".vtt", ".txt")

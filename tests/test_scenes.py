@@ -134,9 +134,10 @@ def test_last_frame_matches_control(scene, theme, request):
 
 # -- real renders -----------------------------------------------------------------------------
 
-def read_srt(path: Path):
+def read_srt(path: Path, header: int = 0):
+    """[(start, end, text)] of an .srt (or, with header=1, a .vtt) file."""
     cues = []
-    for block in path.read_text(encoding="utf-8").strip().split("\n\n"):
+    for block in path.read_text(encoding="utf-8").strip().split("\n\n")[header:]:
         lines = block.splitlines()
         start, end = (_seconds(x) for x in lines[1].split(" --> "))
         cues.append((start, end, " ".join(lines[2:])))
@@ -145,7 +146,7 @@ def read_srt(path: Path):
 
 def _seconds(stamp: str) -> float:
     hh, mm, rest = stamp.strip().split(":")
-    return int(hh) * 3600 + int(mm) * 60 + float(rest.replace(",", "."))
+    return round(int(hh) * 3600 + int(mm) * 60 + float(rest.replace(",", ".")), 3)
 
 
 def video_info(path: Path):
@@ -154,18 +155,37 @@ def video_info(path: Path):
         return s.codec_context.width, s.codec_context.height, float(c.duration) / av.time_base
 
 
+CAPTIONS = (".srt", ".vtt", ".txt")
+
+
+def check_captions(video: Path, paths: list[Path]) -> list:
+    """The video has .srt, .vtt and .txt beside it, saying the same cues; the last ends
+    before the video does. Returns the cues."""
+    for suffix in CAPTIONS:
+        assert video.with_suffix(suffix) in paths, suffix
+    cues = read_srt(video.with_suffix(".srt"))
+    vtt = video.with_suffix(".vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT\n\n")
+    assert read_srt(video.with_suffix(".vtt"), header=1) == cues
+    assert video.with_suffix(".txt").read_text(encoding="utf-8").splitlines() == [
+        c[2] for c in cues]
+    if cues:
+        assert cues[-1][1] <= video_info(video)[2]
+    return cues
+
+
 def test_render_scores_low_quality(tmp_path):
     t = compute("The cat sat on the mat")
     paths = render_scene(t, RenderOptions(scene="scores", quality="low", out=tmp_path))
     folder = output_folder(t, tmp_path)
     assert folder.name.startswith("the-cat-sat-on-the-mat-")
-    assert paths == [folder / "scores.mp4", folder / "scores.srt"]
-    assert sorted(p.name for p in folder.iterdir()) == ["scores.mp4", "scores.srt"]
+    assert paths == [folder / f"scores{s}" for s in (".mp4", *CAPTIONS)]
+    assert sorted(folder.iterdir()) == sorted(paths)
     w, h, duration = video_info(paths[0])
     assert (w, h) == (854, 480)
     assert 10 < duration < 60
-    cues = read_srt(paths[1])
-    assert len(cues) >= 6 and cues[-1][1] <= duration + 0.05
+    cues = check_captions(paths[0], paths)
+    assert len(cues) >= 6
 
 
 def packets(path: Path) -> list[bytes]:
@@ -177,22 +197,26 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     t = compute("The cat sat on the mat")
     options = RenderOptions(scene="explainer", quality="low", fps=5, sections=True)
     paths = render_scene(t, replace(options, out=tmp_path / "one"))
-    video, srt, *clips = paths
+    videos = [p for p in paths if p.suffix == ".mp4"]
+    video, clips = videos[0], videos[1:]
     w, h, duration = video_info(video)
     assert (w, h) == (854, 480)
     assert 60 <= duration <= 150
-    cues = read_srt(srt)
+    cues = check_captions(video, paths)
     # One cue per narrated step, in order, inside the video, never overlapping.
     assert len(cues) >= 30
     for (s0, e0, text), (s1, _, _) in zip(cues, cues[1:]):
         assert text and 0 <= s0 < e0 <= s1
-    assert cues[-1][1] <= duration
     assert any("'sat'" in c[2] and "'mat'" in c[2] for c in cues)
-    # --sections: one clip per stage, in order, adding up to the whole video.
+    # --sections: one clip per stage, in order, adding up to the whole video, each with its
+    # share of the captions.
     names = [f"explainer-{k}-{name}.mp4" for k, name in enumerate(
         ["title", *STAGES, "recap"], start=1)]
     assert [c.name for c in clips] == names
     assert abs(sum(video_info(c)[2] for c in clips) - duration) < 0.5
+    clip_cues = [check_captions(c, paths) for c in clips]
+    assert [c[2] for cs in clip_cues for c in cs] == [c[2] for c in cues]
+    assert all(clip_cues)
 
     # With 2 jobs the explainer is drawn in two parts and joined: the very same packets,
     # captions and clips as one process writes, and nothing else left in the folder.
@@ -200,9 +224,11 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     joined = render_scenes(t, replace(options, out=tmp_path / "two"), ["explainer"], jobs=2)
     assert [p.name for p in joined] == [p.name for p in paths]
     assert sorted(os.listdir(joined[0].parent)) == sorted(p.name for p in paths)
-    assert joined[1].read_text() == srt.read_text()
-    for a, b in zip(paths[2:] + paths[:1], joined[2:] + joined[:1]):
-        assert packets(a) == packets(b), a.name
+    for a, b in zip(paths, joined):
+        if a.suffix == ".mp4":
+            assert packets(a) == packets(b), a.name
+        else:
+            assert a.read_text() == b.read_text(), a.name
 
 
 def test_explainer_parts_cover_every_section_once_in_order():
@@ -238,7 +264,8 @@ def test_render_formats(tmp_path):
     last = frames[-1].to_ndarray(format="rgba")
     assert last[..., 3].min() == 0 and last[..., 3].max() == 255  # clear background, opaque text
     assert sorted(p.name for p in folder.iterdir()) == [
-        "scores.gif", "scores.mov", "scores.png", "scores.srt", "scores.webm"]
+        "scores.gif", "scores.mov", "scores.png", "scores.srt", "scores.txt", "scores.vtt",
+        "scores.webm"]
 
 
 def test_registry_lists_every_scene_and_explainer_is_default():

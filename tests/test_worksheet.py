@@ -1,0 +1,129 @@
+"""Worksheets: the worked example's numbers are the trace's, the arithmetic is marked exact only
+when it is, the LaTeX compiles with pdflatex for every hostile sentence that is accepted, and
+no input reaches LaTeX as anything but text."""
+
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+
+from attention import compute
+from attention.core import pick_example
+from attention.worksheet import MINUS, tex_text, to_pdf, to_tex, to_worksheet_md
+from tests.test_hostile import HOSTILE
+
+ACCEPTED = [(name, s) for name, s, expected in HOSTILE if expected == "ok"]
+
+
+def numbers(text: str) -> list[float]:
+    return [float(x.replace(MINUS, "-")) for x in re.findall(f"{MINUS}?\\d+\\.\\d+", text)]
+
+
+def shown(x: float, digits: int = 2) -> float:
+    """A value as printed, independently of the worksheet's own formatting."""
+    return float(f"{x:.{digits}f}") + 0.0  # + 0.0: -0.0 is 0.0
+
+
+def section(md: str, heading: str) -> str:
+    return md.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("sentence,opts", [
+    ("The cat sat on the mat", {}),
+    ("Dogs chase the red ball quickly", {"causal": True}),
+    ("Birds sing at dawn", {"heads": 2, "seed": 3}),
+])
+def test_worked_example_numbers_are_the_traces(sentence, opts):
+    t = compute(sentence, **opts)
+    md = to_worksheet_md(t)
+    i, j = pick_example(t)
+    head = t.heads[0]
+    # 1. the dot product: Q[i] and K[j] term by term, then the score and the scaled score
+    dot = numbers(section(md, "## 1. One dot product").split("presenting", 1)[1])
+    d = t.d_k
+    assert dot[0:2 * d:2] == [shown(x) for x in head.Q[i]]
+    assert dot[1:2 * d:2] == [shown(x) for x in head.K[j]]
+    assert dot[2 * d] == shown(head.scores[i, j])
+    assert dot[-1] == shown(head.scaled[i, j])
+    # 2. the softmax row: every key's scaled score, exponential and weight
+    rows = [ln for ln in section(md, "## 2.").splitlines() if ln.startswith("| ")][1:]
+    assert len(rows) == t.n
+    row_max = max(x for x in head.scaled[i] if math.isfinite(x))
+    for k, line in enumerate(rows):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[-1] == f"{head.weights[i, k]:.3f}"
+        if t.mask[i, k]:
+            assert cells[1] == MINUS + "\u221e" and "masked" in cells[2]
+        else:
+            assert float(cells[2]) == shown(math.exp(head.scaled[i, k] - row_max), 3)
+    # 3. the output row: each column's total is head 1's output
+    out_lines = [ln for ln in section(md, "## 3.").splitlines() if ln.startswith("    ")]
+    assert len(out_lines) == head.V.shape[1]
+    for m, line in enumerate(out_lines):
+        assert numbers(line)[-1] == shown(head.output[i, m])
+
+
+def test_equals_sign_only_when_the_printed_arithmetic_is_exact():
+    md = to_worksheet_md(compute("The cat sat on the mat"))
+    checked = 0
+    for line in md.splitlines():
+        if "\u00d7" not in line or not line.startswith("    "):
+            continue
+        pairs = re.findall(f"(\\d\\.\\d+) \u00d7 \\(?({MINUS}?\\d\\.\\d+)\\)?", line)
+        shown = sum(float(a) * float(b.replace(MINUS, "-")) for a, b in pairs)
+        total = numbers(line)[-1]
+        exact = f"{shown:.2f}" == f"{total:.2f}"
+        assert ("\u2248" in line) == (not exact), line
+        checked += 1
+    assert checked >= 4
+
+
+def test_tex_escapes_every_special_and_keeps_unknown_scripts_as_code_points():
+    assert tex_text(r"\input{/etc/passwd}") == r"\textbackslash{}input\{/etc/passwd\}"
+    assert tex_text("$x^2$ 100% #1 a_b ~ &") == (
+        r"\$x\textasciicircum{}2\$ 100\% \#1 a\_b \textasciitilde{} \&")
+    assert tex_text("caf\u00e9") == "caf\u00e9"
+    assert tex_text("\u732b") == r"\textsf{\scriptsize U+732B}"
+    for name, sentence in ACCEPTED:  # no user character reaches LaTeX unescaped
+        body = tex_text(sentence)
+        for special in "\\{}$&#^_%~":
+            unescaped = re.sub(r"\\(textbackslash|textasciicircum|textasciitilde|textsf|"
+                               r"scriptsize|textless|textgreater|textbar|textquotedbl|"
+                               r"textquotesingle|textasciigrave|textminus|texttimes|textdiv)"
+                               r"(\{\})?|\\[{}$&#_%]|\{|\}", "", body)
+            assert special not in unescaped, (name, body)
+
+
+@pytest.mark.parametrize("name,sentence", ACCEPTED + [("default", "The cat sat on the mat")],
+                         ids=[a[0] for a in ACCEPTED] + ["default"])
+def test_pdf_builds_for_every_accepted_sentence(name, sentence):
+    pdf = to_pdf(compute(sentence))
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+
+
+def test_latex_payload_is_printed_not_run(tmp_path):
+    pdf = tmp_path / "w.pdf"
+    pdf.write_bytes(to_pdf(compute(r"\input{/etc/passwd} $x^2$ 100%")))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "input{/etc/passwd}" in text.replace(" ", "")
+    assert "root:" not in text
+
+
+def test_cli_pdf_needs_an_output_and_writes_one_file(tmp_path):
+    run = [sys.executable, "-m", "scenes", "export", "--format", "pdf"]
+    p = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--output" in p.stderr
+    p = subprocess.run([*run, "-o", "sheet.pdf", "Cats sleep"], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert [f.name for f in tmp_path.iterdir()] == ["sheet.pdf"]
+    assert (tmp_path / "sheet.pdf").stat().st_mode & 0o044  # readable like any new file
+
+
+def test_tex_is_byte_identical_and_has_every_matrix():
+    t = compute("The cat sat on the mat", heads=2)
+    assert to_tex(t) == to_tex(compute("The cat sat on the mat", heads=2))
+    for title in ("$W_q$", "Scores $QK^{\\top}$", "Weights: softmax", "Final output"):
+        assert title in to_tex(t)
