@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from manim import UP, FadeIn, FadeOut, Scene, config
+from manim import UP, FadeIn, FadeOut, ManimColor, Scene, config
 
 from attention import AttentionConfig, AttentionTrace, QKVError, compute_config
 
@@ -70,7 +70,7 @@ class AttentionScene(Scene):
         super().__init__(**kwargs)
 
     def setup(self) -> None:
-        self.camera.background_color = self.theme.background
+        self.camera.background_color = ManimColor(self.theme.background)
 
     # -- narration helpers ---------------------------------------------------------------
     def beat(self, *animations, caption: str | None = None, run_time: float = 1.0,

@@ -7,6 +7,9 @@ PowerPoint file.
 from __future__ import annotations
 
 import html
+import io
+import logging
+from contextlib import nullcontext, redirect_stderr
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,20 +54,24 @@ def check_reveal(theme: str) -> None:
                        "./render.sh once to fetch it from the npm registry")
 
 
-def render_deck(trace: AttentionTrace, options: RenderOptions, to: str = "html",
+def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
                 one_file: bool = False) -> list[Path]:
-    """Render the deck and convert it; return the final paths (the HTML page and, unless
-    ``one_file``, the folder of videos beside it; or the .pptx)."""
+    """Render the deck once and convert it to each format in ``to``; return the final paths
+    (for html, the folder of videos beside the page unless ``one_file``, then the page)."""
     import manim
     from manim_slides.config import PresentationConfig
-    from manim_slides.convert import PowerPoint, RevealJS
+    from manim_slides.convert import PowerPoint
 
-    if to not in DECK_FORMATS:
-        raise QKVError(f"--to must be one of {', '.join(DECK_FORMATS)}")
-    if to == "html":
+    to = (to,) if isinstance(to, str) else tuple(to)
+    for fmt in to:
+        if fmt not in DECK_FORMATS:
+            raise QKVError(f"--to must be one of {', '.join(DECK_FORMATS)}")
+    if "html" in to:
         check_reveal(options.theme)
     options = replace(options, scene="explainer", fmt="mp4", transparent=False, sections=False)
-    manim.logger.setLevel("INFO" if options.verbose else "ERROR")
+    level = "INFO" if options.verbose else "ERROR"
+    manim.logger.setLevel(level)
+    logging.getLogger("manim-slides").setLevel(level)
     folder = output_folder(trace, options.out)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,17 +84,18 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to: str = "html",
             scene = ExplainerDeck(trace=trace, theme=options.theme, output_folder=tmp / "slides")
             scene.render()
         deck = PresentationConfig.from_file(tmp / "slides" / f"{type(scene).__name__}.json")
-        if to == "pptx":
-            dest = tmp / f"{DECK_NAME}.pptx"
-            PowerPoint(presentation_configs=[deck]).convert_to(dest)
-            pairs = [(dest, folder / dest.name)]
-        else:
-            dest = tmp / f"{DECK_NAME}.html"
-            write_html(deck, trace, options.theme, dest, one_file)
-            pairs = [(dest, folder / dest.name)]
-            if not one_file:
-                assets = tmp / f"{DECK_NAME}_assets"
-                pairs.insert(0, (assets, folder / assets.name))  # the videos before the page
+        # manim-slides' converters draw progress bars of their own: quiet unless --verbose
+        with nullcontext() if options.verbose else redirect_stderr(io.StringIO()):
+            if "pptx" in to:
+                dest = tmp / f"{DECK_NAME}.pptx"
+                PowerPoint(presentation_configs=[deck]).convert_to(dest)
+                pairs.append((dest, folder / dest.name))
+            if "html" in to:
+                dest = tmp / f"{DECK_NAME}.html"
+                write_html(deck, trace, options.theme, dest, one_file)
+                if not one_file:  # the videos before the page that plays them
+                    pairs.append((tmp / f"{DECK_NAME}_assets", folder / f"{DECK_NAME}_assets"))
+                pairs.append((dest, folder / dest.name))
     finally:
         written = _finish(pairs, folder, created, work)
     return written
@@ -98,6 +106,7 @@ def write_html(deck, trace: AttentionTrace, theme: str, dest: Path, one_file: bo
     text: notes are HTML-escaped and not read as Markdown."""
     from manim_slides.convert import RevealJS
 
+    deck = deck.model_copy(deep=True)
     for slide in deck.slides:
         slide.notes = html.escape(slide.notes)
     RevealJS(presentation_configs=[deck], offline=True, one_file=one_file,

@@ -1,7 +1,9 @@
 """Helpers to build scenes without writing video and to read back what they show."""
 
 import re
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from manim import MathTex, Scene, SingleStringMathTex, Text, tempconfig

@@ -1,0 +1,135 @@
+"""Decks: built once per sentence as HTML and PPTX. The HTML deck plays from file:// in headless
+Chromium with the network off (every resource it loads is a local file), the first slide's
+video plays, the right arrow moves on; the PPTX has a slide with notes per step; the notes are
+the narration, and a sentence with markup stays text."""
+
+import html
+import re
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pptx
+import pytest
+from PIL import Image
+
+from attention import compute
+from scenes.explainer import ExplainerScene
+from scenes.render import RenderOptions, output_folder
+from scenes.slides import DECK_NAME, render_deck
+from tests.scene_tools import construct
+
+SENTENCES = ["The cat sat on the mat", "Cats & dogs <b>nap</b>"]
+
+
+@pytest.fixture(scope="module", params=SENTENCES, ids=["default", "markup"])
+def deck(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp("decks")
+    trace = compute(request.param)
+    paths = render_deck(trace, RenderOptions(quality="low", fps=5, out=out), to=("html", "pptx"))
+    return trace, paths
+
+
+def narration(trace) -> list[str]:
+    """The explainer's captions, from a dry run (nothing rendered)."""
+    return _narration(trace.sentence)
+
+
+@lru_cache(maxsize=None)
+def _narration(sentence: str) -> list[str]:
+    scene, _, _ = construct(ExplainerScene, compute(sentence))
+    return [c.content for c in scene.renderer.file_writer.subcaptions]
+
+
+def test_deck_files_and_notes_are_the_narration(deck):
+    trace, paths = deck
+    folder = output_folder(trace, paths[0].parent.parent)
+    assert [p.name for p in paths] == [f"{DECK_NAME}.pptx", f"{DECK_NAME}_assets",
+                                      f"{DECK_NAME}.html"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths)
+    page = paths[2].read_text(encoding="utf-8")
+    notes = [html.unescape(n).strip() for n in
+             re.findall(r'<aside class="notes">(.*?)</aside>', page, re.S)]
+    steps = narration(trace)
+    assert notes == steps and len(steps) >= 30
+    assert "data-markdown" not in page  # notes are text, never Markdown or HTML
+    assert "<b>nap" not in page and "http://" not in page.replace(
+        "<!-- To include plugins, see: https://revealjs.com/plugins/ -->", "")
+    videos = re.findall(r'data-background-video="([^"]+)"', page)
+    assert len(videos) == len(steps)
+    assert all((paths[2].parent / v).is_file() for v in videos)
+    # PowerPoint: one slide per step, each with its video and the narration as notes
+    prs = pptx.Presentation(str(paths[0]))
+    slides = list(prs.slides)
+    assert len(slides) == len(steps)
+    assert [s.notes_slide.notes_text_frame.text for s in slides] == steps
+    assert all(any(sh.shape_type == 16 for sh in s.shapes) for s in slides)  # 16: media
+
+
+def chromium():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-extensions",
+                "--proxy-server=http://127.0.0.1:9",  # any network request would fail
+                "--autoplay-policy=no-user-gesture-required", "--window-size=1280,800"]:
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+STATE = """
+const v = document.querySelector('.slide-background.present video');
+return {slide: Reveal.getIndices().h, total: Reveal.getTotalSlides(),
+        notes: Reveal.getSlideNotes(),
+        video: v && {src: v.currentSrc, time: v.currentTime, paused: v.paused,
+                     ready: v.readyState, error: v.error && v.error.code},
+        loaded: performance.getEntriesByType('resource').map(e => e.name)
+                .concat([location.href])};
+"""
+
+
+def wait_for(driver, check, timeout=20.0):
+    deadline = time.time() + timeout
+    while True:
+        state = driver.execute_script(STATE)
+        if check(state) or time.time() > deadline:
+            return state
+        time.sleep(0.2)
+
+
+def test_html_deck_plays_offline_in_chromium(deck, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    trace, paths = deck
+    page: Path = paths[2]
+    driver = chromium()
+    try:
+        driver.get(page.resolve().as_uri())
+        first = wait_for(driver, lambda s: s["video"] and s["video"]["time"] > 0.5)
+        assert first["slide"] == 0 and first["total"] == len(narration(trace))
+        video = first["video"]
+        assert video["error"] is None and video["ready"] >= 2 and not video["paused"]
+        assert video["src"].startswith("file://") and video["src"].endswith(".mp4")
+        assert all(url.startswith("file://") for url in first["loaded"]), first["loaded"]
+        assert html.unescape(first["notes"]).strip() == narration(trace)[0]
+        shot = tmp_path / "first.png"
+        driver.save_screenshot(str(shot))
+        pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+        assert pixels.std() > 5  # the slide's video is drawn, not a blank page
+
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+        second = wait_for(driver, lambda s: s["slide"] == 1 and s["video"]
+                          and s["video"]["time"] > 0.2)
+        assert second["slide"] == 1
+        assert second["video"]["src"] != video["src"] and not second["video"]["paused"]
+        assert html.unescape(second["notes"]).strip() == narration(trace)[1]
+        if "<b>" in trace.sentence:  # markup in the sentence is shown, not obeyed
+            assert not driver.find_elements(By.CSS_SELECTOR, "aside.notes b")
+    finally:
+        driver.quit()
