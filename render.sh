@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # qkv: set up (once) and render.
 #   ./render.sh [SENTENCE] [OPTIONS]   render a scene (default: the explainer for "The cat sat on the mat")
+#   ./render.sh slides [SENTENCE] [OPTIONS]   build a slide deck (see qkv slides --help)
 #   ./render.sh test [PYTEST ARGS]     run the test suite
-# The first run installs system packages (as root) and a .venv; later runs skip that in a second.
+# The first run installs system packages (as root), a .venv and reveal.js (for offline decks);
+# later runs skip that in a second.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,6 +13,11 @@ APT_PACKAGES=(
   texlive-latex-base texlive-latex-extra texlive-fonts-recommended dvisvgm  # MathTex formulas
   fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-symbola  # glyphs for most scripts, outline emoji
 )
+if [ "${1:-}" = "test" ]; then
+  # the deck in a real browser (selenium drives Debian's chromium); pdftotext reads worksheets
+  APT_PACKAGES+=(chromium chromium-driver poppler-utils)
+fi
+command -v npm >/dev/null || APT_PACKAGES+=(npm)  # fetches reveal.js from the npm registry
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -45,10 +52,32 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     exit 1
   fi
   echo "$want" > "$stamp"
+  rm -f .venv/.qkv-reveal-version
 fi
 
-if [ "${1:-}" = "test" ]; then
-  shift
-  exec .venv/bin/python -m pytest "$@"
+# reveal.js for HTML decks that work with no network: the version manim-slides expects, from
+# the npm registry, into the cache folder manim-slides reads when converting with --offline.
+version_file=.venv/.qkv-reveal-version
+if [ ! -s "$version_file" ]; then
+  .venv/bin/python -c 'from manim_slides.convert import RevealJS
+print(RevealJS.model_fields["reveal_version"].default)' > "$version_file"
 fi
+reveal_version=$(cat "$version_file")
+reveal_dir="${XDG_CACHE_HOME:-$HOME/.cache}/manim-slides/revealjs$reveal_version"
+if [ ! -f "$reveal_dir/reveal.js" ]; then
+  echo "render.sh: fetching reveal.js $reveal_version from the npm registry" >&2
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "reveal.js@$reveal_version" >/dev/null && tar xzf reveal.js-*.tgz)
+  mkdir -p "$reveal_dir"
+  d="$tmp/package/dist"
+  cp "$d/reveal.css" "$d/plugin/highlight/zenburn.css" "$d/theme/"*.css "$d/plugin/notes.js" \
+     "$d/plugin/markdown.js" "$reveal_dir/"
+  cp "$d/reveal.js" "$reveal_dir/reveal.js"  # last: its presence says the copy is complete
+fi
+
+case "${1:-}" in
+  test) shift; exec .venv/bin/python -m pytest "$@" ;;
+  slides) shift; exec .venv/bin/qkv slides "$@" ;;
+esac
 exec .venv/bin/qkv render "$@"
