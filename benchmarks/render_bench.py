@@ -1,11 +1,12 @@
 """Render benchmark: wall time, video length and real-time factor (wall / length).
 
-    .venv/bin/python benchmarks/render_bench.py            # low and high quality (about 1 h)
+    .venv/bin/python benchmarks/render_bench.py            # low and high quality (~40 min)
+    .venv/bin/python benchmarks/render_bench.py --full     # and high --jobs 1 for all (~1 h)
     .venv/bin/python benchmarks/render_bench.py --quick    # low quality only
 
 Each sentence's explainer is rendered through the real CLI (`python -m scenes render`, as a
 user would) with --jobs 1 (one process) and --jobs 2 (drawn in two parts, joined), at each
-quality. A floor row renders an empty scene as long as the default sentence's explainer, at
+quality (at high quality --jobs 1 only for the default sentence, unless --full). A floor row renders an empty scene as long as the default sentence's explainer, at
 the same quality (what Manim and encoding cost with nothing to draw), and a last pair renders
 every scene (`--scene all`) with --jobs 1 and --jobs 2. Prints Markdown tables.
 """
@@ -61,6 +62,8 @@ def floor(seconds: float, quality: str, out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="low quality only")
+    parser.add_argument("--full", action="store_true",
+                        help="also high quality --jobs 1 for every sentence (+20 min)")
     args = parser.parse_args()
     qualities = ["low"] if args.quick else ["low", "high"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -76,6 +79,9 @@ def main() -> None:
             cells, length = [], 0.0
             for quality in qualities:
                 for jobs in (1, 2):
+                    if quality == "high" and jobs == 1 and n != 6 and not args.full:
+                        cells.append(" – | – |")  # one process at 1080p60: default only
+                        continue
                     wall, movies = render(sentence, quality, tmp / f"{n}-{quality}-{jobs}",
                                           "--scene", "explainer", "--jobs", str(jobs))
                     length = video_seconds(movies[0])
@@ -100,10 +106,11 @@ def main() -> None:
         print()
         for quality in qualities:
             for jobs in (1, 2):
-                print(f"{quality}, --jobs {jobs}: 16 tokens / 6 tokens = "
-                      f"{walls[16, quality, jobs] / walls[6, quality, jobs]:.2f}x; "
-                      f"--jobs 1 / --jobs 2 (6 tokens) = "
-                      f"{walls[6, quality, 1] / walls[6, quality, 2]:.2f}x")
+                if (16, quality, jobs) in walls:
+                    print(f"{quality}, --jobs {jobs}: 16 tokens / 6 tokens = "
+                          f"{walls[16, quality, jobs] / walls[6, quality, jobs]:.2f}x")
+            print(f"{quality}, 6 tokens: --jobs 1 / --jobs 2 = "
+                  f"{walls[6, quality, 1] / walls[6, quality, 2]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -162,11 +162,11 @@ def _manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
     return scene
 
 
-def _work_folder(folder: Path) -> Path:
+def work_folder(folder: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".rendering-{render_owner()}-", dir=folder))
 
 
-def _finish(pairs, folder: Path, created: bool, work: list[Path]) -> list[Path]:
+def finish(pairs, folder: Path, created: bool, work: list[Path]) -> list[Path]:
     """Rename each (temporary file, final path) into place; remove the temporary folders, and
     the sentence's folder if this render made it and wrote nothing."""
     written: list[Path] = []
@@ -197,12 +197,12 @@ def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
     work: list[Path] = []
     pairs = []
     try:
-        work.append(_work_folder(folder))
+        work.append(work_folder(folder))
         writer = _manim_render(trace, options, work[0]).renderer.file_writer
         pairs = with_captions(list(output_pairs(writer, options, folder)), work[0],
                               options.scene)
     finally:
-        written = _finish(pairs, folder, created, work)
+        written = finish(pairs, folder, created, work)
     return written
 
 
@@ -246,7 +246,7 @@ def render_part(trace: AttentionTrace, options: RenderOptions) -> Piece:
     caller joins the pieces, then removes it)."""
     folder = output_folder(trace, options.out)
     folder.mkdir(parents=True, exist_ok=True)
-    work = _work_folder(folder)
+    work = work_folder(folder)
     try:
         scene = _manim_render(trace, options, work)
         writer = scene.renderer.file_writer
@@ -306,7 +306,7 @@ def join_parts(trace: AttentionTrace, options: RenderOptions, pieces: list[Piece
     work = [p.work for p in pieces]
     pairs = []
     try:
-        work.append(_work_folder(folder))
+        work.append(work_folder(folder))
         video = work[-1] / f"{name}.{options.fmt}"
         join_videos([p.video for p in pieces], video)
         pairs.append((video, folder / video.name))
@@ -319,7 +319,7 @@ def join_parts(trace: AttentionTrace, options: RenderOptions, pieces: list[Piece
             pairs.append((clip, folder / f"{name}-{k}-{slug(section)}{clip.suffix}"))
         pairs = with_captions(pairs, work[-1], name)
     finally:
-        written = _finish(pairs, folder, False, work)
+        written = finish(pairs, folder, False, work)
     return written
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from manim_slides import Slide
 
 from attention import AttentionTrace, QKVError
+from scenes.captions import to_txt
 from scenes.explainer import ExplainerScene
-from scenes.render import (RenderOptions, _finish, _work_folder, manim_settings,
-                           output_folder)
+from scenes.render import RenderOptions, finish, manim_settings, output_folder, work_folder
 
 DECK_FORMATS = ("html", "pptx")
 DECK_NAME = "explainer-deck"
@@ -56,8 +56,9 @@ def check_reveal(theme: str) -> None:
 
 def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
                 one_file: bool = False) -> list[Path]:
-    """Render the deck once and convert it to each format in ``to``; return the final paths
-    (for html, the folder of videos beside the page unless ``one_file``, then the page)."""
+    """Render the deck once and convert it to each format in ``to``; return the final paths:
+    the narration as a script (.txt, a line per stop), then each format (for html, the folder
+    of videos beside the page unless ``one_file``, then the page)."""
     import manim
     from manim_slides.config import PresentationConfig
     from manim_slides.convert import PowerPoint
@@ -78,12 +79,15 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
     work: list[Path] = []
     pairs = []
     try:
-        work.append(_work_folder(folder))
+        work.append(work_folder(folder))
         tmp = work[0]
         with manim.tempconfig(manim_settings(options, tmp)):
             scene = ExplainerDeck(trace=trace, theme=options.theme, output_folder=tmp / "slides")
             scene.render()
         deck = PresentationConfig.from_file(tmp / "slides" / f"{type(scene).__name__}.json")
+        script = tmp / f"{DECK_NAME}.txt"  # the narration, a line per stop: a speaker's script
+        script.write_text(to_txt(scene.renderer.file_writer.subcaptions), encoding="utf-8")
+        pairs.append((script, folder / script.name))
         # manim-slides' converters draw progress bars of their own: quiet unless --verbose
         with nullcontext() if options.verbose else redirect_stderr(io.StringIO()):
             if "pptx" in to:
@@ -97,7 +101,7 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
                     pairs.append((tmp / f"{DECK_NAME}_assets", folder / f"{DECK_NAME}_assets"))
                 pairs.append((dest, folder / dest.name))
     finally:
-        written = _finish(pairs, folder, created, work)
+        written = finish(pairs, folder, created, work)
     return written
 
 

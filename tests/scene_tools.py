@@ -52,6 +52,10 @@ def recording_adds():
         Scene.play = original_play
 
 
+_DRY = tempfile.TemporaryDirectory(prefix="qkv-dry-")  # Manim writes a dry run's .srt here
+DRY = Path(_DRY.name)
+
+
 def construct(scene_cls, trace, theme="dark", skip_animations=True, after_play=None,
               **settings):
     """Run a scene's construct with dry_run (nothing written); return (scene, everything added).
@@ -59,7 +63,7 @@ def construct(scene_cls, trace, theme="dark", skip_animations=True, after_play=N
     With ``skip_animations`` every animation jumps to its end state: the same mobjects, the
     same final frame, no per-frame work."""
     with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "ERROR",
-                     "progress_bar": "none", "output_file": str(Path(tempfile.gettempdir()) / "qkv-dry"), **LOW, **settings}), \
+                     "progress_bar": "none", "output_file": str(DRY / "dry"), **LOW, **settings}), \
             recording_adds() as seen:
         scene = scene_cls(trace=trace, theme=theme, skip_animations=skip_animations)
         scene.qkv_after_play = after_play

@@ -70,7 +70,7 @@ def test_other_formats(fmt):
         t = compute("The cat sat on the mat")
         assert float(row.split(",")[-1]) == t.weights[2, 5]
     else:
-        assert "## weights" in p.stdout and "| sat |" in p.stdout
+        assert "### Weights: softmax of each row" in p.stdout and "| sat |" in p.stdout
 
 
 @pytest.mark.parametrize("args,fragment", [

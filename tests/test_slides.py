@@ -6,7 +6,6 @@ the narration, and a sentence with markup stays text."""
 import html
 import re
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,52 +14,59 @@ import pytest
 from PIL import Image
 
 from attention import compute
-from scenes.explainer import ExplainerScene
 from scenes.render import RenderOptions, output_folder
 from scenes.slides import DECK_NAME, render_deck
-from tests.scene_tools import construct
 
 SENTENCES = ["The cat sat on the mat", "Cats & dogs <b>nap</b>"]
+# One worker builds both decks (the fixture is per module) and runs every test that uses them.
+pytestmark = pytest.mark.xdist_group("decks")
 
 
-@pytest.fixture(scope="module", params=SENTENCES, ids=["default", "markup"])
-def deck(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp("decks")
-    trace = compute(request.param)
-    paths = render_deck(trace, RenderOptions(quality="low", fps=5, out=out), to=("html", "pptx"))
-    return trace, paths
+def narration(paths) -> list[str]:
+    """The deck's script: the captions its scene wrote, one line each."""
+    return paths[0].read_text(encoding="utf-8").splitlines()
 
 
-def narration(trace) -> list[str]:
-    """The explainer's captions, from a dry run (nothing rendered)."""
-    return _narration(trace.sentence)
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory):
+    """Each sentence's deck, built once (as HTML and PPTX) however the tests are ordered."""
+    built = {}
+
+    def deck(sentence: str):
+        if sentence not in built:
+            trace = compute(sentence)
+            built[sentence] = trace, render_deck(
+                trace, RenderOptions(quality="low", fps=5, out=tmp_path_factory.mktemp("deck")),
+                to=("html", "pptx"))
+        return built[sentence]
+    return deck
 
 
-@lru_cache(maxsize=None)
-def _narration(sentence: str) -> list[str]:
-    scene, _, _ = construct(ExplainerScene, compute(sentence))
-    return [c.content for c in scene.renderer.file_writer.subcaptions]
+@pytest.fixture(params=SENTENCES, ids=["default", "markup"])
+def deck(request, decks):
+    return decks(request.param)
 
 
 def test_deck_files_and_notes_are_the_narration(deck):
     trace, paths = deck
     folder = output_folder(trace, paths[0].parent.parent)
-    assert [p.name for p in paths] == [f"{DECK_NAME}.pptx", f"{DECK_NAME}_assets",
-                                      f"{DECK_NAME}.html"]
+    assert [p.name for p in paths] == [f"{DECK_NAME}.txt", f"{DECK_NAME}.pptx",
+                                      f"{DECK_NAME}_assets", f"{DECK_NAME}.html"]
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths)
-    page = paths[2].read_text(encoding="utf-8")
+    page = paths[3].read_text(encoding="utf-8")
     notes = [html.unescape(n).strip() for n in
              re.findall(r'<aside class="notes">(.*?)</aside>', page, re.S)]
-    steps = narration(trace)
+    steps = narration(paths)  # the captions the same scene wrote, a stop per caption
     assert notes == steps and len(steps) >= 30
+    assert f"Our sentence: {trace.sentence}" in steps
     assert "data-markdown" not in page  # notes are text, never Markdown or HTML
     assert "<b>nap" not in page and "http://" not in page.replace(
         "<!-- To include plugins, see: https://revealjs.com/plugins/ -->", "")
     videos = re.findall(r'data-background-video="([^"]+)"', page)
     assert len(videos) == len(steps)
-    assert all((paths[2].parent / v).is_file() for v in videos)
+    assert all((paths[3].parent / v).is_file() for v in videos)
     # PowerPoint: one slide per step, each with its video and the narration as notes
-    prs = pptx.Presentation(str(paths[0]))
+    prs = pptx.Presentation(str(paths[1]))
     slides = list(prs.slides)
     assert len(slides) == len(steps)
     assert [s.notes_slide.notes_text_frame.text for s in slides] == steps
@@ -107,17 +113,17 @@ def test_html_deck_plays_offline_in_chromium(deck, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
     trace, paths = deck
-    page: Path = paths[2]
+    page: Path = paths[3]
     driver = chromium()
     try:
         driver.get(page.resolve().as_uri())
         first = wait_for(driver, lambda s: s["video"] and s["video"]["time"] > 0.5)
-        assert first["slide"] == 0 and first["total"] == len(narration(trace))
+        assert first["slide"] == 0 and first["total"] == len(narration(paths))
         video = first["video"]
         assert video["error"] is None and video["ready"] >= 2 and not video["paused"]
         assert video["src"].startswith("file://") and video["src"].endswith(".mp4")
         assert all(url.startswith("file://") for url in first["loaded"]), first["loaded"]
-        assert html.unescape(first["notes"]).strip() == narration(trace)[0]
+        assert html.unescape(first["notes"]).strip() == narration(paths)[0]
         shot = tmp_path / "first.png"
         driver.save_screenshot(str(shot))
         pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
@@ -128,7 +134,7 @@ def test_html_deck_plays_offline_in_chromium(deck, tmp_path):
                           and s["video"]["time"] > 0.2)
         assert second["slide"] == 1
         assert second["video"]["src"] != video["src"] and not second["video"]["paused"]
-        assert html.unescape(second["notes"]).strip() == narration(trace)[1]
+        assert html.unescape(second["notes"]).strip() == narration(paths)[1]
         if "<b>" in trace.sentence:  # markup in the sentence is shown, not obeyed
             assert not driver.find_elements(By.CSS_SELECTOR, "aside.notes b")
     finally:
