@@ -114,7 +114,9 @@ def manim_settings(options: RenderOptions, media_dir: Path) -> dict:
         "pixel_width": w,
         "pixel_height": h,
         "frame_rate": options.fps or fps,
-        "output_file": options.scene,
+        # A still's .srt would land in the working folder (Manim writes it beside output_file
+        # when there is no movie): keep it in the temporary folder.
+        "output_file": str((media_dir / options.scene).resolve()) if still else options.scene,
         "disable_caching": True,
         "background_opacity": 0.0 if options.transparent else 1.0,  # before "format"
         "format": options.fmt,

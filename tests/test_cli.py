@@ -195,8 +195,9 @@ def test_jobs_render_every_scene_with_the_same_frames(tmp_path):
 
     common = ["--quality", "low", "--format", "png", "--fps", "5"]
     p = run("render", "Hi there", "--scene", "all", "--jobs", "2", *common, "--out",
-            str(tmp_path / "a"))
+            str(tmp_path / "a"), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+    assert os.listdir(tmp_path) == ["a"]  # nothing written where the command ran
     folder = output_folder(compute("Hi there"), tmp_path / "a")
     names = ["embeddings", "projections", "scores", "softmax", "mixing", "explainer"]
     assert p.stdout.splitlines() == [str(folder / f"{n}.png") for n in names]
