@@ -43,6 +43,24 @@ def math_options(f):
     return f
 
 
+def output_options(f):
+    """Where and how videos are made, shared by ``render`` and ``slides``."""
+    options = [
+        click.option("--quality", type=click.Choice(["low", "medium", "high", "4k"]),
+                     default="medium", show_default=True,
+                     help="480p15, 720p30, 1080p60 or 2160p60."),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+                     default=Path("renders"), show_default=True,
+                     help="Root folder; each sentence gets a folder inside it."),
+        click.option("--theme", type=click.Choice(["dark", "light"]), default="dark",
+                     show_default=True),
+        click.option("--verbose", is_flag=True, help="Show Manim's own log and progress bars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def config_option(f):
     return click.option("--config", "config_path", type=click.Path(dir_okay=False),
                         help="A TOML file with the sentence, options and your own numbers.")(f)
@@ -71,6 +89,18 @@ def resolve(sentence, math: dict, config_path, theme=None):
                            temperature=math["temperature"], heads=math["heads"],
                            seed=math["seed"])
     return compute_config(sentence, opts, custom), theme
+
+
+def resolve_for_video(sentence, math: dict, config_path, theme, out: Path):
+    """resolve(), then refuse what would fail only after minutes of rendering: a word no
+    installed font can draw, an --out that is a file."""
+    from scenes.render import check_drawable
+
+    trace, theme = resolve(sentence, math, config_path, theme)
+    check_drawable(trace)
+    if out.exists() and not out.is_dir():
+        raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
+    return trace, theme
 
 
 def check_folder(path: Path) -> Path:
@@ -136,30 +166,24 @@ def export(sentence, fmt, output, config_path, **math):
 @click.option("--scene", type=click.Choice([*SCENES, "all"]), default=DEFAULT_SCENE,
               show_default=True, help="Which scene to render (see 'qkv scenes'), or all.")
 @click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
-              show_default="the number of cores", help="Scenes rendered at once, one process each.")
-@click.option("--quality", type=click.Choice(["low", "medium", "high", "4k"]), default="medium",
-              show_default=True, help="480p15, 720p30, 1080p60 or 2160p60.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
-              show_default=True, help="Root folder; each sentence gets a folder inside it.")
-@click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
+              show_default="the number of cores",
+              help="Processes at once: scenes side by side; the mp4 explainer in parts.")
+@output_options
 @click.option("--format", "fmt", type=click.Choice(list(VIDEO_FORMATS)), default="mp4",
               show_default=True, help="Video format, or png for the last frame as a still.")
 @click.option("--transparent", is_flag=True, help="Transparent background (webm or mov).")
 @click.option("--fps", type=int, default=None, help="Frames per second (default: the quality's).")
 @click.option("--sections", is_flag=True,
               help="Also write one clip per section (the explainer's stages).")
-@click.option("--verbose", is_flag=True, help="Show Manim's own log and progress bars.")
 @math_options
 @config_option
 def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, sections, verbose,
            config_path, **math):
-    """Render a scene to <out>/<sentence>/<scene>.<format> (with .srt captions)."""
-    from scenes.render import RenderOptions, check_drawable
+    """Render a scene to <out>/<sentence>/<scene>.<format>, with captions (.srt, .vtt) and a
+    transcript (.txt)."""
+    from scenes.render import RenderOptions
 
-    trace, theme = resolve(sentence, math, config_path, theme)  # validate before writing
-    check_drawable(trace)
-    if out.exists() and not out.is_dir():
-        raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
+    trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
     names = list(SCENES) if scene == "all" else [scene]
     options = RenderOptions(scene=names[0], quality=quality, out=out, theme=theme, fmt=fmt,
                             transparent=transparent, fps=fps, sections=sections,
@@ -198,23 +222,15 @@ def render_with_progress(trace, options, names, jobs):
               help="A reveal.js page (works offline) or a PowerPoint file.")
 @click.option("--one-file", is_flag=True,
               help="HTML: put the videos inside the page instead of in a folder beside it.")
-@click.option("--quality", type=click.Choice(["low", "medium", "high", "4k"]), default="medium",
-              show_default=True, help="480p15, 720p30, 1080p60 or 2160p60.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
-              show_default=True, help="Root folder; each sentence gets a folder inside it.")
-@click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
-@click.option("--verbose", is_flag=True, help="Show Manim's own log and progress bars.")
+@output_options
 @math_options
 @config_option
 def slides(sentence, to, one_file, quality, out, theme, verbose, config_path, **math):
     """The explainer as a slide deck: a stop per step, the narration as speaker notes."""
-    from scenes.render import RenderOptions, check_drawable
+    from scenes.render import RenderOptions
     from scenes.slides import check_reveal, render_deck
 
-    trace, theme = resolve(sentence, math, config_path, theme)
-    check_drawable(trace)
-    if out.exists() and not out.is_dir():
-        raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
+    trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
     if to == "html":
         check_reveal(theme)
     options = RenderOptions(quality=quality, out=out, theme=theme, verbose=verbose)

@@ -19,8 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
-from dataclasses import dataclass
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import combinations, pairwise
 from pathlib import Path

@@ -139,3 +139,21 @@ def test_html_deck_plays_offline_in_chromium(deck, tmp_path):
             assert not driver.find_elements(By.CSS_SELECTOR, "aside.notes b")
     finally:
         driver.quit()
+
+
+def test_slides_refuses_in_one_line_before_rendering(tmp_path):
+    """Bad input, or reveal.js missing from manim-slides' cache: one line, exit 2, no file."""
+    import os
+    import subprocess
+    import sys
+
+    qkv = [sys.executable, "-m", "scenes", "slides", "--out", str(tmp_path / "out")]
+    cases = [([""], {}, "empty"), (["Hi", "--to", "key"], {}, "--to"),
+             (["Hi"], {"XDG_CACHE_HOME": str(tmp_path / "cache")}, "./render.sh")]
+    for args, env, fragment in cases:
+        p = subprocess.run([*qkv, *args], capture_output=True, text=True, cwd=tmp_path,
+                           env={**os.environ, **env}, timeout=120)
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.count("\n") == 1 and fragment in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr
+        assert os.listdir(tmp_path) == []
