@@ -90,7 +90,8 @@ def options_line(trace: AttentionTrace, esc=str, math=None) -> str:
     scale = [math(rf"\sqrt{{{trace.d_k}}}") if math else f"\u221a{trace.d_k}"] if c.scale else []
     if c.temperature != 1:
         scale.append(esc(f"temperature {c.temperature:g}"))
-    bits.append(esc("scaled by ") + (esc(" \u00d7 ").join(scale) if scale else esc("1 (no scaling)")))
+    bits.append(esc("scaled by ") +
+                (esc(" \u00d7 ").join(scale) if scale else esc("1 (no scaling)")))
     if len(trace.heads) > 1:
         bits.append(esc(f"{len(trace.heads)} heads (the worked example uses head 1)"))
     bits.append(esc(f"random weights, seed {c.seed}" if c.seed is not None else
@@ -115,8 +116,7 @@ def to_worksheet_md(trace: AttentionTrace) -> str:
     terms = " + ".join(f"{fmt(a)} \u00d7 {_paren(fmt(b))}" for a, b in zip(w.q, w.k))
     eq = "=" if adds_up(None, w.score, factors=_pairs(w.q, w.k)) else "\u2248"
     out += [f"    score = {terms} {eq} {fmt(w.score)}", ""]
-    scaled = w.score / w.divisor
-    out += [f"Scaled: {fmt(w.score)} \u00f7 {w.divisor:.4g} = {fmt(scaled)}", ""]
+    out += [f"Scaled: {fmt(w.score)} \u00f7 {w.divisor:.4g} = {fmt(w.scaled_row[w.j])}", ""]
     out += [f"## 2. One softmax row: '{qi}'", "",
             f"Subtract the row's largest scaled score ({fmt(w.row_max)}), exponentiate, add "
             "up, divide by the sum.", "",
@@ -282,7 +282,7 @@ def to_tex(trace: AttentionTrace) -> str:
           % (qi, kj, qi, kj),
           r"\[ %s %s %s \]" % (terms, eq, _tex_num(w.score)),
           r"Scaled: $%s \div %.4g = %s$.\par" % (_tex_num(w.score), w.divisor,
-                                               _tex_num(w.score / w.divisor))]
+                                               _tex_num(w.scaled_row[w.j]))]
     L += [r"\subsection*{2. One softmax row: `%s'}" % qi,
           r"Subtract the row's largest scaled score ($%s$), exponentiate, add up, divide by "
           r"the sum.\par" % _tex_num(w.row_max),

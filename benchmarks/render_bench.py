@@ -6,7 +6,8 @@
 
 Each sentence's explainer is rendered through the real CLI (`python -m scenes render`, as a
 user would) with --jobs 1 (one process) and --jobs 2 (drawn in two parts, joined), at each
-quality (at high quality --jobs 1 only for the default sentence, unless --full). A floor row renders an empty scene as long as the default sentence's explainer, at
+quality (at high quality --jobs 1 only for the default sentence, unless --full). A floor
+row renders an empty scene as long as the default sentence's explainer, at
 the same quality (what Manim and encoding cost with nothing to draw), and a last pair renders
 every scene (`--scene all`) with --jobs 1 and --jobs 2. Prints Markdown tables.
 """

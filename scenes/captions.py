@@ -16,7 +16,8 @@ VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".gif")
 def to_vtt(cues: list[srt.Subtitle]) -> str:
     def stamp(t: datetime.timedelta) -> str:
         ms = round(t.total_seconds() * 1000)
-        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+        h, m, sec = ms // 3_600_000, ms // 60_000 % 60, ms // 1000 % 60
+        return f"{h:02d}:{m:02d}:{sec:02d}.{ms % 1000:03d}"
 
     def text(s: str) -> str:  # cue text is markup in WebVTT: a word is only ever text
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

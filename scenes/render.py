@@ -19,7 +19,8 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import combinations, pairwise
 from pathlib import Path
@@ -167,44 +168,53 @@ def work_folder(folder: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".rendering-{render_owner()}-", dir=folder))
 
 
-def finish(pairs, folder: Path, created: bool, work: list[Path]) -> list[Path]:
-    """Rename each (temporary file, final path) into place; remove the temporary folders, and
-    the sentence's folder if this render made it and wrote nothing."""
-    written: list[Path] = []
+@dataclass
+class Staging:
+    """A render in progress: the sentence's ``folder``, a temporary folder ``work`` inside it,
+    and the (file in work, final path) ``pairs`` to rename into place when all went well."""
+
+    folder: Path
+    work: Path
+    pairs: list[tuple[Path, Path]] = field(default_factory=list)
+    remove: list[Path] = field(default_factory=list)  # more temporary folders to remove
+    written: list[Path] = field(default_factory=list)  # the final paths, once renamed
+
+
+@contextmanager
+def staging(trace: AttentionTrace, options: RenderOptions):
+    """Stage a render. Leaving normally renames the pairs into place (a folder replaces a
+    folder); leaving by an error or an interrupt renames nothing. Either way the temporary
+    folders go, and the sentence's folder too if this render made it and wrote nothing."""
+    folder = output_folder(trace, options.out)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Staging(folder, work_folder(folder))
     try:
-        for src, dst in pairs:
-            if src.is_dir() and dst.is_dir():  # a folder replaces a folder: the old one goes
-                os.replace(dst, src.with_name(f".old-{dst.name}"))  # into the temporary folder
+        yield stage
+        for src, dst in stage.pairs:
+            if src.is_dir() and dst.is_dir():  # the old folder goes with the temporary one
+                os.replace(dst, src.with_name(f".old-{dst.name}"))
             os.replace(src, dst)
-            written.append(dst)
+            stage.written.append(dst)
     finally:
-        for w in work:
+        for w in (stage.work, *stage.remove):
             shutil.rmtree(w, ignore_errors=True)
-        if created and not written:
+        if created and not stage.written:
             try:
                 folder.rmdir()  # only if empty: another render may be working in it
             except OSError:
                 pass
-    return written
 
 
 def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
     """Render ``options.scene`` for ``trace``; return the final paths written: the video (or
     still), its captions and transcript (.srt, .vtt, .txt), and any section clips, each with
     its own."""
-    folder = output_folder(trace, options.out)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    work: list[Path] = []
-    pairs = []
-    try:
-        work.append(work_folder(folder))
-        writer = _manim_render(trace, options, work[0]).renderer.file_writer
-        pairs = with_captions(list(output_pairs(writer, options, folder)), work[0],
-                              options.scene)
-    finally:
-        written = finish(pairs, folder, created, work)
-    return written
+    with staging(trace, options) as stage:
+        writer = _manim_render(trace, options, stage.work).renderer.file_writer
+        stage.pairs = with_captions(list(output_pairs(writer, options, stage.folder)),
+                                    stage.work, options.scene)
+    return stage.written
 
 
 # -- the explainer in parts ------------------------------------------------------------------
@@ -302,26 +312,22 @@ def join_captions(pieces: list[Piece]) -> str:
 
 def join_parts(trace: AttentionTrace, options: RenderOptions, pieces: list[Piece]) -> list[Path]:
     """Join the pieces into the explainer's final files; remove the pieces' folders."""
-    folder = output_folder(trace, options.out)
     name = options.scene
-    work = [p.work for p in pieces]
-    pairs = []
-    try:
-        work.append(work_folder(folder))
-        video = work[-1] / f"{name}.{options.fmt}"
+    with staging(trace, options) as stage:
+        stage.remove = [p.work for p in pieces]
+        folder, work = stage.folder, stage.work
+        video = work / f"{name}.{options.fmt}"
         join_videos([p.video for p in pieces], video)
-        pairs.append((video, folder / video.name))
+        pairs = [(video, folder / video.name)]
         captions = join_captions(pieces)
         if captions:
-            (work[-1] / f"{name}.srt").write_text(captions, encoding="utf-8")
-            pairs.append((work[-1] / f"{name}.srt", folder / f"{name}.srt"))
+            (work / f"{name}.srt").write_text(captions, encoding="utf-8")
+            pairs.append((work / f"{name}.srt", folder / f"{name}.srt"))
         clips = [clip for p in pieces for clip in p.sections]
         for k, (section, clip) in enumerate(clips, start=1):
             pairs.append((clip, folder / f"{name}-{k}-{slug(section)}{clip.suffix}"))
-        pairs = with_captions(pairs, work[-1], name)
-    finally:
-        written = finish(pairs, folder, False, work)
-    return written
+        stage.pairs = with_captions(pairs, work, name)
+    return stage.written
 
 
 def render_owner() -> str:

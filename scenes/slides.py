@@ -18,7 +18,7 @@ from manim_slides import Slide
 from attention import AttentionTrace, QKVError
 from scenes.captions import to_txt
 from scenes.explainer import ExplainerScene
-from scenes.render import RenderOptions, finish, manim_settings, output_folder, work_folder
+from scenes.render import RenderOptions, manim_settings, staging
 
 DECK_FORMATS = ("html", "pptx")
 DECK_NAME = "explainer-deck"
@@ -73,21 +73,15 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
     level = "INFO" if options.verbose else "ERROR"
     manim.logger.setLevel(level)
     logging.getLogger("manim-slides").setLevel(level)
-    folder = output_folder(trace, options.out)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    work: list[Path] = []
-    pairs = []
-    try:
-        work.append(work_folder(folder))
-        tmp = work[0]
+    with staging(trace, options) as stage:
+        tmp, folder = stage.work, stage.folder
         with manim.tempconfig(manim_settings(options, tmp)):
             scene = ExplainerDeck(trace=trace, theme=options.theme, output_folder=tmp / "slides")
             scene.render()
         deck = PresentationConfig.from_file(tmp / "slides" / f"{type(scene).__name__}.json")
         script = tmp / f"{DECK_NAME}.txt"  # the narration, a line per stop: a speaker's script
         script.write_text(to_txt(scene.renderer.file_writer.subcaptions), encoding="utf-8")
-        pairs.append((script, folder / script.name))
+        pairs = [(script, folder / script.name)]
         # manim-slides' converters draw progress bars of their own: quiet unless --verbose
         with nullcontext() if options.verbose else redirect_stderr(io.StringIO()):
             if "pptx" in to:
@@ -100,9 +94,8 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
                 if not one_file:  # the videos before the page that plays them
                     pairs.append((tmp / f"{DECK_NAME}_assets", folder / f"{DECK_NAME}_assets"))
                 pairs.append((dest, folder / dest.name))
-    finally:
-        written = finish(pairs, folder, created, work)
-    return written
+        stage.pairs = pairs
+    return stage.written
 
 
 def write_html(deck, trace: AttentionTrace, theme: str, dest: Path, one_file: bool) -> None:

@@ -15,7 +15,7 @@ from scenes.explainer import SECTIONS, ExplainerScene
 from scenes.layout import MIN_NUMBER_FONT
 from scenes.registry import SCENES, load
 from scenes.render import (SECTION_COST, RenderOptions, explainer_parts, output_folder, plan,
-                           render_scene, render_scenes)
+                           render_scene, render_scenes, staging)
 from tests.scene_tools import check_numbers, construct, layout_problems, text_mobjects
 
 STAGES = ["embeddings", "projections", "scores", "softmax", "mixing"]
@@ -229,6 +229,27 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
             assert packets(a) == packets(b), a.name
         else:
             assert a.read_text() == b.read_text(), a.name
+
+
+def test_staging_renames_into_place_only_when_all_went_well(tmp_path):
+    t = compute("Hi there")
+    options = RenderOptions(out=tmp_path)
+
+    def stage_files(stage):
+        (stage.work / "clips").mkdir()
+        (stage.work / "a.mp4").write_text("new")
+        stage.pairs = [(stage.work / "a.mp4", stage.folder / "a.mp4"),
+                       (stage.work / "clips", stage.folder / "clips")]
+
+    with pytest.raises(RuntimeError), staging(t, options) as stage:
+        stage_files(stage)
+        raise RuntimeError("a failure after the files were staged")
+    assert os.listdir(tmp_path) == []  # nothing renamed, no temporary folder, no empty folder
+    for _ in range(2):  # the second time, a file and a folder replace the first ones
+        with staging(t, options) as stage:
+            stage_files(stage)
+        assert sorted(os.listdir(stage.folder)) == ["a.mp4", "clips"]
+        assert stage.written == [stage.folder / "a.mp4", stage.folder / "clips"]
 
 
 def test_explainer_parts_cover_every_section_once_in_order():
