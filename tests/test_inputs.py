@@ -47,9 +47,12 @@ def test_python_scene_from_a_trace(tmp_path):
 def test_jupyter_manim_magic(tmp_path, monkeypatch):
     from IPython.core.interactiveshell import InteractiveShell
 
+    from manim import config
+    from manim.utils.ipython_magic import ManimMagic
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("QKV_SENTENCE", "Fish swim")
-    from manim.utils.ipython_magic import ManimMagic
+    monkeypatch.setattr(config, "media_dir", "./media")  # as in a notebook (conftest moves it)
 
     shell = InteractiveShell.instance()
     # `from manim import *` registers the magic when IPython is already running; here manim
