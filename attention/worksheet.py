@@ -187,6 +187,10 @@ _TEX_SPECIAL = {
 }
 
 
+# Latin-1 and Latin Extended-A letters that T1/TS1 fonts do not declare (texlive's t1enc.dfu)
+_T1_MISSING = frozenset("\u0126\u0127\u0138\u013f\u0140\u0149\u0166\u0167\u017f")
+
+
 def tex_text(s: str) -> str:
     """Text for LaTeX that is only ever text: specials become their symbols; letters pdflatex
     has (ASCII, Latin-1 and Latin Extended-A, with T1 fonts) stay; anything else is written
@@ -197,7 +201,7 @@ def tex_text(s: str) -> str:
             out.append(_TEX_SPECIAL[ch])
         elif ch.isascii() and ch.isprintable():
             out.append(ch)
-        elif ("\u00c0" <= ch <= "\u017f" or "\u00a1" <= ch <= "\u00bf") and ch.isprintable():
+        elif "\u00a1" <= ch <= "\u017f" and ch.isprintable() and ch not in _T1_MISSING:
             out.append(ch)
         else:
             out.append(r"\textsf{\scriptsize U+%04X}" % ord(ch))

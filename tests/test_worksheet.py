@@ -111,6 +111,20 @@ def test_latex_payload_is_printed_not_run(tmp_path):
     assert "root:" not in text
 
 
+def test_every_latin_letter_kept_for_latex_compiles(tmp_path):
+    """tex_text keeps Latin-1 and Latin Extended-A as they are, except what T1 lacks: all of
+    them in one document must compile."""
+    kept = "".join(chr(c) for c in range(0xA1, 0x180) if tex_text(chr(c)) == chr(c))
+    assert len(kept) > 200 and "\u0126" not in kept
+    preamble = to_tex(compute("Hi")).split(r"\begin{document}")[0]
+    (tmp_path / "t.tex").write_text(preamble + r"\begin{document}" + tex_text(kept + "\u0126") +
+                                    "\n\\end{document}\n", encoding="utf-8")
+    p = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode",
+                        "-halt-on-error", "t.tex"], cwd=tmp_path, capture_output=True,
+                       text=True, errors="replace")
+    assert p.returncode == 0, [ln for ln in p.stdout.splitlines() if ln.startswith("!")]
+
+
 def test_cli_pdf_needs_an_output_and_writes_one_file(tmp_path):
     run = [sys.executable, "-m", "scenes", "export", "--format", "pdf"]
     p = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
