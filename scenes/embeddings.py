@@ -18,6 +18,7 @@ from manim import (
     VGroup,
 )
 
+from attention.core import pick_example
 from scenes.base import AttentionScene
 from scenes.components import GridLines, MatrixBlock, font_for, wrapped_words
 from scenes.layout import (
@@ -30,7 +31,6 @@ from scenes.layout import (
     text_width,
     token_width,
 )
-from attention.core import pick_example
 
 
 class EmbeddingLayout:

@@ -13,12 +13,12 @@ import numpy as np
 from manim import DOWN, LEFT, UP, FadeIn, LaggedStart, MathTex, VGroup, Write
 from manim.utils.exceptions import EndSceneEarlyException
 
+from attention.core import pick_example
 from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_words
 from scenes.embeddings import EmbeddingsScene, strongest
 from scenes.layout import FRAME_W
 from scenes.mixing import MixingScene
 from scenes.projections import ProjectionsScene
-from attention.core import pick_example
 from scenes.scores import ScoresScene
 from scenes.softmax import SoftmaxScene
 

@@ -21,6 +21,7 @@ from manim import (
     VGroup,
 )
 
+from attention.core import pick_example
 from scenes.base import AttentionScene
 from scenes.components import MatrixBlock, font_for, plain_text
 from scenes.layout import (
@@ -33,7 +34,6 @@ from scenes.layout import (
     row_font,
     token_width,
 )
-from attention.core import pick_example
 
 
 def output_source(trace) -> str:

@@ -21,6 +21,7 @@ from manim import (
     VGroup,
 )
 
+from attention.core import pick_example
 from scenes.base import AttentionScene
 from scenes.components import MatrixBlock, Number, font_for, plain_text, shortened
 from scenes.layout import (
@@ -34,7 +35,6 @@ from scenes.layout import (
     text_width,
     token_width,
 )
-from attention.core import pick_example
 from scenes.scores import sum_of_products
 
 ROLES = (("q", "Q", "W_q"), ("k", "K", "W_k"), ("v", "V", "W_v"))

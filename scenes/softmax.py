@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from manim import (
     DOWN,
-    AnimationGroup,
     RIGHT,
     UP,
+    AnimationGroup,
     Create,
     FadeIn,
     FadeOut,
@@ -25,6 +25,7 @@ from manim import (
     VGroup,
 )
 
+from attention.core import pick_example
 from scenes.base import AttentionScene
 from scenes.components import GridLines, MatrixBlock, Number, font_for, plain_text
 from scenes.layout import (
@@ -39,7 +40,6 @@ from scenes.layout import (
     text_width,
     token_width,
 )
-from attention.core import pick_example
 
 
 def shifted_exp(trace) -> np.ndarray:  # [n, n]
