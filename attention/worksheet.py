@@ -21,33 +21,22 @@ from pathlib import Path
 import numpy as np
 
 from .core import AttentionTrace, pick_example
+from .display import MINUS, printed_sum_is_exact
+from .display import format_number as fmt
 from .errors import QKVError
 from .export import _md_escape, labelled_matrices
 
 DIGITS = 2  # matrices, products, scores
 WEIGHT_DIGITS = 3  # exponentials and weights
-MINUS = "\u2212"
-
-
-def fmt(x: float, digits: int = DIGITS) -> str:
-    """Fixed decimals, a real minus sign, no '-0.00'; minus infinity for a masked score."""
-    if math.isinf(x):
-        return MINUS + "\u221e"
-    s = f"{x:.{digits}f}"
-    if s.startswith("-") and float(s) == 0:
-        s = s[1:]
-    return s.replace("-", MINUS)
 
 
 def adds_up(terms, total: float, digits: int = DIGITS, factors=None) -> bool:
     """Whether the line as printed is exact: the terms as printed (or, with ``factors``, the
     products of the factors as printed: [(a, a_digits, b, b_digits)]) add up to the total as
     printed. The videos use the same rule."""
-    if factors is not None:
-        shown = sum(round(float(a), da) * round(float(b), db) for a, da, b, db in factors)
-    else:
-        shown = sum(round(float(t), digits) for t in terms)
-    return fmt(shown, digits) == fmt(total, digits)
+    if factors is None:
+        factors = [(t, digits, 1.0, 0) for t in terms]
+    return printed_sum_is_exact(factors, total, digits)
 
 
 @dataclass(frozen=True)
@@ -155,7 +144,7 @@ def _pairs(a, b, a_digits: int = DIGITS):
 
 
 def _paren(s: str) -> str:
-    return f"({s})" if s.startswith(MINUS) else s
+    return f"({s})" if s.startswith((MINUS, "-")) else s
 
 
 def _dim(trace: AttentionTrace, m: int) -> str:
@@ -278,7 +267,7 @@ def to_tex(trace: AttentionTrace) -> str:
          r"$Q$ asks, $K$ presents, $V$ contributes: $Q = XW_q$, $K = XW_k$, $V = XW_v$. "
          r"Values are rounded to %d decimals (%d for exponentials and weights); $\approx$ "
          r"marks a line whose rounded terms do not add up exactly.\par" % (DIGITS, WEIGHT_DIGITS)]
-    terms = " + ".join(r"%s \times %s" % (_tex_num(a), _tex_paren(_tex_num(b)))
+    terms = " + ".join(r"%s \times %s" % (_tex_num(a), _paren(_tex_num(b)))
                        for a, b in zip(w.q, w.k))
     eq = "=" if adds_up(None, w.score, factors=_pairs(w.q, w.k)) else r"\approx"
     L += [r"\subsection*{1. One dot product}",
@@ -306,7 +295,7 @@ def to_tex(trace: AttentionTrace) -> str:
           r"$\text{output}_{\text{%s}} = \sum_{\text{key}} \text{weight} \times V_{\text{key}}$,"
           r" column by column:\par" % qi, r"{\small"]
     for m, total in enumerate(w.output):
-        terms = " + ".join(r"%s \times %s" % (_tex_num(p, WEIGHT_DIGITS), _tex_paren(_tex_num(v)))
+        terms = " + ".join(r"%s \times %s" % (_tex_num(p, WEIGHT_DIGITS), _paren(_tex_num(v)))
                            for p, v in zip(w.weights, w.V[:, m]) if p)
         eq = "=" if adds_up(None, total, factors=_pairs(w.weights, w.V[:, m], WEIGHT_DIGITS)) \
             else r"\approx"
@@ -314,10 +303,6 @@ def to_tex(trace: AttentionTrace) -> str:
                                                    _tex_num(total)))
     L += ["}", r"\section*{Every matrix}", *_tex_matrices(trace), r"\end{document}"]
     return "\n".join(L) + "\n"
-
-
-def _tex_paren(s: str) -> str:
-    return f"({s})" if s.startswith("-") else s
 
 
 def to_pdf(trace: AttentionTrace) -> bytes:

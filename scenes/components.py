@@ -15,19 +15,8 @@ from functools import lru_cache
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Mobject, Rectangle, Text, VGroup, VMobject
 
+from attention.display import MINUS, format_number
 from scenes.theme import Theme
-
-MINUS = "\u2212"
-
-
-def format_number(x: float, digits: int = 2) -> str:
-    """How a value is written on screen: fixed decimals, a real minus sign, minus infinity."""
-    if math.isinf(x):
-        return f"{MINUS}\u221e" if x < 0 else "\u221e"
-    s = f"{x:.{digits}f}"
-    if s.startswith("-") and float(s) == 0:
-        s = s[1:]  # no "-0.00"
-    return s.replace("-", MINUS)
 
 
 def parse_number(s: str) -> float:

@@ -23,6 +23,7 @@ from manim import (
 )
 
 from attention.core import pick_example
+from attention.display import printed_sum_is_exact
 from scenes.base import AttentionScene
 from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line
 from scenes.layout import (
@@ -82,9 +83,9 @@ def sum_of_products(pairs, result: Number, theme, font_size: float = 24, exact=N
             if k == 0:
                 parts.append("\u00d7")
     if exact is None:
-        shown = sum(float(a.text.replace(MINUS, "-")) * float(b.text.replace(MINUS, "-"))
-                    for a, b in pairs)
-        exact = format(shown, f".{result.qkv_digits}f") == result.text.replace(MINUS, "-")
+        exact = printed_sum_is_exact(
+            [(a.qkv_value, a.qkv_digits, b.qkv_value, b.qkv_digits) for a, b in pairs],
+            result.qkv_value, result.qkv_digits)
     parts += ["=" if exact else "\u2248", result]
     line = rich_line(parts, theme, font_size=font_size, buff=0.1)
     line.result = result
