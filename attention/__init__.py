@@ -4,6 +4,8 @@ Pure numpy; importing it never imports manim.
 """
 
 from .core import (
+    DEFAULT_SENTENCE,
+    MATH_OPTIONS,
     AttentionConfig,
     AttentionTrace,
     HeadTrace,
@@ -18,6 +20,8 @@ from .errors import QKVError
 from .tokenize import MAX_TOKENS, tokenize
 
 __all__ = [
+    "DEFAULT_SENTENCE",
+    "MATH_OPTIONS",
     "AttentionConfig",
     "AttentionTrace",
     "HeadTrace",

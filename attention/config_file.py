@@ -4,7 +4,7 @@ names the key and says what is wrong.
 
     sentence = "The cat sat on the mat"
     theme = "light"                  # dark | light
-    causal = false                   # and scale, temperature, heads, seed
+    causal = false                   # and every other math option: scale, temperature, ...
     feature_names = ["noun", "verb", "place"]
 
     [embeddings]                     # one vector per word (matched case-insensitively)
@@ -27,11 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .core import MATH_OPTIONS
 from .errors import QKVError
 from .tokenize import MAX_TOKEN_CHARS
 
-MATH_KEYS = {"causal": bool, "scale": bool, "temperature": (int, float), "heads": int,
-             "seed": int}
+# The math options, as the file spells them: one key per option (attention.core.MATH_OPTIONS);
+# a float option also takes a whole number.
+MATH_KEYS = {o.name: (int, float) if o.kind is float else o.kind for o in MATH_OPTIONS}
 TOP_KEYS = {"sentence", "theme", "feature_names", "embeddings", "weights", *MATH_KEYS}
 THEMES = ("dark", "light")
 

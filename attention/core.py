@@ -7,7 +7,7 @@ softmax runs over the last axis, so every row of ``weights`` sums to 1.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -17,15 +17,31 @@ from .tokenize import tokenize
 from .weights import ATTENTION_DIMS, W_K, W_Q, W_V, random_weights
 
 
+DEFAULT_SENTENCE = "The cat sat on the mat"
+
+
+def _option(default, help: str, *, kind: type | None = None, metavar: str | None = None):
+    """A field of :class:`AttentionConfig` that is also a user-facing option."""
+    return field(default=default, metadata={"help": help, "kind": kind or type(default),
+                                            "metavar": metavar})
+
+
 @dataclass(frozen=True)
 class AttentionConfig:
-    """Every math option, in one object passed down (as black passes its Mode)."""
+    """Every math option, in one object passed down (as black passes its Mode).
 
-    causal: bool = False  # mask keys after the query (decoder-style)
-    scale: bool = True  # divide scores by sqrt(d_head)
-    temperature: float = 1.0  # divide scores by this too; > 0
-    heads: int = 1  # number of heads; must divide d_model when > 1
-    seed: int | None = None  # None: hand-designed weights; an int: seeded random weights
+    This is the one list of math options: the CLI's flags (``--causal``, ``--scale/--no-scale``,
+    ...), the ``QKV_*`` environment variables, the ``--config`` file's keys and the JSON
+    export's ``options`` are all derived from these fields (see :data:`MATH_OPTIONS`)."""
+
+    causal: bool = _option(False, "Mask future tokens: query i may not look at key j > i.")
+    scale: bool = _option(True, "Divide the scores by sqrt(d_k) (--no-scale: do not).")
+    temperature: float = _option(1.0, "Also divide the scores by T (> 0); lower is sharper.",
+                                 metavar="T")
+    heads: int = _option(1, "Number of heads; must divide the 6 features: 1, 2, 3 or 6.",
+                         metavar="H")
+    seed: int | None = _option(None, "Seeded random weights instead of the hand-designed ones.",
+                               kind=int, metavar="N")
 
     def __post_init__(self) -> None:
         if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)):
@@ -41,13 +57,29 @@ class AttentionConfig:
             raise QKVError(f"--seed must be a whole number of at least 0 (got {self.seed!r})")
 
     def as_dict(self) -> dict:
-        return {
-            "causal": self.causal,
-            "scale": self.scale,
-            "temperature": float(self.temperature),
-            "heads": self.heads,
-            "seed": self.seed,
-        }
+        """The options as JSON values, in field order (the export's ``options``)."""
+        return {o.name: (float(v) if o.kind is float else v)
+                for o in MATH_OPTIONS for v in [getattr(self, o.name)]}
+
+
+@dataclass(frozen=True)
+class MathOption:
+    """One math option as every interface sees it."""
+
+    name: str  # the field, the config key, the JSON key; the CLI flag is --name
+    kind: type  # bool, int, float (int options may also be None: no value)
+    default: object
+    help: str
+    metavar: str | None = None
+
+    @property
+    def env(self) -> str:
+        """The environment variable Manim's own CLI reads it from: QKV_<NAME>."""
+        return "QKV_" + self.name.upper()
+
+
+MATH_OPTIONS = tuple(MathOption(f.name, f.metadata["kind"], f.default, f.metadata["help"],
+                                f.metadata["metavar"]) for f in fields(AttentionConfig))
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -58,7 +90,11 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class HeadTrace:
-    """One head. Shapes: n tokens, d_model features, d_head = d_k = d_v."""
+    """One head. Shapes: n tokens, d_model features, d_head = d_k = d_v.
+
+    Every number a scene draws or a worksheet prints is one of these entries: the softmax is
+    kept step by step (row maximum, shifted exponentials, their sums) and the mixing product
+    by product, so nothing downstream computes."""
 
     Wq: np.ndarray  # [d_model, d_head]
     Wk: np.ndarray  # [d_model, d_head]
@@ -68,8 +104,13 @@ class HeadTrace:
     V: np.ndarray  # [n, d_head]    X @ Wv: what each word contributes
     scores: np.ndarray  # [n, n]    Q @ K.T, row = query, column = key
     scaled: np.ndarray  # [n, n]    scores / sqrt(d_head) / temperature; -inf where masked
-    weights: np.ndarray  # [n, n]   softmax over each row (last axis); 0 where masked
-    output: np.ndarray  # [n, d_head] weights @ V
+    row_max: np.ndarray  # [n]      each row's largest scaled score (the softmax subtracts it)
+    exps: np.ndarray  # [n, n]      e^(scaled - row_max): in (0, 1], exactly 0 where masked
+    exp_sums: np.ndarray  # [n]     each row's exps added up
+    weights: np.ndarray  # [n, n]   exps / exp_sums: softmax over each row; 0 where masked
+    weight_sums: np.ndarray  # [n]  each row of weights added up: 1, to float precision
+    weighted_values: np.ndarray  # [n, n, d_head] weights[i, j] * V[j]: what key j gives query i
+    output: np.ndarray  # [n, d_head] weights @ V: each query's weighted_values summed over keys
 
     @property
     def d_k(self) -> int:
@@ -113,9 +154,13 @@ class AttentionTrace:
         return self.head.d_k
 
     @property
+    def sqrt_d_k(self) -> float:
+        return math.sqrt(self.d_k)
+
+    @property
     def divisor(self) -> float:
         """What the scores were divided by: sqrt(d_k) (if scaling) times the temperature."""
-        return (math.sqrt(self.d_k) if self.config.scale else 1.0) * self.config.temperature
+        return (self.sqrt_d_k if self.config.scale else 1.0) * self.config.temperature
 
 
 def pick_example(trace: AttentionTrace) -> tuple[int, int]:
@@ -136,12 +181,33 @@ def causal_mask(n: int) -> np.ndarray:  # -> [n, n] bool
     return np.triu(np.ones((n, n), dtype=bool), k=1)
 
 
+def softmax_steps(x: np.ndarray):  # [..., n] -> [...], [..., n], [...], [..., n]
+    """Numerically stable softmax over the last axis, every step kept: the row maximum, the
+    shifted exponentials e^(x - max) (exactly 0 for -inf entries), their sum, the weights."""
+    x_max = np.max(x, axis=-1)
+    with np.errstate(over="ignore"):  # (-1e308) - 1e308 is -inf, whose exp is exactly 0
+        e = np.exp(x - x_max[..., None])
+    total = np.sum(e, axis=-1)
+    return x_max, e, total, e / total[..., None]
+
+
 def softmax(x: np.ndarray) -> np.ndarray:  # [..., n] -> [..., n]
     """Numerically stable softmax over the last axis; -inf entries get exactly 0."""
-    x_max = np.max(x, axis=-1, keepdims=True)
-    with np.errstate(over="ignore"):  # (-1e308) - 1e308 is -inf, whose exp is exactly 0
-        e = np.exp(x - x_max)
-    return e / np.sum(e, axis=-1, keepdims=True)
+    return softmax_steps(x)[-1]
+
+
+def finite(name: str, a: np.ndarray, fix: str, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Refuse a matrix whose numbers overflowed (inf or NaN; ``allowed`` marks cells that may
+    be -inf, the masked ones), naming it and the fix, instead of exporting nulls."""
+    bad = ~np.isfinite(a)
+    if allowed is not None:
+        bad &= ~allowed
+    if bad.any():
+        raise QKVError(f"{name} overflows (a value beyond \u00b11.8e308); {fix}")
+    return a
+
+
+SMALLER = "use smaller embeddings or weights in your --config"
 
 
 def attention_head(
@@ -152,12 +218,21 @@ def attention_head(
     mask: np.ndarray,  # [n, n] bool, True = masked
     divisor: float,
 ) -> HeadTrace:
-    Q, K, V = X @ Wq, X @ Wk, X @ Wv  # [n, d_k], [n, d_k], [n, d_v]
-    scores = Q @ K.T  # [n, n]
-    scaled = np.where(mask, -np.inf, scores / divisor)  # [n, n]
-    weights = softmax(scaled)  # [n, n], rows sum to 1
-    output = weights @ V  # [n, d_v]
-    return HeadTrace(*map(_frozen, (Wq, Wk, Wv, Q, K, V, scores, scaled, weights, output)))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name below
+        Q = finite("Q = X W_q", X @ Wq, SMALLER)  # [n, d_k]
+        K = finite("K = X W_k", X @ Wk, SMALLER)  # [n, d_k]
+        V = finite("V = X W_v", X @ Wv, SMALLER)  # [n, d_v]
+        scores = finite("scores = Q K\u1d40", Q @ K.T, SMALLER)  # [n, n]
+        scaled = finite("scaled = scores / (\u221ad_k \u00b7 T)",
+                        np.where(mask, -np.inf, scores / divisor), "use a larger --temperature "
+                        "or smaller numbers in your --config", allowed=mask)  # [n, n]
+        row_max, exps, exp_sums, weights = softmax_steps(scaled)  # [n], [n, n], [n], [n, n]
+        weighted_values = weights[:, :, None] * V[None, :, :]  # [n, n, d_v]
+        output = finite("output = weights V", weights @ V, SMALLER)  # [n, d_v]
+    return HeadTrace(**{k: _frozen(v) for k, v in dict(
+        Wq=Wq, Wk=Wk, Wv=Wv, Q=Q, K=K, V=V, scores=scores, scaled=scaled, row_max=row_max,
+        exps=exps, exp_sums=exp_sums, weights=weights, weight_sums=weights.sum(axis=-1),
+        weighted_values=weighted_values, output=output).items()})
 
 
 def compute(
@@ -179,7 +254,8 @@ def compute(
     >>> t.weights.shape, bool(abs(t.weights.sum(axis=1) - 1).max() < 1e-12)
     ((6, 6), True)
     """
-    config = AttentionConfig(causal, scale, temperature, heads, seed)
+    config = AttentionConfig(causal=causal, scale=scale, temperature=temperature, heads=heads,
+                             seed=seed)
     return compute_config(sentence, config)
 
 
@@ -217,12 +293,14 @@ def compute_config(sentence: str, config: AttentionConfig, custom=None) -> Atten
         dims = None
     mask = causal_mask(n) if config.causal else np.zeros((n, n), dtype=bool)
     d_head = projections[0][0].shape[1]
-    divisor = (math.sqrt(d_head) if config.scale else 1.0) * config.temperature
+    divisor = (math.sqrt(d_head) if config.scale else 1.0) * config.temperature  # as .divisor
     head_traces = tuple(attention_head(X, *w, mask, divisor) for w in projections)
     if Wo is None:
         output = head_traces[0].output
     else:
-        output = np.concatenate([h.output for h in head_traces], axis=-1) @ Wo  # [n, d_model]
+        concat = np.concatenate([h.output for h in head_traces], axis=-1)  # [n, d_model]
+        with np.errstate(over="ignore", invalid="ignore"):
+            output = finite("output = concat(heads) W_o", concat @ Wo, SMALLER)  # [n, d_model]
     return AttentionTrace(
         sentence=sentence,
         tokens=tokens,

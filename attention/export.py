@@ -12,12 +12,22 @@ import numpy as np
 
 from .core import AttentionTrace
 
-HEAD_MATRICES = ("Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "weights", "output")
+# Every array of a head, in the story's order (the softmax step by step, then the mixing).
+HEAD_ARRAYS = ("Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "row_max", "exps",
+               "exp_sums", "weights", "weight_sums", "weighted_values", "output")
+KEY_COLUMNS = ("scores", "scaled", "exps", "weights")  # [n, n]: row = query, column = key
+# The matrices a worksheet prints in full (the rest are worked through in its example).
+SHEET_MATRICES = ("X", "Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "weights", "output",
+                  "Wo", "final_output")
 
 
-def _floats(a: np.ndarray) -> list:
-    """Nested lists of Python floats (full precision); -inf and NaN become None (JSON null)."""
-    return [[float(x) if math.isfinite(x) else None for x in row] for row in np.asarray(a)]
+def _floats(a: np.ndarray):
+    """Nested lists of Python floats (full precision); -inf (masked) becomes None (JSON null).
+    The trace never holds inf or NaN otherwise: overflow is refused when it is computed."""
+    a = np.asarray(a, dtype=float)
+    if a.ndim == 0:
+        return float(a) if math.isfinite(a) else None
+    return [_floats(x) for x in a]
 
 
 def to_dict(trace: AttentionTrace) -> dict:
@@ -27,7 +37,7 @@ def to_dict(trace: AttentionTrace) -> dict:
         "feature_names": list(trace.feature_names),
         "options": trace.config.as_dict(),
         "X": _floats(trace.X),
-        "heads": [{name: _floats(getattr(h, name)) for name in HEAD_MATRICES} for h in trace.heads],
+        "heads": [{name: _floats(getattr(h, name)) for name in HEAD_ARRAYS} for h in trace.heads],
         "Wo": None if trace.Wo is None else _floats(trace.Wo),
         "output": _floats(trace.output),
     }
@@ -37,22 +47,32 @@ def to_json(trace: AttentionTrace) -> str:
     return json.dumps(to_dict(trace), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def labelled_matrices(trace: AttentionTrace):
-    """Yield (head, name, matrix, row_labels, col_labels) for every matrix of the trace."""
+def labelled_matrices(trace: AttentionTrace, names=None):
+    """Yield (head, name, matrix, row_labels, col_labels) for every array of the trace, in
+    the export's order, as 2-D tables: a per-row number ([n]) is one column named after it;
+    ``weighted_values`` [n, n, d] is one table per query, named ``weighted_values[i]``.
+    ``names`` keeps only those arrays."""
+    keep = (lambda name: True) if names is None else (lambda name: name in names)
     tokens = list(trace.tokens)
     feats = list(trace.feature_names)
-    yield "", "X", trace.X, tokens, feats
+    if keep("X"):
+        yield "", "X", trace.X, tokens, feats
     for h, head in enumerate(trace.heads, start=1):
         dims = list(trace.attention_dims or [f"d{j + 1}" for j in range(head.d_k)])
-        for name in ("Wq", "Wk", "Wv"):
-            yield h, name, getattr(head, name), feats, dims
-        for name in ("Q", "K", "V"):
-            yield h, name, getattr(head, name), tokens, dims
-        for name in ("scores", "scaled", "weights"):
-            yield h, name, getattr(head, name), tokens, tokens
-        yield h, "output", head.output, tokens, dims
-    if trace.Wo is not None:
+        for name in filter(keep, HEAD_ARRAYS):
+            m = getattr(head, name)
+            if name in ("Wq", "Wk", "Wv"):
+                yield h, name, m, feats, dims
+            elif name == "weighted_values":
+                for i, per_key in enumerate(m):
+                    yield h, f"{name}[{i}]", per_key, tokens, dims
+            elif m.ndim == 1:
+                yield h, name, m[:, None], tokens, [name]
+            else:  # [n, n] grids have a column per key, the others one per dimension
+                yield h, name, m, tokens, tokens if name in KEY_COLUMNS else dims
+    if trace.Wo is not None and keep("Wo"):
         yield "", "Wo", trace.Wo, [f"c{j + 1}" for j in range(trace.Wo.shape[0])], feats
+    if trace.Wo is not None and keep("final_output"):
         yield "", "final_output", trace.output, tokens, feats
 
 

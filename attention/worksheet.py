@@ -24,7 +24,7 @@ from .core import AttentionTrace, pick_example
 from .display import MINUS, printed_sum_is_exact
 from .display import format_number as fmt
 from .errors import QKVError
-from .export import _md_escape, labelled_matrices
+from .export import SHEET_MATRICES, _md_escape, labelled_matrices
 
 DIGITS = 2  # matrices, products, scores
 WEIGHT_DIGITS = 3  # exponentials and weights
@@ -54,6 +54,7 @@ class WorkedExample:
     exps: np.ndarray  # [n]  e^(scaled - max); 0 where masked
     exp_sum: float
     weights: np.ndarray  # [n]  weights[i]
+    weight_sum: float  # weights[i] added up
     V: np.ndarray  # [n, d_v]
     output: np.ndarray  # [d_v]  head 1's output row i
 
@@ -61,12 +62,10 @@ class WorkedExample:
 def worked_example(trace: AttentionTrace) -> WorkedExample:
     head = trace.head
     i, j = pick_example(trace)
-    row = head.scaled[i]
-    row_max = float(np.max(row[np.isfinite(row)]))
-    exps = np.where(np.isfinite(row), np.exp(row - row_max), 0.0)  # [n]
     return WorkedExample(i, j, head.Q[i], head.K[j], float(head.scores[i, j]), trace.divisor,
-                         row, row_max, exps, float(exps.sum()), head.weights[i], head.V,
-                         head.output[i])
+                         head.scaled[i], float(head.row_max[i]), head.exps[i],
+                         float(head.exp_sums[i]), head.weights[i], float(head.weight_sums[i]),
+                         head.V, head.output[i])
 
 
 def options_line(trace: AttentionTrace, esc=str, math=None) -> str:
@@ -117,7 +116,7 @@ def to_worksheet_md(trace: AttentionTrace) -> str:
     eq = "=" if adds_up(w.exps, w.exp_sum, WEIGHT_DIGITS) else "\u2248"
     out += ["", f"Sum of the exponentials {eq} {fmt(w.exp_sum, WEIGHT_DIGITS)}; each weight is "
             f"its exponential \u00f7 {fmt(w.exp_sum, WEIGHT_DIGITS)}, and the weights add up "
-            f"to {fmt(float(w.weights.sum()), WEIGHT_DIGITS)}.", ""]
+            f"to {fmt(w.weight_sum, WEIGHT_DIGITS)}.", ""]
     out += [f"## 3. The output row: '{qi}'", "",
             f"output[{qi}] = \u03a3 weight \u00d7 V[key], column by column:", ""]
     for m, total in enumerate(w.output):
@@ -127,7 +126,7 @@ def to_worksheet_md(trace: AttentionTrace) -> str:
             else "\u2248"
         out.append(f"    {_dim(trace, m)}: {terms} {eq} {fmt(total)}")
     out += ["", "## 4. Every matrix", ""]
-    for head, name, m, rows, cols in labelled_matrices(trace):
+    for head, name, m, rows, cols in labelled_matrices(trace, SHEET_MATRICES):
         digits = WEIGHT_DIGITS if name == "weights" else DIGITS
         out += [f"### {_matrix_title(trace, head, name)}", "",
                 "| | " + " | ".join(map(_md_escape, cols)) + " |", "|---" * (len(cols) + 1) + "|"]
@@ -230,7 +229,7 @@ def _tex_matrix(trace, head, name, m, rows, cols, size=r"\footnotesize") -> list
 def _tex_matrices(trace: AttentionTrace) -> list[str]:
     """Every matrix; W_q, W_k, W_v (and Q, K, V) side by side."""
     L, row = [], []
-    for head, name, m, rows, cols in labelled_matrices(trace):
+    for head, name, m, rows, cols in labelled_matrices(trace, SHEET_MATRICES):
         group = next((g for g in SIDE_BY_SIDE if name in g), None)
         block = _tex_matrix(trace, head, name, m, rows, cols,
                             r"\footnotesize" if group is None else r"\scriptsize")
@@ -290,7 +289,7 @@ def to_tex(trace: AttentionTrace) -> str:
           r"Sum of the exponentials $%s %s$; each weight is its exponential $\div\, %s$, and "
           r"the weights add up to $%s$.\par" % (eq, _tex_num(w.exp_sum, WEIGHT_DIGITS),
                                                 _tex_num(w.exp_sum, WEIGHT_DIGITS),
-                                                _tex_num(float(w.weights.sum()), WEIGHT_DIGITS))]
+                                                _tex_num(w.weight_sum, WEIGHT_DIGITS))]
     L += [r"\subsection*{3. The output row: `%s'}" % qi,
           r"$\text{output}_{\text{%s}} = \sum_{\text{key}} \text{weight} \times V_{\text{key}}$,"
           r" column by column:\par" % qi, r"{\small"]

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/render_bench.py --full     # and high --jobs 1 for all (~1 h)
     .venv/bin/python benchmarks/render_bench.py --quick    # low quality only
 
-Each sentence's explainer is rendered through the real CLI (`python -m scenes render`, as a
+Each sentence's explainer is rendered through the real CLI (`python -m qkv render`, as a
 user would) with --jobs 1 (one process) and --jobs 2 (drawn in two parts, joined), at each
 quality (at high quality --jobs 1 only for the default sentence, unless --full). A floor
 row renders an empty scene as long as the default sentence's explainer, at
@@ -48,7 +48,7 @@ def video_seconds(path: Path) -> float:
 
 
 def render(sentence: str, quality: str, out: Path, *extra: str) -> tuple[float, list[Path]]:
-    wall = timed([sys.executable, "-m", "scenes", "render", sentence, "--quality", quality,
+    wall = timed([sys.executable, "-m", "qkv", "render", sentence, "--quality", quality,
                   "--out", str(out), *extra])
     return wall, sorted(out.rglob("*.mp4"))
 

@@ -10,51 +10,46 @@ import os
 
 from manim import UP, FadeIn, FadeOut, ManimColor, Scene, config
 
-from attention import AttentionConfig, AttentionTrace, QKVError, compute_config
+from attention import (
+    DEFAULT_SENTENCE,
+    MATH_OPTIONS,
+    AttentionConfig,
+    AttentionTrace,
+    QKVError,
+    compute_config,
+)
+from attention.core import MathOption
 
 from scenes.components import fit_width, plain_text
 from scenes.layout import EQUATION_Y, FRAME_W
 from scenes.theme import Theme, get_theme
 
-DEFAULT_SENTENCE = "The cat sat on the mat"
 READING_CPS = 20  # subtitle reading speed, characters per second (a common ceiling)
 CUE_GAP = 0.1  # seconds between one caption and the next
 
 
-def _env_bool(env, name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise QKVError(f"{name}={raw!r} is not a yes/no value; use 1 or 0")
-
-
-def _env_number(env, name: str, kind, default):
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _env_value(option: MathOption, raw: str):
+    if option.kind is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise QKVError(f"{option.env}={raw!r} is not a yes/no value; use 1 or 0")
     try:
-        return kind(raw)
+        return option.kind(raw)
     except ValueError:
-        what = "a whole number" if kind is int else "a number"
-        raise QKVError(f"{name}={raw!r} is not {what}; e.g. {name}={default or 1}") from None
+        what = "a whole number" if option.kind is int else "a number"
+        raise QKVError(f"{option.env}={raw!r} is not {what}; e.g. "
+                       f"{option.env}={option.default or 1}") from None
 
 
 def trace_from_env(env=None) -> AttentionTrace:
-    """Build the trace from QKV_SENTENCE, QKV_CAUSAL, QKV_SCALE, QKV_TEMPERATURE, QKV_HEADS,
-    QKV_SEED (each optional), for ``manim scenes/scores.py ScoresScene``."""
+    """Build the trace from QKV_SENTENCE and one QKV_<OPTION> variable per math option
+    (QKV_CAUSAL, QKV_SCALE, QKV_TEMPERATURE, ...; each optional), for
+    ``manim scenes/scores.py ScoresScene``."""
     env = os.environ if env is None else env
-    cfg = AttentionConfig(
-        causal=_env_bool(env, "QKV_CAUSAL", False),
-        scale=_env_bool(env, "QKV_SCALE", True),
-        temperature=_env_number(env, "QKV_TEMPERATURE", float, 1.0),
-        heads=_env_number(env, "QKV_HEADS", int, 1),
-        seed=_env_number(env, "QKV_SEED", int, None),
-    )
-    return compute_config(env.get("QKV_SENTENCE") or DEFAULT_SENTENCE, cfg)
+    given = {o.name: _env_value(o, env[o.env]) for o in MATH_OPTIONS if env.get(o.env)}
+    return compute_config(env.get("QKV_SENTENCE") or DEFAULT_SENTENCE, AttentionConfig(**given))
 
 
 class AttentionScene(Scene):

@@ -54,6 +54,7 @@ class Number(VGroup):
         self.qkv_value = float(value)
         self.qkv_digits = digits
         self.qkv_source = source
+        self.qkv_font = font
         self.text = self.qkv_text = format_number(value, digits)
         for k, ch in enumerate(self.text):
             glyph, advance = _glyph(ch, font)
@@ -171,7 +172,9 @@ class MatrixBlock(VGroup):
     cell_w, cell_h
         Size of one cell in scene units. Cell (i, j) is centred at ``cell_center(i, j)``.
     source
-        Name of the trace matrix (``"Q"``, ``"scores"``...), used to tag each entry.
+        Name of the trace matrix (``"Q"``, ``"scores"``...): entry (i, j) is tagged
+        ``"Q[i,j]"``. Or a function ``(i, j) -> tag`` for a block that shows part of an
+        array (a column of one row's weights: ``lambda j, _: f"weights[{i},{j}]"``).
 
     Named parts: ``entries`` (a VGroup of row VGroups of :class:`Number`), ``row_labels``,
     ``col_labels``, ``brackets`` and ``cells_box`` (an invisible box around the cells).
@@ -195,7 +198,7 @@ class MatrixBlock(VGroup):
         digits: int = 2,
         color: str | None = None,
         font_size: float | None = None,
-        source: str = "",
+        source="",
         row_labels: Sequence[str] | None = None,
         col_labels: Sequence[str] | None = None,
         label_color: str | None = None,
@@ -271,7 +274,7 @@ class MatrixBlock(VGroup):
         self,
         values: np.ndarray,
         *,
-        source: str,
+        source,
         color: str | None = None,
         digits: int | None = None,
         heat: np.ndarray | None = None,
@@ -281,6 +284,7 @@ class MatrixBlock(VGroup):
         With ``heat`` (values in [0, 1], one per cell) each number takes the ink that reads
         best on that cell's heat colour."""
         digits = self.digits if digits is None else digits
+        tag = source if callable(source) else (lambda i, j: f"{source}[{i},{j}]")
         rows = VGroup()
         for i, row in enumerate(np.asarray(values, dtype=float)):
             group = VGroup()
@@ -291,12 +295,13 @@ class MatrixBlock(VGroup):
                 num = Number(
                     x,
                     digits=digits,
-                    source=f"{source}[{i},{j}]",
+                    source=tag(i, j),
                     font=self.theme.mono,
                     font_size=self.font_size,
                     color=ink,
                 )
                 fit_width(num, self.cell_w * 0.9)
+                num.qkv_cell = (self, i, j)  # which cell of which block it sits in
                 group.add(num.move_to(self.cell_center(i, j)))
             rows.add(group)
         return rows

@@ -39,7 +39,7 @@ from scenes.layout import (
 def output_source(trace) -> str:
     """What the shown outputs are: the output itself with one head; with several, the first
     head's output (the final one goes on through W_o)."""
-    return "output" if len(trace.heads) == 1 else "headout"
+    return "output" if len(trace.heads) == 1 else "head1.output"
 
 
 class MixingScene(AttentionScene):
@@ -79,21 +79,19 @@ class MixingScene(AttentionScene):
             return place(MatrixBlock(values, theme=th, cell_w=cw, cell_h=ch, color=color,
                                      source=source, font_size=num_font, **kw), x0, y0)
 
-        w_col = block(w[:, None], "wcol", th.text, left, top, row_labels=tok,
+        weights_of_i = lambda j, _: f"weights[{i},{j}]"  # noqa: E731 (a column of row i)
+        w_col = block(w[:, None], weights_of_i, th.text, left, top, row_labels=tok,
                       label_font_size=lf, show_entries=False)
-        w_entries = w_col.make_entries(w[:, None], source="wcol", heat=w[:, None])
-        for j, row in enumerate(w_entries):
-            row[0].qkv_source = f"weights[{i},{j}]"
+        w_entries = w_col.make_entries(w[:, None], source=weights_of_i, heat=w[:, None])
         w_heat = w_col.heat_cells(w[:, None])
         v_left = left + cw + gap
         V = block(t.V, "V", th.v, v_left, top)
         p_left = v_left + d_v * cw + gap
-        products = block(w[:, None] * t.V, f"wV{i}", th.v, p_left, top)
+        products = block(t.head.weighted_values[i], lambda j, m: f"weighted_values[{i},{j},{m}]",
+                         th.v, p_left, top)
         source = output_source(t)
-        out = block(t.head.output[i][None, :], source, th.text, p_left,
-                    top - n * ch - 0.25)
-        for m, num in enumerate(out.entries[0]):
-            num.qkv_source = f"{source}[{i},{m}]"
+        out = block(t.head.output[i][None, :], lambda _, m: f"{source}[{i},{m}]", th.text,
+                    p_left, top - n * ch - 0.25)
         sum_line = plain_text("sum", th, font_size=20, color=th.muted)
         sum_line.next_to(out.brackets, LEFT, buff=0.15)
         heads = [

@@ -81,10 +81,8 @@ class ProjectionsScene(AttentionScene):
             return place(MatrixBlock(values, theme=th, cell_w=cw, cell_h=ch, color=color,
                                      source=source, font_size=num_font, **kw), x0, y0)
 
-        x_col = block(t.X[i][:, None], "Xcol", th.text, left, top,
+        x_col = block(t.X[i][:, None], lambda f, _: f"X[{i},{f}]", th.text, left, top,
                       row_labels=t.feature_names, label_font_size=feat_font)
-        for m, num in enumerate(x_col.entries):  # tag as the X entries they are
-            num[0].qkv_source = f"X[{i},{m}]"
         word = shortened(t.tokens[i], feat_w + cw, th, font_size=22, color=th.accent)
         word.next_to(x_col.cells_box, UP, buff=0.2)
         ws, results, heads = [], [], []
@@ -93,9 +91,8 @@ class ProjectionsScene(AttentionScene):
             color = getattr(th, role)
             w = block(getattr(head, f"W{role}"), f"W{role}", th.text, x0, top,
                       col_labels=dims, col_label_font_size=dim_font)
-            r = block(getattr(t, name)[i][None, :], name, color, x0, top - d_model * ch - 0.35)
-            for m, num in enumerate(r.entries[0]):
-                num.qkv_source = f"{name}[{i},{m}]"
+            r = block(getattr(t, name)[i][None, :], lambda _, m, name=name: f"{name}[{i},{m}]",
+                      color, x0, top - d_model * ch - 0.35)
             hd = MathTex(sub, color=color, font_size=32).next_to(w.col_labels, UP, buff=0.08)
             ws.append(w)
             results.append(r)

@@ -42,12 +42,6 @@ from scenes.layout import (
 )
 
 
-def shifted_exp(trace) -> np.ndarray:  # [n, n]
-    """e^(scaled - row max), what the stable softmax exponentiates (0 where masked)."""
-    s = trace.scaled
-    return np.exp(s - s.max(axis=1, keepdims=True))
-
-
 class GridLayout:
     """An n x n grid (plus ``extra`` columns at the right) with token labels on two sides."""
 
@@ -114,15 +108,15 @@ class SoftmaxScene(AttentionScene):
         rotate = token_width(tok, th, tf) > 0.92 * cw
         total = label_w + n * cw + (sum_w if sum_right else 0)
         left = -total / 2 + label_w
-        exps = shifted_exp(t)[i]
-        rows = np.stack([t.scaled[i], exps, t.weights[i]])
+        head = t.head
+        rows = np.stack([head.scaled[i], head.exps[i], head.weights[i]])
         strip = place(MatrixBlock(rows, theme=th, cell_w=cw, cell_h=ch, font_size=num_font,
                                   row_labels=names, label_font_size=lf, col_labels=tok,
                                   col_label_font_size=tf, rotate_col_labels=rotate,
                                   col_label_length=1.7, show_entries=False),
                       left, 0.5 if rotate else 1.0)
         strip.remove(strip.brackets)
-        sources = ("scaled", "expshift", "weights")
+        sources = ("scaled", "exps", "weights")
         entries = VGroup(*(VGroup(*(
             Number(x, source=f"{src}[{i},{j}]", font=th.mono, font_size=num_font,
                    color=th.text).move_to(strip.cell_center(r, j))
@@ -131,7 +125,7 @@ class SoftmaxScene(AttentionScene):
         heat.shift(strip.cell_center(2, 0) - strip.cell_center(0, 0))
         for j, num in enumerate(entries[2]):
             num.set_color(th.ink_on(th.heat_color(t.weights[i, j])))
-        total_exp = Number(exps.sum(), source=f"expsum[{i},0]", font=th.mono,
+        total_exp = Number(head.exp_sums[i], source=f"exp_sums[{i}]", font=th.mono,
                            font_size=max(num_font * 1.1, 20), color=th.accent)
         sum_label = VGroup(plain_text("sum =", th, font_size=lf, color=th.accent), total_exp)
         sum_label.arrange(RIGHT, buff=0.12)
@@ -174,8 +168,9 @@ class SoftmaxScene(AttentionScene):
                 grid.entries[r][c].set_color(th.muted)
         heat = grid.heat_cells(t.weights)
         weights = grid.make_entries(t.weights, source="weights", heat=t.weights)
-        sums = place(lay.block(t.weights.sum(axis=1)[:, None], th, source="rowsum",
-                               color=th.accent), lay.left + n * lay.cw + 0.25, lay.top)
+        sums = place(lay.block(t.head.weight_sums[:, None], th, color=th.accent,
+                               source=lambda r, _: f"weight_sums[{r}]"),
+                     lay.left + n * lay.cw + 0.25, lay.top)
         sums.remove(sums.brackets)
         sigma = MathTex(r"\Sigma", color=th.accent, font_size=32)
         sigma.next_to(sums.cells_box, UP, buff=0.15)

@@ -3,12 +3,13 @@
 import re
 import tempfile
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from manim import MathTex, Scene, SingleStringMathTex, Text, tempconfig
 
-from scenes.components import Number, format_number
+from scenes.components import Number, display_text, format_number
 
 LOW = {"pixel_width": 854, "pixel_height": 480, "frame_rate": 15}
 
@@ -73,33 +74,30 @@ def construct(scene_cls, trace, theme="dark", skip_animations=True, after_play=N
     return scene, seen, frame
 
 
-def trace_value(trace, source: str) -> float:
-    """The value a Number says it shows, computed here independently from the trace.
+TAG = re.compile(r"(?:head(\d+)\.)?([A-Za-z_]+)\[(\d+(?:,\d+)*)\]")
 
-    'KT[2,1]' is K[1,2]; 'expshift[i,j]' is e^(scaled[i,j] - max of row i); 'expsum[i,0]' their
-    row sum; 'rowsum[i,0]' the sum of row i of the weights; 'wV3[j,m]' is weights[3,j] * V[j,m];
-    'headout' is the first head's output; W* are the first head's matrices."""
-    m = re.fullmatch(r"(\w+?)(\d*)\[(\d+),(\d+)\]", source)
+
+def trace_array(trace, name: str, head: int | None = None):
+    """The trace's array called ``name``: a field of the trace (X, the final output, the
+    first head's shortcuts Q, K, V, scores...), else of head ``head`` (1-based; default 1)."""
+    if head is None and hasattr(trace, name):
+        return np.asarray(getattr(trace, name))
+    return np.asarray(getattr(trace.heads[(head or 1) - 1], name))
+
+
+def trace_value(trace, source: str) -> float:
+    """The value a Number says it shows, looked up in the trace by its tag: 'Q[2,1]',
+    'exp_sums[3]', 'weighted_values[2,5,1]', 'head1.output[2,0]'. 'KT[m,j]' is K[j,m], the
+    transposed keys drawn over the score grid."""
+    m = TAG.fullmatch(source)
     assert m, f"untagged number {source!r}"
-    name, extra, i, j = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
-    head = trace.heads[0]
-    s = np.asarray(trace.scaled)
-    if name == "wV":
-        return float(trace.weights[int(extra), i] * trace.V[i, j])
-    assert extra == "", source
+    head, name = (int(m.group(1)) if m.group(1) else None), m.group(2)
+    index = tuple(int(k) for k in m.group(3).split(","))
     if name == "KT":
-        return float(trace.K[j, i])
-    if name == "expshift":
-        return float(np.exp(s[i, j] - s[i].max()))
-    if name == "expsum":
-        return float(np.exp(s[i] - s[i].max()).sum())
-    if name == "rowsum":
-        return float(trace.weights[i].sum())
-    if name == "headout":
-        return float(head.output[i, j])
-    if name in ("Wq", "Wk", "Wv"):
-        return float(getattr(head, name)[i, j])
-    return float(np.asarray(getattr(trace, name))[i, j])
+        name, index = "K", index[::-1]
+    array = trace_array(trace, name, head)
+    assert array.ndim == len(index), source
+    return float(array[index])
 
 
 def numbers_in(mobjects):
@@ -108,13 +106,158 @@ def numbers_in(mobjects):
 
 def check_numbers(trace, mobjects) -> set:
     """Assert that every Number shows its trace entry at the precision shown; return the set
-    of matrix names shown."""
+    of array names shown."""
     names = set()
     for num in numbers_in(mobjects):
         expected = format_number(trace_value(trace, num.qkv_source), num.qkv_digits)
         assert num.text == expected, (num.qkv_source, num.text, expected)
-        names.add(re.match(r"[A-Za-z]+", num.qkv_source).group())
+        names.add(TAG.fullmatch(num.qkv_source).group(2))
     return names
+
+
+def _outline(points: np.ndarray) -> list[np.ndarray]:
+    """A VMobject's cubic Bézier points as closed polygons ([k, 2] each, one per contour),
+    each curve sampled at 9 points: the same shape gives the same polygons however Manim
+    has split its curves (an animation re-samples the curves of what it transforms)."""
+    segments = points.reshape(-1, 4, 3)[:, :, :2]
+    t = np.linspace(0, 1, 9)[None, :, None]
+    a, b, c, d = (segments[:, k:k + 1] for k in range(4))
+    curve = (1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t ** 2 * c + t ** 3 * d
+    polygons, current = [], []
+    for k, seg in enumerate(curve):
+        if current and np.abs(segments[k, 0] - segments[k - 1, 3]).max() > 1e-6:
+            polygons.append(np.concatenate(current))
+            current = []
+        current.append(seg)
+    if current:
+        polygons.append(np.concatenate(current))
+    return polygons
+
+
+RASTER = 120  # pixels per scene unit at font size 48
+
+
+def _raster(polygons: list[np.ndarray], centre: np.ndarray, scale: float) -> np.ndarray:
+    """The filled shape (even-odd, as glyph contours with holes are drawn) on a 96 x 96 grid
+    about ``centre``, at size 48."""
+    from PIL import Image, ImageChops, ImageDraw
+
+    size = 96
+    mask = Image.new("1", (size, size), 0)
+    for poly in polygons:
+        xy = (poly - centre) / scale * RASTER * np.array([1, -1]) + size / 2
+        layer = Image.new("1", (size, size), 0)
+        ImageDraw.Draw(layer).polygon([tuple(p) for p in xy], fill=1)
+        mask = ImageChops.logical_xor(mask, layer)
+    return np.asarray(mask, dtype=bool)
+
+
+def _shape(points: np.ndarray, scale: float):
+    """(centre, raster) of an outline drawn at ``scale`` (font size / 48)."""
+    polygons = _outline(points)
+    every = np.concatenate(polygons)
+    centre = (every.min(axis=0) + every.max(axis=0)) / 2
+    return centre, _raster(polygons, centre, scale)
+
+
+@lru_cache(maxsize=None)
+def reference_glyph(font: str, ch: str) -> np.ndarray:
+    """The shape Pango draws for ``ch`` alone at size 48: made here independently of the glyph
+    cache that Number assembles its digits from."""
+    (glyph,) = Text(ch, font=font, font_size=48).submobjects
+    return _shape(glyph.points, 1.0)[1]
+
+
+def glyph_problems(num: Number) -> list[str]:
+    """What a viewer would read differently from ``num.text``: the shapes drawn, left to
+    right, must be the glyphs of its characters (each at least 90% the same pixels), at the
+    number's size, on one line. A shape drawn twice in one place (an animation may leave a
+    duplicate behind to match another number's glyph count) is read once."""
+    scale = num.font_size / 48
+    shapes = {}
+    for piece in num.family_members_with_points():
+        if len(piece.points) < 4 or max(piece.width, piece.height) < 1e-3 * scale:
+            continue
+        centre, raster = _shape(piece.points, scale)
+        shapes.setdefault((round(centre[0] / scale, 2), round(centre[1] / scale, 2)),
+                          (centre, raster))
+    drawn = sorted(shapes.values(), key=lambda s: s[0][0])
+    chars = [c for c in num.text if c.strip()]
+    if len(drawn) != len(chars):
+        return [f"{num.qkv_source}: {len(drawn)} glyphs drawn for {num.text!r}"]
+    problems = []
+    for (_, raster), ch in zip(drawn, chars):
+        ref = reference_glyph(num.qkv_font, ch)
+        overlap = (raster & ref).sum() / max((raster | ref).sum(), 1)
+        if overlap < 0.9:
+            problems.append(f"{num.qkv_source}: a glyph of {num.text!r} is not {ch!r} "
+                            f"({overlap:.0%} alike)")
+    rows = [c[1] for (c, _), ch in zip(drawn, chars) if ch.isdigit()]
+    if rows and max(rows) - min(rows) > 0.05 * scale:
+        problems.append(f"{num.qkv_source}: the digits of {num.text!r} are not on one line")
+    return problems
+
+
+# The rows and columns of a plain block tagged NAME[i,j]: what its labels must say.
+AXES = {"X": ("token", "feature"), "Wq": ("feature", "dim"), "Wk": ("feature", "dim"),
+        "Wv": ("feature", "dim"), "KT": ("dim", "token"),
+        **{n: ("token", "dim") for n in ("Q", "K", "V", "output")},
+        **{n: ("token", "token") for n in ("scores", "scaled", "exps", "weights")}}
+
+
+def _axis_label(trace, kind: str, k: int) -> str | None:
+    if kind == "token":
+        return trace.tokens[k]
+    if kind == "feature":
+        return trace.feature_names[k]
+    return trace.attention_dims[k] if trace.attention_dims else None
+
+
+def _same_label(label, full: str) -> bool:
+    """Whether the drawn label ``label`` (a Text) says ``full``, or its start and '…'."""
+    shown, full = label.original_text, display_text(full)
+    return shown == full or (shown.endswith("\u2026") and full.startswith(shown[:-1].rstrip()))
+
+
+def cell_problems(trace, num: Number) -> list[str]:
+    """A number drawn in a matrix must sit inside its own cell, and in a plain block
+    (tagged NAME[i,j] at cell (i, j)) under the labels of its row and column."""
+    block, r, c = num.qkv_cell
+    centre, dx, dy = block.cell_center(r, c), block.cell_w / 2, block.cell_h / 2
+    x, y = num.get_center()[:2]
+    problems = []
+    if not (abs(x - centre[0]) < dx and abs(y - centre[1]) < dy):
+        problems.append(f"{num.qkv_source} is drawn outside its cell ({r}, {c})")
+    m = TAG.fullmatch(num.qkv_source)
+    if isinstance(block.source, str) and block.source and m.group(2) in AXES:
+        index = tuple(int(k) for k in m.group(3).split(","))
+        if index != (r, c):
+            problems.append(f"{num.qkv_source} sits in cell ({r}, {c})")
+        kinds = AXES[m.group(2)]
+        for labels, kind, k in ((block.row_labels, kinds[0], r), (block.col_labels, kinds[1], c)):
+            want = _axis_label(trace, kind, k)
+            if len(labels) and want is not None and not _same_label(labels[k], want):
+                problems.append(f"{num.qkv_source} is under the label "
+                                f"{labels[k].original_text!r}, not {want!r}")
+    return problems
+
+
+def on_screen_numbers(scene) -> list[Number]:
+    return [m for top in scene.mobjects for m in top.get_family() if isinstance(m, Number)]
+
+
+def drawn_number_problems(trace, scene) -> list[str]:
+    """Every Number on screen now: the value its text says is the trace's, its glyphs spell
+    that text, and a matrix entry sits in its cell under its row's and column's labels."""
+    problems = []
+    for num in on_screen_numbers(scene):
+        expected = format_number(trace_value(trace, num.qkv_source), num.qkv_digits)
+        if num.text != expected:
+            problems.append(f"{num.qkv_source} says {num.text}, the trace {expected}")
+        problems += glyph_problems(num)
+        if hasattr(num, "qkv_cell"):
+            problems += cell_problems(trace, num)
+    return problems
 
 
 def text_mobjects(scene):

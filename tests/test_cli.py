@@ -15,7 +15,7 @@ from attention.export import to_json
 from attention import compute
 from tests.reference import naive_attention
 
-QKV = [sys.executable, "-m", "scenes"]
+QKV = [sys.executable, "-m", "qkv"]
 
 
 def run(*args, cwd=None):
@@ -149,7 +149,7 @@ def test_interrupted_render_leaves_no_partial_file_and_keeps_the_old_one(tmp_pat
     import signal
     import time
 
-    from scenes.render import output_folder
+    from qkv.output import output_folder
 
     folder = output_folder(compute("The cat sat on the mat"), tmp_path / "renders")
     folder.mkdir(parents=True)
@@ -173,7 +173,7 @@ def test_interrupted_render_leaves_no_partial_file_and_keeps_the_old_one(tmp_pat
 
 
 def test_output_folders_are_slug_plus_hash():
-    from scenes.render import output_folder
+    from qkv.output import output_folder
 
     a = output_folder(compute("The cat sat on the mat"), "renders")
     assert a.parent.name == "renders" and a.name.startswith("the-cat-sat-on-the-mat-")
@@ -191,7 +191,7 @@ def test_jobs_render_every_scene_with_the_same_frames(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from scenes.render import output_folder
+    from qkv.output import output_folder
 
     common = ["--quality", "low", "--format", "png", "--fps", "5"]
     p = run("render", "Hi there", "--scene", "all", "--jobs", "2", *common, "--out",
@@ -212,7 +212,7 @@ def test_jobs_render_every_scene_with_the_same_frames(tmp_path):
 def test_two_renders_at_once_do_not_corrupt_each_other(tmp_path):
     import av
 
-    from scenes.render import output_folder
+    from qkv.output import output_folder
 
     args = [*QKV, "render", "Hi there", "--scene", "scores", "--quality", "low", "--fps", "5",
             "--out", str(tmp_path)]

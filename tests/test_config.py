@@ -31,7 +31,7 @@ Wv = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "scenes", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "qkv", *args], capture_output=True,
                           text=True, cwd=cwd)
 
 

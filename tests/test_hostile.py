@@ -49,7 +49,7 @@ def test_cli_accepts_or_refuses_in_one_line(tmp_path, capsys, monkeypatch, name,
     # export is the cheap path through the same validation as render
     if "\x00" in sentence:
         # No program can receive a NUL in its arguments; run the same CLI code in-process.
-        from scenes.cli import main
+        from qkv.cli import main
 
         monkeypatch.chdir(tmp_path)
         with pytest.raises(SystemExit) as info:
@@ -59,7 +59,7 @@ def test_cli_accepts_or_refuses_in_one_line(tmp_path, capsys, monkeypatch, name,
         # A lone surrogate arrives the way a shell passes invalid UTF-8: as raw bytes.
         arg = sentence.encode("utf-8", "surrogateescape") if "\ud800" not in sentence \
             else b"bad \xed\xa0\x80 text"
-        p = subprocess.run([sys.executable, "-m", "scenes", "export", "--", arg],
+        p = subprocess.run([sys.executable, "-m", "qkv", "export", "--", arg],
                            capture_output=True, cwd=tmp_path)
         code, stdout, stderr = p.returncode, p.stdout.decode(), p.stderr.decode()
     assert "Traceback" not in stderr

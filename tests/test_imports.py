@@ -10,7 +10,7 @@ def test_attention_does_not_import_manim():
 
 
 def test_cli_export_does_not_import_manim():
-    code = ("import sys; from scenes.cli import main\n"
+    code = ("import sys; from qkv.cli import main\n"
             "try:\n    main(['export', '--format', 'csv'])\nexcept SystemExit:\n    pass\n"
             "print('manim' in sys.modules, file=sys.stderr)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

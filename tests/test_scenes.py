@@ -1,22 +1,23 @@
-"""Scenes: every number on screen is the trace's, layout holds for 1 to 16 tokens, frames match
-the committed control images, and real renders play back."""
+"""Scenes: every number on screen is the trace's (its value, its glyphs, its cell), layout holds
+for 1 to 16 tokens, and frames match the committed control images. (Real renders:
+tests/test_render.py.)"""
 
-import os
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 from attention import compute
-from scenes.explainer import SECTIONS, ExplainerScene
+from qkv.registry import load
 from scenes.layout import MIN_NUMBER_FONT
-from scenes.registry import SCENES, load
-from scenes.render import (SECTION_COST, RenderOptions, explainer_parts, output_folder, plan,
-                           render_scene, render_scenes, staging)
-from tests.scene_tools import check_numbers, construct, layout_problems, text_mobjects
+from tests.scene_tools import (
+    check_numbers,
+    construct,
+    drawn_number_problems,
+    layout_problems,
+    text_mobjects,
+)
 
 STAGES = ["embeddings", "projections", "scores", "softmax", "mixing"]
 SENTENCES = {
@@ -34,12 +35,15 @@ CONTROL = Path(__file__).parent / "control_data"
 
 @lru_cache(maxsize=None)
 def build(scene: str, sentence: str, theme: str = "dark", **kwargs):
-    """Construct once per case: (trace, scene, every mobject added, last frame, and the layout
-    problems seen after each animation)."""
+    """Construct once per case: (trace, scene, every mobject added, last frame, and for each
+    animation the layout problems and the drawn-number problems seen after it)."""
     t = compute(sentence, **dict(kwargs))
     beats = []
-    s, seen, frame = construct(load(scene), t, theme=theme,
-                               after_play=lambda sc: beats.append(layout_problems(sc)))
+
+    def after_play(sc):
+        beats.append((layout_problems(sc), drawn_number_problems(t, sc)))
+
+    s, seen, frame = construct(load(scene), t, theme=theme, after_play=after_play)
     return t, s, seen, frame, beats
 
 
@@ -54,22 +58,22 @@ EXPECTED = {
     "embeddings": {"X"},
     "projections": {"X", "Wq", "Wk", "Wv", "Q", "K", "V"},
     "scores": {"Q", "K", "KT", "scores", "scaled"},
-    "softmax": {"scaled", "expshift", "expsum", "weights", "rowsum"},
-    "mixing": {"weights", "V", "wV", "output", "X"},
+    "softmax": {"scaled", "exps", "exp_sums", "weights", "weight_sums"},
+    "mixing": {"weights", "V", "weighted_values", "output", "X"},
 }
+OPTIONS = [(), (("causal", True),), (("heads", 2), ("seed", 1)),
+           (("scale", False), ("temperature", 0.5))]
+OPTION_IDS = ["default", "causal", "two-heads", "unscaled-hot"]
 
 
 @pytest.mark.parametrize("scene", STAGES)
-@pytest.mark.parametrize("options", [(), (("causal", True),), (("heads", 2), ("seed", 1)),
-                                     (("scale", False), ("temperature", 0.5))],
-                         ids=["default", "causal", "two-heads", "unscaled-hot"])
+@pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
 def test_every_number_drawn_is_the_traces(scene, options):
-    t, s, seen, _, _ = build(scene, SENTENCES["6"], **dict(options))
-    shown = check_numbers(t, seen)
-    expected = EXPECTED[scene]
-    if dict(options).get("heads", 1) > 1 and scene == "mixing":
-        expected = expected - {"output"} | {"headout"}
-    assert shown == expected
+    """Every number ever added says its trace entry; after every animation, every number on
+    screen is drawn with the glyphs of that text, inside its cell, under its labels."""
+    t, s, seen, _, beats = build(scene, SENTENCES["6"], **dict(options))
+    assert check_numbers(t, seen) == EXPECTED[scene]
+    assert [(k, p) for k, (_, drawn) in enumerate(beats) for p in drawn] == []
 
 
 def test_explainer_numbers_and_sections():
@@ -106,7 +110,7 @@ def test_every_beat_layout(size):
     """The same after every animation of the explainer (all five stages and the recap)."""
     *_, beats = build("explainer", SENTENCES[size])
     assert len(beats) > 40
-    problems = [(k, p) for k, found in enumerate(beats) for p in found]
+    problems = [(k, p) for k, (layout, drawn) in enumerate(beats) for p in layout + drawn]
     assert problems == []
 
 
@@ -130,168 +134,3 @@ def test_last_frame_matches_control(scene, theme, request):
     diff = np.abs(control - rgb).max(axis=2)
     assert (diff > 48).mean() < 0.002, f"{(diff > 48).mean():.4f} of pixels differ"
     assert diff.mean() < 1.5
-
-
-# -- real renders -----------------------------------------------------------------------------
-
-def read_srt(path: Path, header: int = 0):
-    """[(start, end, text)] of an .srt (or, with header=1, a .vtt) file."""
-    cues = []
-    for block in path.read_text(encoding="utf-8").strip().split("\n\n")[header:]:
-        lines = block.splitlines()
-        start, end = (_seconds(x) for x in lines[1].split(" --> "))
-        cues.append((start, end, " ".join(lines[2:])))
-    return cues
-
-
-def _seconds(stamp: str) -> float:
-    hh, mm, rest = stamp.strip().split(":")
-    return round(int(hh) * 3600 + int(mm) * 60 + float(rest.replace(",", ".")), 3)
-
-
-def video_info(path: Path):
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        return s.codec_context.width, s.codec_context.height, float(c.duration) / av.time_base
-
-
-CAPTIONS = (".srt", ".vtt", ".txt")
-
-
-def check_captions(video: Path, paths: list[Path]) -> list:
-    """The video has .srt, .vtt and .txt beside it, saying the same cues; the last ends
-    before the video does. Returns the cues."""
-    for suffix in CAPTIONS:
-        assert video.with_suffix(suffix) in paths, suffix
-    cues = read_srt(video.with_suffix(".srt"))
-    vtt = video.with_suffix(".vtt").read_text(encoding="utf-8")
-    assert vtt.startswith("WEBVTT\n\n")
-    assert read_srt(video.with_suffix(".vtt"), header=1) == cues
-    assert video.with_suffix(".txt").read_text(encoding="utf-8").splitlines() == [
-        c[2] for c in cues]
-    if cues:
-        assert cues[-1][1] <= video_info(video)[2]
-    return cues
-
-
-def test_render_scores_low_quality(tmp_path):
-    t = compute("The cat sat on the mat")
-    paths = render_scene(t, RenderOptions(scene="scores", quality="low", out=tmp_path))
-    folder = output_folder(t, tmp_path)
-    assert folder.name.startswith("the-cat-sat-on-the-mat-")
-    assert paths == [folder / f"scores{s}" for s in (".mp4", *CAPTIONS)]
-    assert sorted(folder.iterdir()) == sorted(paths)
-    w, h, duration = video_info(paths[0])
-    assert (w, h) == (854, 480)
-    assert 10 < duration < 60
-    cues = check_captions(paths[0], paths)
-    assert len(cues) >= 6
-
-
-def packets(path: Path) -> list[bytes]:
-    with av.open(str(path)) as c:
-        return [bytes(p) for p in c.demux(video=0) if p.dts is not None]
-
-
-def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
-    t = compute("The cat sat on the mat")
-    options = RenderOptions(scene="explainer", quality="low", fps=5, sections=True)
-    paths = render_scene(t, replace(options, out=tmp_path / "one"))
-    videos = [p for p in paths if p.suffix == ".mp4"]
-    video, clips = videos[0], videos[1:]
-    w, h, duration = video_info(video)
-    assert (w, h) == (854, 480)
-    assert 60 <= duration <= 150
-    cues = check_captions(video, paths)
-    # One cue per narrated step, in order, inside the video, never overlapping.
-    assert len(cues) >= 30
-    for (s0, e0, text), (s1, _, _) in zip(cues, cues[1:]):
-        assert text and 0 <= s0 < e0 <= s1
-    assert any("'sat'" in c[2] and "'mat'" in c[2] for c in cues)
-    # --sections: one clip per stage, in order, adding up to the whole video, each with its
-    # share of the captions.
-    names = [f"explainer-{k}-{name}.mp4" for k, name in enumerate(
-        ["title", *STAGES, "recap"], start=1)]
-    assert [c.name for c in clips] == names
-    assert abs(sum(video_info(c)[2] for c in clips) - duration) < 0.5
-    clip_cues = [check_captions(c, paths) for c in clips]
-    assert [c[2] for cs in clip_cues for c in cs] == [c[2] for c in cues]
-    assert all(clip_cues)
-
-    # With 2 jobs the explainer is drawn in two parts and joined: the very same packets,
-    # captions and clips as one process writes, and nothing else left in the folder.
-    assert len(plan(options, ["explainer"], 2)) == 2
-    joined = render_scenes(t, replace(options, out=tmp_path / "two"), ["explainer"], jobs=2)
-    assert [p.name for p in joined] == [p.name for p in paths]
-    assert sorted(os.listdir(joined[0].parent)) == sorted(p.name for p in paths)
-    for a, b in zip(paths, joined):
-        if a.suffix == ".mp4":
-            assert packets(a) == packets(b), a.name
-        else:
-            assert a.read_text() == b.read_text(), a.name
-
-
-def test_staging_renames_into_place_only_when_all_went_well(tmp_path):
-    t = compute("Hi there")
-    options = RenderOptions(out=tmp_path)
-
-    def stage_files(stage):
-        (stage.work / "clips").mkdir()
-        (stage.work / "a.mp4").write_text("new")
-        stage.pairs = [(stage.work / "a.mp4", stage.folder / "a.mp4"),
-                       (stage.work / "clips", stage.folder / "clips")]
-
-    with pytest.raises(RuntimeError), staging(t, options) as stage:
-        stage_files(stage)
-        raise RuntimeError("a failure after the files were staged")
-    assert os.listdir(tmp_path) == []  # nothing renamed, no temporary folder, no empty folder
-    for _ in range(2):  # the second time, a file and a folder replace the first ones
-        with staging(t, options) as stage:
-            stage_files(stage)
-        assert sorted(os.listdir(stage.folder)) == ["a.mp4", "clips"]
-        assert stage.written == [stage.folder / "a.mp4", stage.folder / "clips"]
-
-
-def test_explainer_parts_cover_every_section_once_in_order():
-    assert tuple(SECTION_COST) == SECTIONS
-    for jobs in range(1, 10):
-        parts = explainer_parts(jobs)
-        assert len(parts) == min(jobs, len(SECTIONS))
-        assert tuple(name for part in parts for name in part) == SECTIONS
-
-
-def test_render_formats(tmp_path):
-    """Every --format, named <scene>.<ext>; png is the last frame; --transparent has alpha."""
-    from PIL import Image
-
-    t = compute("Hi there")
-    folder = output_folder(t, tmp_path)
-    for fmt in ("png", "gif", "webm", "mov"):
-        paths = render_scene(t, RenderOptions(scene="scores", quality="low", fps=5, fmt=fmt,
-                                              out=tmp_path))
-        assert paths[0] == folder / f"scores.{fmt}"
-        if fmt == "png":
-            assert Image.open(paths[0]).size == (854, 480)
-        else:
-            assert 10 < video_info(paths[0])[2] < 60
-    clear = render_scene(t, RenderOptions(scene="scores", quality="low", fps=5, fmt="webm",
-                                          transparent=True, out=tmp_path / "alpha"))[0]
-    with av.open(str(clear)) as c:
-        stream = c.streams.video[0]
-        assert stream.metadata.get("alpha_mode") == "1"
-        decoder = av.codec.Codec("libvpx-vp9", "r").create()
-        decoder.extradata = stream.codec_context.extradata
-        frames = [f for p in c.demux(stream) for f in decoder.decode(p)]
-    last = frames[-1].to_ndarray(format="rgba")
-    assert last[..., 3].min() == 0 and last[..., 3].max() == 255  # clear background, opaque text
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "scores.gif", "scores.mov", "scores.png", "scores.srt", "scores.txt", "scores.vtt",
-        "scores.webm"]
-
-
-def test_registry_lists_every_scene_and_explainer_is_default():
-    from scenes.registry import DEFAULT_SCENE
-
-    assert DEFAULT_SCENE == "explainer"
-    assert set(SCENES) == set(STAGES) | {"explainer"}
-    assert issubclass(load("explainer"), ExplainerScene)

@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from attention import compute
-from scenes.render import RenderOptions, output_folder
-from scenes.slides import DECK_NAME, render_deck
+from qkv.output import output_folder
+from qkv.render import RenderOptions
+from qkv.slides import DECK_NAME, render_deck
 
 SENTENCES = ["The cat sat on the mat", "Cats & dogs <b>nap</b>"]
 # One worker builds both decks (the fixture is per module) and runs every test that uses them.
@@ -148,7 +149,7 @@ def test_slides_refuses_in_one_line_before_rendering(tmp_path):
     import subprocess
     import sys
 
-    qkv = [sys.executable, "-m", "scenes", "slides", "--out", str(tmp_path / "out")]
+    qkv = [sys.executable, "-m", "qkv", "slides", "--out", str(tmp_path / "out")]
     cases = [([""], {}, "empty"), (["Hi", "--to", "key"], {}, "--to"),
              (["Hi"], {"XDG_CACHE_HOME": str(tmp_path / "cache")}, "./render.sh")]
     for args, env, fragment in cases:

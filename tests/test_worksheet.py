@@ -126,7 +126,7 @@ def test_every_latin_letter_kept_for_latex_compiles(tmp_path):
 
 
 def test_cli_pdf_needs_an_output_and_writes_one_file(tmp_path):
-    run = [sys.executable, "-m", "scenes", "export", "--format", "pdf"]
+    run = [sys.executable, "-m", "qkv", "export", "--format", "pdf"]
     p = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--output" in p.stderr
     p = subprocess.run([*run, "-o", "sheet.pdf", "Cats sleep"], capture_output=True, text=True,

@@ -13,25 +13,16 @@ from contextlib import nullcontext, redirect_stderr
 from dataclasses import replace
 from pathlib import Path
 
-from manim_slides import Slide
-
 from attention import AttentionTrace, QKVError
-from scenes.captions import to_txt
-from scenes.explainer import ExplainerScene
-from scenes.render import RenderOptions, manim_settings, staging
+from qkv.captions import to_txt
+from qkv.output import staging
+from qkv.render import RenderOptions, manim_settings
 
 DECK_FORMATS = ("html", "pptx")
 DECK_NAME = "explainer-deck"
 # What manim-slides' reveal.js template links to, by file name (its offline cache is flat).
 REVEAL_ASSETS = ("reveal.css", "zenburn.css", "reveal.js", "notes.js", "markdown.js")
 REVEAL_THEME = {"dark": "black", "light": "white"}
-
-
-class ExplainerDeck(ExplainerScene, Slide):
-    """The explainer, with a stop after each beat (see ``AttentionScene.beat``)."""
-
-    deck = True
-    skip_reversing = True  # reveal.js and PowerPoint never play a slide backwards
 
 
 def reveal_cache() -> Path:
@@ -63,6 +54,8 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
     from manim_slides.config import PresentationConfig
     from manim_slides.convert import PowerPoint
 
+    from scenes.deck import ExplainerDeck
+
     to = (to,) if isinstance(to, str) else tuple(to)
     for fmt in to:
         if fmt not in DECK_FORMATS:
@@ -73,7 +66,7 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
     level = "INFO" if options.verbose else "ERROR"
     manim.logger.setLevel(level)
     logging.getLogger("manim-slides").setLevel(level)
-    with staging(trace, options) as stage:
+    with staging(trace, options.out) as stage:
         tmp, folder = stage.work, stage.folder
         with manim.tempconfig(manim_settings(options, tmp)):
             scene = ExplainerDeck(trace=trace, theme=options.theme, output_folder=tmp / "slides")

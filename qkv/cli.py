@@ -9,37 +9,38 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from click.core import ParameterSource
 
-from attention import AttentionConfig, QKVError, compute_config
+from attention import DEFAULT_SENTENCE, MATH_OPTIONS, AttentionConfig, QKVError, compute_config
 from attention.config_file import load_config
 from attention.export import FORMATS as DATA_FORMATS
 from attention.worksheet import FORMATS as SHEET_FORMATS
-from scenes.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
+from qkv.output import check_folder, check_out, write_atomically
+from qkv.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
 
-DEFAULT_SENTENCE = "The cat sat on the mat"
 EXPORT_FORMATS = {**DATA_FORMATS, **SHEET_FORMATS}  # and pdf, written by pdflatex
 
 
+def _click_option(o):
+    """A click option for a math option: ``--name/--no-name`` for a yes/no option, else
+    ``--name VALUE``."""
+    show = o.default is not None
+    if o.kind is bool:
+        return click.option(f"--{o.name}/--no-{o.name}", default=o.default, help=o.help,
+                            show_default=f"--{o.name}" if o.default else f"--no-{o.name}")
+    return click.option(f"--{o.name}", type=o.kind, default=o.default, metavar=o.metavar,
+                        help=o.help, show_default=show)
+
+
 def math_options(f):
-    """The math options shared by every command that computes a trace."""
-    options = [
-        click.option("--causal", is_flag=True, help="Mask future tokens (decoder-style)."),
-        click.option("--no-scale", is_flag=True, help="Do not divide scores by sqrt(d_k)."),
-        click.option("--temperature", type=float, default=1.0, show_default=True,
-                     help="Divide scores by this too; greater than 0."),
-        click.option("--heads", type=int, default=1, show_default=True,
-                     help="Number of attention heads; must divide the 6 features (1, 2, 3, 6)."),
-        click.option("--seed", type=int, default=None,
-                     help="Use seeded random weights instead of the hand-designed ones."),
-    ]
-    for option in reversed(options):
-        f = option(f)
+    """The math options shared by every command that computes a trace, one per field of
+    AttentionConfig (attention.core.MATH_OPTIONS)."""
+    for o in reversed(MATH_OPTIONS):
+        f = _click_option(o)(f)
     return f
 
 
@@ -81,51 +82,19 @@ def resolve(sentence, math: dict, config_path, theme=None):
             sentence = cfg.sentence
         if cfg.theme is not None and theme is not None and not given("theme"):
             theme = cfg.theme
-        for key, value in cfg.math.items():
-            cli_key = "no_scale" if key == "scale" else key
-            if not given(cli_key):
-                math[cli_key] = (not value) if key == "scale" else value
-    opts = AttentionConfig(causal=math["causal"], scale=not math["no_scale"],
-                           temperature=math["temperature"], heads=math["heads"],
-                           seed=math["seed"])
-    return compute_config(sentence, opts, custom), theme
+        math = {**math, **{k: v for k, v in cfg.math.items() if not given(k)}}
+    return compute_config(sentence, AttentionConfig(**math), custom), theme
 
 
 def resolve_for_video(sentence, math: dict, config_path, theme, out: Path):
     """resolve(), then refuse what would fail only after minutes of rendering: a word no
-    installed font can draw, an --out that is a file."""
-    from scenes.render import check_drawable
+    installed font can draw, an --out that cannot be written in."""
+    from qkv.fonts import check_drawable
 
     trace, theme = resolve(sentence, math, config_path, theme)
     check_drawable(trace)
-    if out.exists() and not out.is_dir():
-        raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
+    check_out(out)
     return trace, theme
-
-
-def check_folder(path: Path) -> Path:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise QKVError(f"the folder {str(folder)!r} does not exist; create it or pick another --output")
-    return folder
-
-
-def write_atomically(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so ``path`` is never half-written."""
-    folder = check_folder(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it private)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -181,7 +150,7 @@ def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, se
            config_path, **math):
     """Render a scene to <out>/<sentence>/<scene>.<format>, with captions (.srt, .vtt) and a
     transcript (.txt)."""
-    from scenes.render import RenderOptions
+    from qkv.render import RenderOptions
 
     trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
     names = list(SCENES) if scene == "all" else [scene]
@@ -203,7 +172,7 @@ def render_with_progress(trace, options, names, jobs):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from scenes.render import render_scenes
+    from qkv.pool import render_scenes
 
     console = Console(stderr=True)
     if not console.is_terminal:
@@ -227,8 +196,8 @@ def render_with_progress(trace, options, names, jobs):
 @config_option
 def slides(sentence, to, one_file, quality, out, theme, verbose, config_path, **math):
     """The explainer as a slide deck: a stop per step, the narration as speaker notes."""
-    from scenes.render import RenderOptions
-    from scenes.slides import check_reveal, render_deck
+    from qkv.render import RenderOptions
+    from qkv.slides import check_reveal, render_deck
 
     trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
     if to == "html":

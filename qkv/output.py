@@ -1,0 +1,154 @@
+"""Where files go, and how they get there whole.
+
+Every render works in a private temporary folder inside the sentence's output folder
+``<out>/<slug>-<hash>`` and renames its files into place only when all went well
+(:func:`staging`), so a final path only ever holds a complete file. Single files (exports,
+worksheets) are written through a temporary file and renamed (:func:`write_atomically`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from attention import AttentionTrace, QKVError
+from attention.export import to_json
+
+
+def slug(sentence: str, limit: int = 60) -> str:
+    """A folder name for a sentence: lower case, letters and digits joined by hyphens."""
+    text = unicodedata.normalize("NFKC", sentence).lower()
+    s = re.sub(r"[^\w]+", "-", text, flags=re.UNICODE).strip("-_")
+    return s[:limit].rstrip("-_") or "sentence"
+
+
+def output_folder(trace: AttentionTrace, out: Path) -> Path:
+    """``<out>/<slug>-<hash>``: the hash covers the sentence, the math options and every
+    number (so your own embeddings or weights count too), but not quality, format or theme,
+    so a re-render in another format lands beside the first, and one in the same format
+    replaces it. Two sentences that share a slug never share a folder."""
+    digest = hashlib.blake2b(to_json(trace).encode("utf-8"), digest_size=4).hexdigest()
+    return Path(out) / f"{slug(trace.sentence)}-{digest}"
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or err.__class__.__name__
+
+
+def check_out(out: Path) -> None:
+    """Refuse, before anything is rendered, an ``--out`` that cannot be a folder we write in:
+    a file, or a folder that cannot be created (``/proc/qkv``) or written to. Folders made to
+    find out are removed again: a refused command leaves nothing behind."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
+    made = []
+    try:
+        for folder in reversed([out, *out.parents]):
+            if not folder.exists():
+                folder.mkdir()
+                made.append(folder)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as err:
+        raise QKVError(f"cannot write in --out {str(out)!r} ({_reason(err)}); pick a folder "
+                       "you can write to") from None
+    finally:
+        for folder in reversed(made):
+            folder.rmdir()
+
+
+def check_folder(path: Path) -> Path:
+    """The folder an ``--output`` file goes in; it must exist."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise QKVError(f"the folder {str(folder)!r} does not exist; create it or pick another "
+                       "--output")
+    return folder
+
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, so ``path`` is never half-written.
+    A path that cannot be written is one line that names it."""
+    folder = check_folder(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    except OSError as err:
+        raise QKVError(f"cannot write {str(path)!r} ({_reason(err)}); pick another "
+                       "--output") from None
+    try:
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it private)
+        os.replace(tmp, path)
+    except IsADirectoryError:
+        Path(tmp).unlink(missing_ok=True)
+        raise QKVError(f"--output {str(path)!r} is a folder; name a file") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_owner() -> str:
+    """Who a temporary folder belongs to: the process that the user started (workers inherit
+    its id), so after an interrupt it can sweep what its workers could not."""
+    return os.environ.get("QKV_RENDER_OWNER") or str(os.getpid())
+
+
+def work_folder(folder: Path) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f".rendering-{render_owner()}-", dir=folder))
+
+
+def sweep(trace: AttentionTrace, out: Path) -> None:
+    """Remove this render's temporary folders (after an interrupt, for what workers left)."""
+    for leftover in output_folder(trace, out).glob(f".rendering-{render_owner()}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+@dataclass
+class Staging:
+    """A render in progress: the sentence's ``folder``, a temporary folder ``work`` inside it,
+    and the (file in work, final path) ``pairs`` to rename into place when all went well."""
+
+    folder: Path
+    work: Path
+    pairs: list[tuple[Path, Path]] = field(default_factory=list)
+    remove: list[Path] = field(default_factory=list)  # more temporary folders to remove
+    written: list[Path] = field(default_factory=list)  # the final paths, once renamed
+
+
+@contextmanager
+def staging(trace: AttentionTrace, out: Path):
+    """Stage a render into ``output_folder(trace, out)``. Leaving normally renames the pairs
+    into place (a folder replaces a folder); leaving by an error or an interrupt renames
+    nothing. Either way the temporary folders go, and the sentence's folder too if this
+    render made it and wrote nothing."""
+    folder = output_folder(trace, out)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Staging(folder, work_folder(folder))
+    try:
+        yield stage
+        for src, dst in stage.pairs:
+            if src.is_dir() and dst.is_dir():  # the old folder goes with the temporary one
+                os.replace(dst, src.with_name(f".old-{dst.name}"))
+            os.replace(src, dst)
+            stage.written.append(dst)
+    finally:
+        for w in (stage.work, *stage.remove):
+            shutil.rmtree(w, ignore_errors=True)
+        if created and not stage.written:
+            try:
+                folder.rmdir()  # only if empty: another render may be working in it
+            except OSError:
+                pass

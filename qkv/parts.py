@@ -1,0 +1,124 @@
+"""The explainer in parts, for several jobs: its sections cut into consecutive runs, each drawn
+by its own process, joined with PyAV without re-encoding (Manim encodes every animation on its
+own and joins those files the same way, so the joined video has the very packets a single
+process writes), with the parts' captions moved onto the joined timeline.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from itertools import combinations, pairwise
+from pathlib import Path
+
+from attention import AttentionTrace
+from qkv.captions import with_captions
+from qkv.output import output_folder, slug, staging, work_folder
+from qkv.render import RenderOptions, manim_render, section_clips
+
+SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes are not tried
+# Wall seconds each explainer section took to draw (6 tokens, low quality, 2-core machine), and
+# the share of that a later part pays to play the section through without drawing it: what the
+# cut between parts balances. benchmarks/render_bench.py measures the result.
+SECTION_COST = {"title": 2.0, "embeddings": 8.0, "projections": 16.0, "scores": 11.0,
+                "softmax": 11.5, "mixing": 11.0, "recap": 7.0}
+SKIP_SHARE = 0.27
+
+
+def explainer_parts(jobs: int) -> list[tuple[str, ...]]:
+    """Cut the explainer's sections into at most ``jobs`` runs whose slowest is quickest."""
+    names = list(SECTION_COST)
+    cost = list(SECTION_COST.values())
+    best = None
+    for cuts in combinations(range(1, len(names)), min(jobs, len(names)) - 1):
+        bounds = (0, *cuts, len(names))
+        slowest = max(sum(cost[a:b]) + SKIP_SHARE * sum(cost[:a]) for a, b in pairwise(bounds))
+        if best is None or slowest < best[0]:
+            best = (slowest, bounds)
+    return [tuple(names[a:b]) for a, b in pairwise(best[1])]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What one process wrote for a part of the explainer, in its temporary folder."""
+
+    work: Path
+    video: Path
+    captions: str  # SRT text, in the scene's time
+    start: float  # where the part begins, in the scene's time
+    end: float
+    sections: tuple[tuple[str, Path], ...]  # (name, clip) with --sections
+
+
+def render_part(trace: AttentionTrace, options: RenderOptions) -> Piece:
+    """Draw ``options.part`` of the explainer; the files stay in a temporary folder (the
+    caller joins the pieces, then removes it)."""
+    folder = output_folder(trace, options.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    work = work_folder(folder)
+    try:
+        scene = manim_render(trace, options, work)
+        writer = scene.renderer.file_writer
+        captions = Path(writer.movie_file_path).with_suffix(".srt")
+        sections = tuple(section_clips(writer)) if options.sections else ()
+        return Piece(work, Path(writer.movie_file_path),
+                     captions.read_text(encoding="utf-8") if captions.exists() else "",
+                     scene.part_start, scene.renderer.time, sections)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def join_videos(parts: list[Path], dest: Path) -> None:
+    """Join videos of one codec and size end to end by copying packets (no re-encoding)."""
+    import av
+
+    listing = dest.with_suffix(".txt")
+    listing.write_text("".join(f"file 'file:{p.resolve().as_posix()}'\n" for p in parts),
+                       encoding="utf-8")
+    with av.open(str(listing), format="concat", options={"safe": "0"}) as src, \
+            av.open(str(dest), mode="w") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    listing.unlink()
+
+
+def join_captions(pieces: list[Piece]) -> str:
+    """Each part's own cues, moved from scene time to the joined video's time. (A part that
+    plays earlier sections through without drawing them also holds their cues: dropped.)"""
+    import datetime
+
+    import srt
+
+    cues, offset = [], 0.0
+    for piece in pieces:
+        shift = datetime.timedelta(seconds=offset - piece.start)
+        for cue in srt.parse(piece.captions):
+            if cue.start.total_seconds() >= piece.start - 1e-6:
+                cues.append(srt.Subtitle(0, cue.start + shift, cue.end + shift, cue.content))
+        offset += piece.end - piece.start
+    return srt.compose(cues)  # numbers the cues 1, 2, ...
+
+
+def join_parts(trace: AttentionTrace, options: RenderOptions, pieces: list[Piece]) -> list[Path]:
+    """Join the pieces into the explainer's final files; remove the pieces' folders."""
+    name = options.scene
+    with staging(trace, options.out) as stage:
+        stage.remove = [p.work for p in pieces]
+        folder, work = stage.folder, stage.work
+        video = work / f"{name}.{options.fmt}"
+        join_videos([p.video for p in pieces], video)
+        pairs = [(video, folder / video.name)]
+        captions = join_captions(pieces)
+        if captions:
+            (work / f"{name}.srt").write_text(captions, encoding="utf-8")
+            pairs.append((work / f"{name}.srt", folder / f"{name}.srt"))
+        clips = [clip for p in pieces for clip in p.sections]
+        for k, (section, clip) in enumerate(clips, start=1):
+            pairs.append((clip, folder / f"{name}-{k}-{slug(section)}{clip.suffix}"))
+        stage.pairs = with_captions(pairs, work, name)
+    return stage.written

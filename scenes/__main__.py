@@ -1,3 +1,0 @@
-from scenes.cli import main
-
-main()
