@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libcairo2-dev libpango1.0-dev pkg-config python3-dev          # pycairo and manimpango build from source
   texlive-latex-base texlive-latex-extra texlive-fonts-recommended dvisvgm  # MathTex formulas
   fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-symbola  # glyphs for most scripts, outline emoji
+  fontconfig                                                     # fc-list: which characters can be drawn
 )
 if [ "${1:-}" = "test" ]; then
   # the deck in a real browser (selenium drives Debian's chromium); pdftotext reads worksheets

@@ -16,12 +16,20 @@ def naive_attention(X, Wq, Wk, Wv, *, causal=False, scale=True, temperature=1.0)
     n, d_k = len(X), len(Wq[0])
     divisor = (math.sqrt(d_k) if scale else 1.0) * temperature
     scores = [[sum(Q[i][m] * K[j][m] for m in range(d_k)) for j in range(n)] for i in range(n)]
-    weights = []
+    weights, row_max, exp_rows, exp_sums = [], [], [], []
     for i in range(n):
         allowed = [j for j in range(n) if not (causal and j > i)]
         top = max(scores[i][j] / divisor for j in allowed)
         exps = {j: math.exp(scores[i][j] / divisor - top) for j in allowed}
         total = sum(exps.values())
         weights.append([exps.get(j, 0.0) / total for j in range(n)])
+        row_max.append(top)
+        exp_rows.append([exps.get(j, 0.0) for j in range(n)])
+        exp_sums.append(total)
     output = matmul(weights, V)
-    return {"Q": Q, "K": K, "V": V, "scores": scores, "weights": weights, "output": output}
+    weighted_values = [[[weights[i][j] * V[j][m] for m in range(len(V[0]))] for j in range(n)]
+                       for i in range(n)]
+    return {"Q": Q, "K": K, "V": V, "scores": scores, "row_max": row_max, "exps": exp_rows,
+            "exp_sums": exp_sums, "weights": weights,
+            "weight_sums": [sum(row) for row in weights], "weighted_values": weighted_values,
+            "output": output}

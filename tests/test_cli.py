@@ -34,9 +34,12 @@ def test_export_json_schema():
                                "seed": None}
     assert data["Wo"] is None and len(data["heads"]) == 1
     head = data["heads"][0]
-    assert set(head) == {"Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "weights",
-                         "output"}
+    assert list(head) == ["Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "row_max",
+                          "exps", "exp_sums", "weights", "weight_sums", "weighted_values",
+                          "output"]
     assert np.array(head["weights"]).shape == (6, 6)
+    assert np.array(head["weighted_values"]).shape == (6, 6, 4)
+    assert np.array(head["exp_sums"]).shape == (6,)
 
 
 def test_export_is_byte_identical_and_masked_cells_are_null(tmp_path):
@@ -106,6 +109,31 @@ def test_bad_input_one_line_exit_2_no_file(tmp_path, args, fragment):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("args", [
+    ["render", "--out", "/proc/qkv/renders"],
+    ["slides", "--to", "pptx", "--out", "/proc/qkv"],
+    ["export", "--output", "/proc/qkv.json"],
+    ["export", "--output", "/proc"],
+], ids=["render-out", "slides-out", "export-output", "export-output-folder"])
+def test_a_place_that_cannot_be_written_is_one_line_exit_2(tmp_path, args):
+    p = run(*args, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "/proc" in lines[0], lines
+    assert p.stdout == "" and os.listdir(tmp_path) == []
+
+
+def test_render_without_a_scene_renders_the_explainer(tmp_path):
+    """What ./render.sh does with no options: the explainer (here as a quick still)."""
+    from qkv.output import output_folder
+
+    p = run("render", "Hi there", "--format", "png", "--quality", "low", "--jobs", "1",
+            "--out", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [str(output_folder(compute("Hi there"), tmp_path) /
+                                         "explainer.png")]
+
+
 def test_output_to_missing_folder_is_an_error(tmp_path):
     p = run("export", "--output", str(tmp_path / "no" / "x.json"))
     assert p.returncode == 2 and p.stderr.startswith("error: ")
@@ -129,7 +157,8 @@ def test_export_agrees_with_independent_recomputation(ws, causal, heads, seed):
     outs = []
     for h in data["heads"]:
         ref = naive_attention(data["X"], h["Wq"], h["Wk"], h["Wv"], causal=causal)
-        for name in ("Q", "K", "V", "scores", "weights", "output"):
+        for name in ("Q", "K", "V", "scores", "row_max", "exps", "exp_sums", "weights",
+                     "weight_sums", "weighted_values", "output"):
             np.testing.assert_allclose(h[name], ref[name], rtol=0, atol=1e-9)
         d = len(h["Wq"][0])
         for i, row in enumerate(h["scaled"]):
@@ -143,11 +172,25 @@ def test_export_agrees_with_independent_recomputation(ws, causal, heads, seed):
     np.testing.assert_allclose(data["output"], final, rtol=0, atol=1e-9)
 
 
+def drawing(folder, workers: int, process, pattern: str = "") -> bool:
+    """Wait until ``workers`` renders under ``folder`` have each written a first animation
+    (Manim's partial movie files in their temporary folders): a render under way."""
+    import time
+
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        busy = {f.relative_to(folder).parts[: pattern.count("/") + 1] for f in
+                folder.glob(f"{pattern}.rendering-*/**/partial_movie_files/*/*.mp4")}
+        if len(busy) >= workers:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_interrupted_render_leaves_no_partial_file_and_keeps_the_old_one(tmp_path):
     """SIGTERM in the middle of a render: exit non-zero with a message, no temporary folder
     left, and the earlier good file untouched."""
     import signal
-    import time
 
     from qkv.output import output_folder
 
@@ -158,11 +201,7 @@ def test_interrupted_render_leaves_no_partial_file_and_keeps_the_old_one(tmp_pat
     p = subprocess.Popen([*QKV, "render", "--scene", "scores", "--quality", "low",
                           "--out", str(tmp_path / "renders")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(x.name.startswith(".rendering-")
-                                             for x in folder.iterdir()):
-        time.sleep(0.1)
-    time.sleep(2.0)  # well inside the render
+    assert drawing(folder, 1, p)  # Manim has written an animation: well inside the render
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
@@ -230,15 +269,11 @@ def test_two_renders_at_once_do_not_corrupt_each_other(tmp_path):
 
 def test_interrupting_parallel_render_cleans_up(tmp_path):
     import signal
-    import time
 
     p = subprocess.Popen([*QKV, "render", "Hi there", "--scene", "all", "--jobs", "2",
                           "--quality", "low", "--out", str(tmp_path)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not list(tmp_path.glob("*/.rendering-*")):
-        time.sleep(0.1)
-    time.sleep(3)
+    assert drawing(tmp_path, 2, p, "*/")  # both workers are drawing
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130
@@ -247,3 +282,40 @@ def test_interrupting_parallel_render_cleans_up(tmp_path):
     assert not list(tmp_path.glob("*/.rendering-*"))
     for f in tmp_path.glob("*/*"):  # whatever finished before the signal is whole
         assert f.suffix in (".mp4", ".srt", ".vtt", ".txt")
+
+
+def test_the_readme_names_every_option_of_every_command():
+    """Options are derived (the math ones from attention.MATH_OPTIONS): the README's tables
+    must keep up with them."""
+    from pathlib import Path
+
+    from qkv.cli import cli
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = []
+    for name, command in cli.commands.items():
+        assert f"qkv {name}" in readme
+        for param in command.params:
+            for flag in param.opts + param.secondary_opts:
+                if flag.startswith("--") and f"`{flag}" not in readme and flag != "--help":
+                    missing.append(f"{name} {flag}")
+    assert missing == []
+
+
+def test_every_math_option_reaches_every_interface(tmp_path):
+    """One list, four interfaces: a CLI flag, a QKV_ variable, a config key, a JSON key."""
+    from attention import MATH_OPTIONS
+    from attention.config_file import MATH_KEYS
+    from qkv.cli import cli
+
+    flags = {f for p in cli.commands["export"].params for f in p.opts}
+    names = [o.name for o in MATH_OPTIONS]
+    assert {f"--{n}" for n in names} <= flags
+    assert list(MATH_KEYS) == names
+    assert list(json.loads(run("export").stdout)["options"]) == names
+    from scenes.base import trace_from_env
+
+    env = {o.env: "1" if o.kind is not bool else "0" for o in MATH_OPTIONS}
+    config = trace_from_env({**env, "QKV_SENTENCE": "Hi"}).config
+    assert [getattr(config, n) for n in names] == [
+        1 if o.kind is not bool else False for o in MATH_OPTIONS]

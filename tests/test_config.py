@@ -131,3 +131,37 @@ def test_own_weights_refuse_heads():
     cfg = parse_config(tomllib.loads(TEACHER))
     with pytest.raises(QKVError, match="one head"):
         compute_config("The cat", AttentionConfig(heads=3), cfg.custom)
+
+
+HUGE = """
+feature_names = ["a", "b"]
+[embeddings]
+big = [1e300, 0.0]
+numbers = [0.0, 1e300]
+[weights]
+Wq = [[1, 0], [0, 1]]
+Wk = [[1, 0], [0, 1]]
+Wv = [[1, 0], [0, 1]]
+"""
+
+
+@pytest.mark.parametrize("command", [["export"], ["export", "--format", "pdf", "-o", "w.pdf"],
+                                     ["render", "--out", "renders"]])
+def test_numbers_that_overflow_are_refused_in_one_line(tmp_path, command):
+    """1e300 squared is past the largest float: refused where it overflows, naming the
+    matrix, with exit status 2, no numpy warning and no file (not exported as nulls)."""
+    (tmp_path / "huge.toml").write_text(HUGE)
+    p = run(*command, "big numbers", "--config", "huge.toml", cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert p.stdout == ""
+    assert p.stderr.splitlines() == [
+        "error: scores = Q K\u1d40 overflows (a value beyond \u00b11.8e308); use smaller "
+        "embeddings or weights in your --config"]
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["huge.toml"]
+
+
+def test_a_flag_from_the_file_can_be_turned_off_on_the_command_line(tmp_path):
+    path = tmp_path / "lesson.toml"
+    path.write_text(TEACHER)
+    data = json.loads(run("export", "--config", str(path), "--no-causal").stdout)
+    assert data["options"]["causal"] is False

@@ -12,7 +12,7 @@ import manim.utils.tex_file_writing as tex_writing
 from attention import QKVError, compute
 from scenes.components import display_text, plain_text
 from scenes.embeddings import EmbeddingsScene
-from scenes.render import check_drawable
+from qkv.fonts import check_drawable, font_covers
 from scenes.theme import DARK
 from tests.scene_tools import construct
 
@@ -39,8 +39,33 @@ HOSTILE = [
 ]
 
 
-def test_the_list_covers_the_issue():
-    assert len(HOSTILE) >= 18
+def test_every_refusal_of_the_tokenizer_has_a_hostile_case():
+    """Each `raise QKVError` line of attention/tokenize.py runs for some input of the list
+    (traced line by line), so a new refusal needs its hostile case here. (Non-text input
+    comes only from Python, never from the command line: one call covers it.)"""
+    tk = sys.modules["attention.tokenize"]  # (attention.tokenize is also the function)
+    source = open(tk.__file__, encoding="utf-8").read().splitlines()
+    refusals = {k for k, line in enumerate(source, start=1) if "raise QKVError" in line}
+    assert len(refusals) >= 6
+    hit = set()
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename != tk.__file__:
+            return None
+        if event == "line":
+            hit.add(frame.f_lineno)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        for sentence in [s for _, s, _ in HOSTILE] + [b"not text"]:
+            try:
+                tk.tokenize(sentence)
+            except QKVError:
+                pass
+    finally:
+        sys.settrace(None)
+    assert sorted(refusals - hit) == []
 
 
 @pytest.mark.parametrize("name,sentence,expected", HOSTILE, ids=[h[0] for h in HOSTILE])
@@ -114,9 +139,26 @@ def test_user_text_never_reaches_latex_or_markup(monkeypatch, name, sentence):
         assert tok in labels or display_text(tok) in labels
 
 
-def test_undrawable_character_is_refused(monkeypatch):
-    import scenes.render as render
+def test_fontconfig_says_what_is_covered():
+    assert font_covers("a") and font_covers("\u732b") and font_covers("\u05d4")
+    assert not font_covers(UNDRAWN)
 
-    monkeypatch.setattr(render, "font_covers", lambda ch: ch != "\u0e01")
-    with pytest.raises(QKVError, match="no installed font"):
-        check_drawable(compute("ok \u0e01"))
+
+UNDRAWN = "\u20c0"  # SOM SIGN (Unicode 14): printable, and no font that render.sh installs has it
+
+
+def test_undrawable_character_is_refused():
+    with pytest.raises(QKVError, match=r"no installed font can draw .* \(U\+20C0\)"):
+        check_drawable(compute(f"ok {UNDRAWN}"))
+
+
+def test_no_fontconfig_is_an_error_not_a_pass(monkeypatch):
+    import qkv.fonts as fonts
+
+    fonts.outline_coverage.cache_clear()
+    monkeypatch.setenv("PATH", "/nonexistent")
+    try:
+        with pytest.raises(QKVError, match="fc-list is not installed"):
+            check_drawable(compute("Hello"))
+    finally:
+        fonts.outline_coverage.cache_clear()

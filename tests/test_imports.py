@@ -1,17 +1,63 @@
+"""The three layers, and the one way their imports run: qkv -> scenes -> attention."""
+
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ["attention", "scenes", "qkv"]  # lowest first
+THIRD_PARTY_BELOW = {"attention": {"manim", "manim_slides", "click", "av"},
+                     "scenes": {"click", "av"}}  # what a lower layer must not import
+
+
+def imported_top_names(path: Path) -> set[str]:
+    """Every module a file imports (at any depth, lazily inside functions too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_imports_only_run_downward(layer):
+    above = set(LAYERS[LAYERS.index(layer) + 1:]) | THIRD_PARTY_BELOW.get(layer, set())
+    files = sorted((ROOT / layer).glob("*.py"))
+    assert files
+    wrong = {f.name: sorted(imported_top_names(f) & above) for f in files}
+    assert {k: v for k, v in wrong.items() if v} == {}
+
+
+def test_the_check_sees_an_upward_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from qkv.cli import main\n    import manim.utils\n")
+    assert imported_top_names(bad) == {"qkv", "manim"}
+
+
+def loaded_after(code: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    return set(p.stdout.split())
 
 
 def test_attention_does_not_import_manim():
-    code = "import sys, attention, attention.export; print('manim' in sys.modules)"
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == "False"
+    loaded = loaded_after("import attention, attention.export, attention.worksheet")
+    assert "manim" not in loaded and "scenes" not in loaded and "qkv" not in loaded
+
+
+def test_scenes_do_not_import_qkv():
+    loaded = loaded_after("import scenes.explainer, scenes.deck")
+    assert "manim" in loaded and not {m for m in loaded if m.split(".")[0] == "qkv"}
 
 
 def test_cli_export_does_not_import_manim():
-    code = ("import sys; from qkv.cli import main\n"
-            "try:\n    main(['export', '--format', 'csv'])\nexcept SystemExit:\n    pass\n"
-            "print('manim' in sys.modules, file=sys.stderr)")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert p.stderr.strip().splitlines()[-1] == "False"
+    loaded = loaded_after("from qkv.cli import main\n"
+                          "try:\n    main(['export', '--format', 'csv'])\nexcept SystemExit:\n"
+                          "    pass")
+    assert "manim" not in loaded

@@ -1,4 +1,5 @@
-"""attention/ against a naive loop implementation, torch (when installed) and properties."""
+"""attention/ against a naive loop implementation, ONNX's Attention operator run by onnxruntime,
+and properties."""
 
 import math
 
@@ -34,9 +35,11 @@ def test_matches_naive_loops(sentence, causal, scale, temperature):
     ref = naive_attention(t.X.tolist(), t.head.Wq.tolist(), t.head.Wk.tolist(),
                           t.head.Wv.tolist(), causal=causal, scale=scale,
                           temperature=temperature)
-    for name in ("Q", "K", "V", "scores", "weights", "output"):
+    for name in ("Q", "K", "V", "scores", "row_max", "exps", "exp_sums", "weights",
+                 "weight_sums", "weighted_values", "output"):
         assert_close(getattr(t.head, name), ref[name])
     assert_close(t.output, ref["output"])
+    assert set(ref) | {"Wq", "Wk", "Wv", "scaled"} == set(attention.HeadTrace.__dataclass_fields__)
 
 
 @pytest.mark.parametrize("heads", [2, 3, 6])
@@ -178,11 +181,84 @@ def test_weights_rows_sum_to_one_and_masked_are_zero(ws, causal, heads_i):
         assert np.all(np.isfinite(h.output))
 
 
-def test_matches_torch_sdpa():
-    torch = pytest.importorskip("torch")
-    F = torch.nn.functional
-    for causal in (False, True):
-        t = compute("The cat sat on the mat", causal=causal)
-        q, k, v = (torch.tensor(np.array(m))[None] for m in (t.Q, t.K, t.V))
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)[0].numpy()
-        assert_close(out, t.output, 1e-9)
+@pytest.mark.parametrize("config,matrix,fix", [
+    ({"embeddings": {"a": [1e300, 0], "b": [0, 1e300]}, "weights": {
+        "Wq": [[1, 0], [0, 1]], "Wk": [[1, 0], [0, 1]], "Wv": [[1, 0], [0, 1]]}},
+     "scores = Q K\u1d40", "smaller embeddings or weights"),
+    ({"embeddings": {"a": [1e200, 0], "b": [0, 1]}, "weights": {
+        "Wq": [[1e200, 0], [0, 1]], "Wk": [[1, 0], [0, 1]], "Wv": [[1, 0], [0, 1]]}},
+     "Q = X W_q", "smaller embeddings or weights"),
+    ({"embeddings": {"a": [1e150, 0], "b": [0, 1]}, "weights": {
+        "Wq": [[1e150, 0], [0, 1]], "Wk": [[1e-150, 0], [0, 1]], "Wv": [[1, 0], [0, 1]]},
+      "temperature": 1e-20},
+     "scaled = scores", "larger --temperature"),
+], ids=["scores", "Q", "scaled"])
+def test_overflow_is_refused_naming_the_matrix(config, matrix, fix):
+    """Numbers too large for floating point are refused where they overflow, in one line
+    that names the matrix and the fix, with no numpy warning."""
+    import warnings
+
+    from attention.config_file import parse_config
+
+    cfg = parse_config({"feature_names": ["f1", "f2"], **config})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail here
+        with pytest.raises(QKVError) as info:
+            attention.compute_config("a b", attention.AttentionConfig(**cfg.math), cfg.custom)
+    message = str(info.value)
+    assert message.startswith(matrix) and "overflows" in message and fix in message, message
+
+
+def test_overflow_through_w_o_is_refused(monkeypatch):
+    import attention.core as core
+
+    real = core.random_weights
+
+    def huge_wo(seed, d_model, heads):  # positive values, and a W_o near the largest float
+        per_head, w_o = real(seed, d_model, heads)
+        return [tuple(abs(w) * 10 for w in ws) for ws in per_head], np.full_like(w_o, 1e308)
+
+    monkeypatch.setattr(core, "random_weights", huge_wo)
+    with pytest.raises(QKVError, match="concat\\(heads\\) W_o overflows"):
+        compute("The cat sat on the mat", heads=2)
+
+
+def onnx_attention(t):
+    """Run the trace's X and W_q/W_k/W_v through ONNX's own Attention operator (opset 23) in
+    onnxruntime: matrix products, scaling, causal mask and softmax done by code no one here
+    wrote. Returns (output, weights) of head 1."""
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    n, d_model = t.X.shape
+    d = t.d_k
+    f64 = TensorProto.DOUBLE
+    nodes = [helper.make_node("MatMul", ["X", w], [m]) for w, m in
+             (("Wq", "Q"), ("Wk", "K"), ("Wv", "V"))]
+    nodes += [helper.make_node("Reshape", [m, "shape"], [m + "4"]) for m in "QKV"]
+    nodes.append(helper.make_node("Attention", ["Q4", "K4", "V4"], ["Y", "", "", "W"],
+                                  is_causal=int(t.config.causal), scale=1 / t.divisor,
+                                  qk_matmul_output_mode=3))  # W: the weights after softmax
+    graph = helper.make_graph(
+        nodes, "attention",
+        [helper.make_tensor_value_info("X", f64, [n, d_model])] +
+        [helper.make_tensor_value_info(w, f64, [d_model, d]) for w in ("Wq", "Wk", "Wv")],
+        [helper.make_tensor_value_info(y, f64, None) for y in ("Y", "W")],
+        initializer=[helper.make_tensor("shape", TensorProto.INT64, [4], [1, 1, n, d])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    y, w = session.run(None, {"X": t.X, "Wq": t.head.Wq, "Wk": t.head.Wk, "Wv": t.head.Wv})
+    return y[0, 0], w[0, 0]
+
+
+@pytest.mark.parametrize("sentence", SENTENCES)
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("scale,temperature", [(True, 1.0), (False, 1.0), (True, 0.5)],
+                         ids=["scaled", "unscaled", "hot"])
+def test_matches_onnx_attention_operator(sentence, causal, scale, temperature):
+    """ONNX's scale attribute is a 32-bit float: agreement to 1e-6, not 1e-9."""
+    t = compute(sentence, causal=causal, scale=scale, temperature=temperature)
+    output, weights = onnx_attention(t)
+    assert_close(output, t.output, 1e-6)
+    assert_close(weights, t.weights, 1e-6)

@@ -127,12 +127,12 @@ def test_staging_renames_into_place_only_when_all_went_well(tmp_path):
         stage.pairs = [(stage.work / "a.mp4", stage.folder / "a.mp4"),
                        (stage.work / "clips", stage.folder / "clips")]
 
-    with pytest.raises(RuntimeError), staging(t, options) as stage:
+    with pytest.raises(RuntimeError), staging(t, options.out) as stage:
         stage_files(stage)
         raise RuntimeError("a failure after the files were staged")
     assert os.listdir(tmp_path) == []  # nothing renamed, no temporary folder, no empty folder
     for _ in range(2):  # the second time, a file and a folder replace the first ones
-        with staging(t, options) as stage:
+        with staging(t, options.out) as stage:
             stage_files(stage)
         assert sorted(os.listdir(stage.folder)) == ["a.mp4", "clips"]
         assert stage.written == [stage.folder / "a.mp4", stage.folder / "clips"]
@@ -175,9 +175,14 @@ def test_render_formats(tmp_path):
         "scores.webm"]
 
 
-def test_registry_lists_every_scene_and_explainer_is_default():
-    from scenes.registry import DEFAULT_SCENE
+def test_registry_loads_every_scene():
+    """Each name leads to the scene class of that stage (the default scene is tested by
+    rendering it: tests/test_cli.py)."""
+    from scenes.base import AttentionScene
 
-    assert DEFAULT_SCENE == "explainer"
-    assert set(SCENES) == set(STAGES) | {"explainer"}
-    assert issubclass(load("explainer"), ExplainerScene)
+    assert list(SCENES) == [*STAGES, "explainer"]
+    classes = [load(name) for name in SCENES]
+    assert all(issubclass(c, AttentionScene) for c in classes)
+    assert len(set(classes)) == len(classes) and classes[-1] is ExplainerScene
+    for name, cls in zip(STAGES, classes):
+        assert hasattr(cls, f"{name}_stage")

@@ -18,7 +18,7 @@ ACCEPTED = [(name, s) for name, s, expected in HOSTILE if expected == "ok"]
 
 
 def numbers(text: str) -> list[float]:
-    return [float(x.replace(MINUS, "-")) for x in re.findall(f"{MINUS}?\\d+\\.\\d+", text)]
+    return [float(x.replace(MINUS, "-")) for x in re.findall(f"[{MINUS}-]?\\d+\\.\\d+", text)]
 
 
 def shown(x: float, digits: int = 2) -> float:
@@ -65,19 +65,46 @@ def test_worked_example_numbers_are_the_traces(sentence, opts):
         assert numbers(line)[-1] == shown(head.output[i, m])
 
 
-def test_equals_sign_only_when_the_printed_arithmetic_is_exact():
-    md = to_worksheet_md(compute("The cat sat on the mat"))
-    checked = 0
+def big_numbers_trace():
+    """A teacher's numbers with factors of two digits and negative signs on both sides."""
+    from attention import AttentionConfig, compute_config
+    from attention.config_file import parse_config
+
+    cfg = parse_config({"feature_names": ["f1", "f2"],
+                        "embeddings": {"big": [12.5, -3.25], "small": [-1.5, 10.75]},
+                        "weights": {"Wq": [[0.5, -1.0], [1.0, 0.25]],
+                                    "Wk": [[-0.75, 1.0], [0.5, 0.5]],
+                                    "Wv": [[-10.5, 2.0], [3.0, -0.5]]}})
+    return compute_config("big small", AttentionConfig(temperature=20.0), cfg.custom)
+
+
+FACTOR = f"\\(?([{MINUS}-]?\\d+\\.\\d+)\\)?"  # a printed factor, maybe negative, in parentheses
+
+
+@pytest.mark.parametrize("make", [lambda: compute("The cat sat on the mat"),
+                                  lambda: compute("Dogs chase the red ball", seed=4),
+                                  big_numbers_trace], ids=["default", "negative", "big"])
+def test_equals_sign_only_when_the_printed_arithmetic_is_exact(make):
+    """Each written-out sum: '=' exactly when the printed factors, multiplied and added,
+    give the printed total (read back from the text, signs and every digit included)."""
+    md = to_worksheet_md(make())
+    checked, negative, wide = 0, 0, 0
     for line in md.splitlines():
         if "\u00d7" not in line or not line.startswith("    "):
             continue
-        pairs = re.findall(f"(\\d\\.\\d+) \u00d7 \\(?({MINUS}?\\d\\.\\d+)\\)?", line)
-        shown = sum(float(a) * float(b.replace(MINUS, "-")) for a, b in pairs)
+        pairs = re.findall(f"{FACTOR} \u00d7 {FACTOR}", line)
+        values = [(float(a.replace(MINUS, "-")), float(b.replace(MINUS, "-"))) for a, b in pairs]
+        shown = sum(a * b for a, b in values)
         total = numbers(line)[-1]
-        exact = f"{shown:.2f}" == f"{total:.2f}"
+        exact = float(f"{shown:.2f}") == total  # (float: -0.00 is 0.00)
         assert ("\u2248" in line) == (not exact), line
+        assert len(pairs) == line.count("\u00d7"), line  # every product was read
         checked += 1
-    assert checked >= 4
+        negative += any(a < 0 for a, _ in values)
+        wide += any(abs(a) >= 10 or abs(b) >= 10 for a, b in values)
+    assert checked >= 2
+    if make is big_numbers_trace:
+        assert negative and wide  # the case exercises signs and two-digit factors
 
 
 def test_tex_escapes_every_special_and_keeps_unknown_scripts_as_code_points():
