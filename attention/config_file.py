@@ -102,14 +102,18 @@ def parse_config(data: dict) -> ConfigFile:
     if theme is not None and theme not in THEMES:
         raise _fail("theme", f"must be one of {', '.join(THEMES)}")
     math_opts = {}
-    for key, kind in MATH_KEYS.items():
-        if key in data:
-            value = data[key]
-            if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-                raise _fail(key, f"must be a {'true/false' if kind is bool else 'number'}")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise _fail(key, "must be a finite number")
-            math_opts[key] = value
+    for o in MATH_OPTIONS:
+        if o.name not in data:
+            continue
+        value, kind = data[o.name], MATH_KEYS[o.name]
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+            what = {bool: "true/false", str: "string"}.get(kind, "number")
+            raise _fail(o.name, f"must be a {what}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _fail(o.name, "must be a finite number")
+        if o.choices and value not in o.choices:
+            raise _fail(o.name, f"must be one of {', '.join(o.choices)}")
+        math_opts[o.name] = value
 
     names = None
     if "feature_names" in data:

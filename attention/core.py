@@ -18,12 +18,14 @@ from .weights import ATTENTION_DIMS, W_K, W_Q, W_V, random_weights
 
 
 DEFAULT_SENTENCE = "The cat sat on the mat"
+POSITIONS = ("none", "sinusoidal")
 
 
-def _option(default, help: str, *, kind: type | None = None, metavar: str | None = None):
+def _option(default, help: str, *, kind: type | None = None, metavar: str | None = None,
+            choices: tuple[str, ...] | None = None):
     """A field of :class:`AttentionConfig` that is also a user-facing option."""
     return field(default=default, metadata={"help": help, "kind": kind or type(default),
-                                            "metavar": metavar})
+                                            "metavar": metavar, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class AttentionConfig:
                          metavar="H")
     seed: int | None = _option(None, "Seeded random weights instead of the hand-designed ones.",
                                kind=int, metavar="N")
+    positions: str = _option("none", "Add each word's position to its embedding: none, or "
+                             "sinusoidal (the sine and cosine waves of 'Attention Is All You "
+                             "Need').", choices=POSITIONS)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)):
@@ -55,6 +60,9 @@ class AttentionConfig:
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
                                       or self.seed < 0):
             raise QKVError(f"--seed must be a whole number of at least 0 (got {self.seed!r})")
+        if self.positions not in POSITIONS:
+            raise QKVError(f"--positions must be one of {', '.join(POSITIONS)} "
+                           f"(got {self.positions!r})")
 
     def as_dict(self) -> dict:
         """The options as JSON values, in field order (the export's ``options``)."""
@@ -67,10 +75,11 @@ class MathOption:
     """One math option as every interface sees it."""
 
     name: str  # the field, the config key, the JSON key; the CLI flag is --name
-    kind: type  # bool, int, float (int options may also be None: no value)
+    kind: type  # bool, int, float, str (int options may also be None: no value)
     default: object
     help: str
     metavar: str | None = None
+    choices: tuple[str, ...] | None = None  # the values a str option takes
 
     @property
     def env(self) -> str:
@@ -79,7 +88,8 @@ class MathOption:
 
 
 MATH_OPTIONS = tuple(MathOption(f.name, f.metadata["kind"], f.default, f.metadata["help"],
-                                f.metadata["metavar"]) for f in fields(AttentionConfig))
+                                f.metadata["metavar"], f.metadata["choices"])
+                     for f in fields(AttentionConfig))
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -126,6 +136,8 @@ class AttentionTrace:
     feature_names: tuple[str, ...]
     config: AttentionConfig
     X: np.ndarray  # [n, d_model] embeddings, one row per token
+    P: np.ndarray | None  # [n, d_model] position vectors (--positions), else None
+    X_in: np.ndarray  # [n, d_model] X + P: what enters attention (X itself without positions)
     mask: np.ndarray  # [n, n] bool, True where a query may NOT see a key
     heads: tuple[HeadTrace, ...]
     Wo: np.ndarray | None  # [d_model, d_model] for several heads, else None
@@ -135,6 +147,11 @@ class AttentionTrace:
     @property
     def n(self) -> int:
         return len(self.tokens)
+
+    @property
+    def input_name(self) -> str:
+        """The name of what enters attention: 'X_in' (X + P) with positions, else 'X'."""
+        return "X" if self.P is None else "X_in"
 
     @property
     def head(self) -> HeadTrace:
@@ -174,6 +191,29 @@ def pick_example(trace: AttentionTrace) -> tuple[int, int]:
             s = off
     i, j = np.unravel_index(int(np.argmax(s)), s.shape)
     return int(i), int(j)
+
+
+def sinusoidal_positions(n: int, d_model: int) -> np.ndarray:  # -> [n, d_model]
+    """Position vectors of "Attention Is All You Need", positions counted from 0:
+    PE[pos, 2i] = sin(pos / 10000^(2i / d_model)), PE[pos, 2i + 1] = cos(the same angle).
+    Each pair of columns is one wave; the first is fastest. Rounded to 2 decimals like the
+    embeddings, so X + P on screen adds up exactly."""
+    pos = np.arange(n)[:, None]  # [n, 1]
+    angle = pos / 10000 ** (np.arange(0, d_model, 2)[None, :] / d_model)  # [n, ceil(d/2)]
+    P = np.zeros((n, d_model))
+    P[:, 0::2] = np.sin(angle)
+    P[:, 1::2] = np.cos(angle[:, : d_model // 2])
+    return np.round(P, 2) + 0.0  # + 0.0: no -0.0
+
+
+def position_waves(n: int, d_model: int, per_step: int = 12):  # -> [m], [d_model, m]
+    """The waves behind :func:`sinusoidal_positions`, sampled between the positions for a
+    plot: ``per_step`` samples from one position to the next (unrounded: a curve, not a
+    number; the dots on it are P's own entries)."""
+    x = np.linspace(0, max(n - 1, 1), per_step * max(n - 1, 1) + 1)  # [m]
+    rate = 10000 ** (-(np.arange(d_model) // 2 * 2) / d_model)  # [d_model]
+    angle = rate[:, None] * x[None, :]  # [d_model, m]
+    return x, np.where(np.arange(d_model)[:, None] % 2 == 0, np.sin(angle), np.cos(angle))
 
 
 def causal_mask(n: int) -> np.ndarray:  # -> [n, n] bool
@@ -237,27 +277,19 @@ def attention_head(
         weighted_values=weighted_values, output=output).items()})
 
 
-def compute(
-    sentence: str,
-    *,
-    causal: bool = False,
-    scale: bool = True,
-    temperature: float = 1.0,
-    heads: int = 1,
-    seed: int | None = None,
-) -> AttentionTrace:
+def compute(sentence: str, **options) -> AttentionTrace:
     """Tokenize, embed and run self-attention on ``sentence``; keep every matrix.
 
-    Rows are queries and softmax runs over the last axis. With one head the projections
-    map d_model to d_k (4 for the hand-designed weights); with H heads each maps d_model
-    to d_model / H and W_o maps the concatenated heads back to d_model.
+    ``options`` are the fields of :class:`AttentionConfig` (causal, scale, temperature,
+    heads, seed, positions). Rows are queries and softmax runs over the last axis. With one
+    head the projections map d_model to d_k (4 for the hand-designed weights); with H heads
+    each maps d_model to d_model / H and W_o maps the concatenated heads back to d_model.
 
     >>> t = compute("The cat sat on the mat")
     >>> t.weights.shape, bool(abs(t.weights.sum(axis=1) - 1).max() < 1e-12)
     ((6, 6), True)
     """
-    config = AttentionConfig(causal=causal, scale=scale, temperature=temperature, heads=heads,
-                             seed=seed)
+    config = AttentionConfig(**options)
     return compute_config(sentence, config)
 
 
@@ -277,6 +309,8 @@ def compute_config(sentence: str, config: AttentionConfig, custom=None) -> Atten
     else:
         X = embed(tokens)  # [n, d_model]
     n, d_model = X.shape
+    P = sinusoidal_positions(n, d_model) if config.positions == "sinusoidal" else None
+    X_in = X if P is None else X + P  # [n, d_model]
     if config.heads > 1 and d_model % config.heads:
         divisors = [h for h in range(1, d_model + 1) if d_model % h == 0]
         raise QKVError(
@@ -296,7 +330,7 @@ def compute_config(sentence: str, config: AttentionConfig, custom=None) -> Atten
     mask = causal_mask(n) if config.causal else np.zeros((n, n), dtype=bool)
     d_head = projections[0][0].shape[1]
     divisor = (math.sqrt(d_head) if config.scale else 1.0) * config.temperature  # as .divisor
-    head_traces = tuple(attention_head(X, *w, mask, divisor) for w in projections)
+    head_traces = tuple(attention_head(X_in, *w, mask, divisor) for w in projections)
     if Wo is None:
         output = head_traces[0].output
     else:
@@ -309,6 +343,8 @@ def compute_config(sentence: str, config: AttentionConfig, custom=None) -> Atten
         feature_names=names,
         config=config,
         X=_frozen(X),
+        P=None if P is None else _frozen(P),
+        X_in=_frozen(X_in),
         mask=_frozen_bool(mask),
         heads=head_traces,
         Wo=None if Wo is None else _frozen(Wo),

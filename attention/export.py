@@ -17,7 +17,7 @@ HEAD_ARRAYS = ("Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "row_max", "
                "exp_sums", "weights", "weight_sums", "weighted_values", "output")
 KEY_COLUMNS = ("scores", "scaled", "exps", "weights")  # [n, n]: row = query, column = key
 # The matrices a worksheet prints in full (the rest are worked through in its example).
-SHEET_MATRICES = ("X", "Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "weights", "output",
+SHEET_MATRICES = ("X", "P", "X_in", "Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "weights", "output",
                   "Wo", "final_output")
 
 
@@ -37,6 +37,8 @@ def to_dict(trace: AttentionTrace) -> dict:
         "feature_names": list(trace.feature_names),
         "options": trace.config.as_dict(),
         "X": _floats(trace.X),
+        "P": None if trace.P is None else _floats(trace.P),
+        "X_in": _floats(trace.X_in),
         "heads": [{name: _floats(getattr(h, name)) for name in HEAD_ARRAYS} for h in trace.heads],
         "Wo": None if trace.Wo is None else _floats(trace.Wo),
         "output": _floats(trace.output),
@@ -57,6 +59,9 @@ def labelled_matrices(trace: AttentionTrace, names=None):
     feats = list(trace.feature_names)
     if keep("X"):
         yield "", "X", trace.X, tokens, feats
+    if trace.P is not None:
+        for name in filter(keep, ("P", "X_in")):
+            yield "", name, getattr(trace, name), tokens, feats
     for h, head in enumerate(trace.heads, start=1):
         dims = list(trace.attention_dims or [f"d{j + 1}" for j in range(head.d_k)])
         for name in filter(keep, HEAD_ARRAYS):

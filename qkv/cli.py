@@ -20,9 +20,10 @@ from attention.config_file import load_config
 from attention.export import FORMATS as DATA_FORMATS
 from attention.worksheet import FORMATS as SHEET_FORMATS
 from qkv.output import check_folder, check_out, write_atomically
-from qkv.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
+from qkv.registry import DEFAULT_SCENE, NEEDS, SCENES, VIDEO_FORMATS, applicable
 
 EXPORT_FORMATS = {**DATA_FORMATS, **SHEET_FORMATS}  # and pdf, written by pdflatex
+MATH_CHOICES = {o.name: o.choices[-1] for o in MATH_OPTIONS if o.choices}  # a value that is on
 
 
 def _click_option(o):
@@ -32,7 +33,8 @@ def _click_option(o):
     if o.kind is bool:
         return click.option(f"--{o.name}/--no-{o.name}", default=o.default, help=o.help,
                             show_default=f"--{o.name}" if o.default else f"--no-{o.name}")
-    return click.option(f"--{o.name}", type=o.kind, default=o.default, metavar=o.metavar,
+    kind = click.Choice(o.choices) if o.choices else o.kind
+    return click.option(f"--{o.name}", type=kind, default=o.default, metavar=o.metavar,
                         help=o.help, show_default=show)
 
 
@@ -153,7 +155,10 @@ def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, se
     from qkv.render import RenderOptions
 
     trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
-    names = list(SCENES) if scene == "all" else [scene]
+    if scene != "all" and not applicable(scene, trace.config):
+        raise QKVError(f"--scene {scene} shows an option that is off; add --{NEEDS[scene]} "
+                       f"{MATH_CHOICES[NEEDS[scene]]}")
+    names = [s for s in SCENES if applicable(s, trace.config)] if scene == "all" else [scene]
     options = RenderOptions(scene=names[0], quality=quality, out=out, theme=theme, fmt=fmt,
                             transparent=transparent, fps=fps, sections=sections,
                             verbose=verbose)

@@ -20,15 +20,15 @@ SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes ar
 # Wall seconds each explainer section took to draw (6 tokens, low quality, 2-core machine), and
 # the share of that a later part pays to play the section through without drawing it: what the
 # cut between parts balances. benchmarks/render_bench.py measures the result.
-SECTION_COST = {"title": 2.0, "embeddings": 8.0, "projections": 16.0, "scores": 11.0,
-                "softmax": 11.5, "mixing": 11.0, "recap": 7.0}
+SECTION_COST = {"title": 2.0, "embeddings": 8.0, "positions": 10.0, "projections": 16.0,
+                "scores": 11.0, "softmax": 11.5, "mixing": 11.0, "recap": 7.0}
 SKIP_SHARE = 0.27
 
 
-def explainer_parts(jobs: int) -> list[tuple[str, ...]]:
-    """Cut the explainer's sections into at most ``jobs`` runs whose slowest is quickest."""
-    names = list(SECTION_COST)
-    cost = list(SECTION_COST.values())
+def explainer_parts(jobs: int, sections) -> list[tuple[str, ...]]:
+    """Cut the explainer's ``sections`` into at most ``jobs`` runs whose slowest is quickest."""
+    names = list(sections)
+    cost = [SECTION_COST[name] for name in names]
     best = None
     for cuts in combinations(range(1, len(names)), min(jobs, len(names)) - 1):
         bounds = (0, *cuts, len(names))

@@ -43,13 +43,17 @@ def _render_task(trace: AttentionTrace, options: RenderOptions):
         os._exit(130)
 
 
-def plan(options: RenderOptions, scenes: list[str], jobs: int) -> list[RenderOptions]:
+def plan(trace: AttentionTrace, options: RenderOptions, scenes: list[str],
+         jobs: int) -> list[RenderOptions]:
     """The tasks of a render: a scene each, and with several jobs the explainer (in mp4) cut
     into parts; the costliest first, so no long task starts last."""
     tasks = []
     for name in scenes:
         if name == "explainer" and jobs > 1 and options.fmt in SPLIT_FORMATS:
-            tasks += [replace(options, scene=name, part=p) for p in explainer_parts(jobs)]
+            from scenes.explainer import explainer_sections
+
+            tasks += [replace(options, scene=name, part=p)
+                      for p in explainer_parts(jobs, explainer_sections(trace))]
         else:
             tasks.append(replace(options, scene=name))
     return sorted(tasks, key=lambda task: task.part is None)  # the explainer's parts first
@@ -59,7 +63,7 @@ def render_scenes(trace: AttentionTrace, options: RenderOptions, scenes: list[st
                   jobs: int = 1, on_done=None) -> list[Path]:
     """Render several scenes, ``jobs`` at a time in separate processes; return every path
     written, in the order of ``scenes``. ``on_done(scene)`` is called as each one finishes."""
-    tasks = plan(options, scenes, jobs)
+    tasks = plan(trace, options, scenes, jobs)
     if jobs <= 1 or len(tasks) == 1:
         written = []
         for task in tasks:

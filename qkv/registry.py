@@ -3,6 +3,8 @@
 SCENES = {
     "embeddings": ("scenes.embeddings:EmbeddingsScene",
                    "the sentence becomes tokens, each token a vector of named features"),
+    "positions": ("scenes.positions:PositionsScene",
+                  "with --positions sinusoidal: each word's position vector added to it"),
     "projections": ("scenes.projections:ProjectionsScene",
                     "X times W_q, W_k, W_v: one word in detail, then every word's Q, K and V"),
     "scores": ("scenes.scores:ScoresScene",
@@ -12,10 +14,17 @@ SCENES = {
     "mixing": ("scenes.mixing:MixingScene",
                "each weight times its value, summed into the output; outputs beside inputs"),
     "explainer": ("scenes.explainer:ExplainerScene",
-                  "the whole story: title, the five stages as sections, recap"),
+                  "the whole story: title, the stages as sections, recap"),
 }
 DEFAULT_SCENE = "explainer"
 VIDEO_FORMATS = ("mp4", "gif", "webm", "mov", "png")  # png: the last frame as a still
+NEEDS = {"positions": "positions"}  # scene -> the math option it needs on ('none' is off)
+
+
+def applicable(name: str, config) -> bool:
+    """Whether scene ``name`` has something to show for these math options."""
+    option = NEEDS.get(name)
+    return option is None or getattr(config, option) not in (None, False, "none")
 
 
 def load(name: str):

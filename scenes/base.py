@@ -35,6 +35,8 @@ def _env_value(option: MathOption, raw: str):
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise QKVError(f"{option.env}={raw!r} is not a yes/no value; use 1 or 0")
+    if option.choices and raw not in option.choices:
+        raise QKVError(f"{option.env}={raw!r} is not one of {', '.join(option.choices)}")
     try:
         return option.kind(raw)
     except ValueError:

@@ -18,18 +18,24 @@ from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_
 from scenes.embeddings import EmbeddingsScene, strongest
 from scenes.layout import FRAME_W
 from scenes.mixing import MixingScene
+from scenes.positions import PositionsScene
 from scenes.projections import ProjectionsScene
 from scenes.scores import ScoresScene
 from scenes.softmax import SoftmaxScene
 
-STAGES = (
-    ("embeddings", "embeddings_stage"),
-    ("projections", "projections_stage"),
-    ("scores", "scores_stage"),
-    ("softmax", "softmax_stage"),
-    ("mixing", "mixing_stage"),
-)
-SECTIONS = ("title", *(name for name, _ in STAGES), "recap")
+# Every stage the explainer can tell, in story order; those an option adds, and the option.
+STAGES = ("embeddings", "positions", "projections", "scores", "softmax", "mixing")
+OPTIONAL = {"positions": lambda trace: trace.P is not None}
+
+
+def explainer_stages(trace) -> tuple[str, ...]:
+    """The stages the explainer tells for this trace (the options decide the optional ones)."""
+    return tuple(s for s in STAGES if s not in OPTIONAL or OPTIONAL[s](trace))
+
+
+def explainer_sections(trace) -> tuple[str, ...]:
+    """The explainer's Manim sections: a title, one per stage, a recap."""
+    return ("title", *explainer_stages(trace), "recap")
 
 
 def attention_formula(theme, font_size: float = 44) -> MathTex:
@@ -42,9 +48,9 @@ def attention_formula(theme, font_size: float = 44) -> MathTex:
     return f
 
 
-class ExplainerScene(EmbeddingsScene, ProjectionsScene, ScoresScene, SoftmaxScene,
-                     MixingScene):
-    """Title card, the five stages as sections, recap."""
+class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresScene,
+                     SoftmaxScene, MixingScene):
+    """Title card, the stages as sections (five, and positions when they are on), recap."""
 
     # A run of consecutive SECTIONS to draw, for one part of a parallel render (the sections
     # before it are played without drawing, so the scene reaches the same state; the scene
@@ -54,17 +60,18 @@ class ExplainerScene(EmbeddingsScene, ProjectionsScene, ScoresScene, SoftmaxScen
     def construct(self) -> None:
         self.section("title")
         self.title_card()
-        for name, stage in STAGES:
+        for name in explainer_stages(self.trace):
             self.clear_stage()
             self.section(name)
-            getattr(self, stage)()
+            getattr(self, f"{name}_stage")()
         self.clear_stage()
         self.section("recap")
         self.recap()
 
     def section(self, name: str) -> None:
         only = self.only_sections
-        if only is not None and SECTIONS.index(name) > SECTIONS.index(only[-1]):
+        sections = explainer_sections(self.trace)
+        if only is not None and sections.index(name) > sections.index(only[-1]):
             raise EndSceneEarlyException  # this part is drawn; Manim finishes the file
         if only is not None and name == only[0]:
             self.part_start = self.renderer.time  # where this part begins, in scene time
@@ -93,12 +100,15 @@ class ExplainerScene(EmbeddingsScene, ProjectionsScene, ScoresScene, SoftmaxScen
             notes.append(f"{len(t.heads)} heads, showing head 1")
         if c.seed is not None:
             notes.append(f"random weights, seed {c.seed}")
+        if t.P is not None:
+            notes.append(f"{c.positions} positions")
         parts = [title, sentence.lines, formula]
         if notes:
             parts.append(plain_text(" \u00b7 ".join(notes), th, font_size=22, color=th.muted))
         VGroup(*parts).arrange(DOWN, buff=0.55)
         self.beat(FadeIn(title, shift=DOWN * 0.2), run_time=0.8, wait=0.2,
-                  caption="How does a sentence look at itself? Self-attention in five steps.")
+                  caption="How does a sentence look at itself? Self-attention in "
+                          f"{len(explainer_stages(t))} steps.")
         self.beat(LaggedStart(*(FadeIn(w) for w in sentence), lag_ratio=0.1), run_time=1.0,
                   wait=0.4, caption=f"Our sentence: {' '.join(words)}")
         self.beat(Write(formula), *(FadeIn(p) for p in parts[3:]), run_time=1.5, wait=1.5,

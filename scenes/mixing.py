@@ -152,13 +152,14 @@ class MixingScene(AttentionScene):
         total = label_w + (d_in + d_out) * cw + gap
         left = -total / 2 + label_w
         top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - n * ch) / 2
-        X = place(MatrixBlock(t.X, theme=th, cell_w=cw, cell_h=ch, source="X",
+        X = place(MatrixBlock(t.X_in, theme=th, cell_w=cw, cell_h=ch, source=t.input_name,
                               font_size=num_font, row_labels=t.tokens, label_font_size=lf,
                               color=th.muted), left, top)
         source = output_source(t)
         out = place(MatrixBlock(out_values, theme=th, cell_w=cw, cell_h=ch, source=source,
                                 font_size=num_font), left + d_in * cw + gap, top)
-        x_head = plain_text("before: embeddings X", th, font_size=20, color=th.muted)
+        before = "embeddings X" if t.P is None else "X + P, with positions"
+        x_head = plain_text(f"before: {before}", th, font_size=20, color=th.muted)
         o_head = plain_text("after: outputs", th, font_size=20, color=th.text)
         x_head.next_to(X.cells_box, UP, buff=0.2)
         o_head.next_to(out.cells_box, UP, buff=0.2)

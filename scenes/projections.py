@@ -53,8 +53,11 @@ class ProjectionsScene(AttentionScene):
     def projections_stage(self) -> None:
         t, th = self.trace, self.theme
         i, _ = pick_example(t)
-        formula = MathTex(r"Q = X W_q,\ K = X W_k,\ V = X W_v", color=th.text, font_size=32)
-        for idx, role in ((0, th.q), (6, th.k), (12, th.v)):
+        x = "(X{+}P)" if t.P is not None else "X"  # what enters attention
+        formula = MathTex(rf"Q = {x} W_q,\ K = {x} W_k,\ V = {x} W_v", color=th.text,
+                          font_size=32)
+        step = 10 if t.P is not None else 6  # glyphs from one letter Q, K, V to the next
+        for idx, role in ((0, th.q), (step, th.k), (2 * step, th.v)):
             formula[0][idx].set_color(role)
         self.intro("Projections: queries, keys and values" + self.head_note(), formula,
                    "Three matrices turn features into a query, a key and a value.")
@@ -81,7 +84,8 @@ class ProjectionsScene(AttentionScene):
             return place(MatrixBlock(values, theme=th, cell_w=cw, cell_h=ch, color=color,
                                      source=source, font_size=num_font, **kw), x0, y0)
 
-        x_col = block(t.X[i][:, None], lambda f, _: f"X[{i},{f}]", th.text, left, top,
+        x_in = t.input_name  # X, or X + P with positions
+        x_col = block(t.X_in[i][:, None], lambda f, _: f"{x_in}[{i},{f}]", th.text, left, top,
                       row_labels=t.feature_names, label_font_size=feat_font)
         word = shortened(t.tokens[i], feat_w + cw, th, font_size=22, color=th.accent)
         word.next_to(x_col.cells_box, UP, buff=0.2)
@@ -111,7 +115,7 @@ class ProjectionsScene(AttentionScene):
         m = int(np.argmax(np.abs(t.Q[i])))
         col_box = SurroundingRectangle(ws[0].column_box(m), color=th.q, buff=0.02)
         x_box = SurroundingRectangle(x_col.column_box(0), color=th.accent, buff=0.02)
-        pairs = [(Number(t.X[i, f], source=f"X[{i},{f}]", font=th.mono, font_size=22,
+        pairs = [(Number(t.X_in[i, f], source=f"{x_in}[{i},{f}]", font=th.mono, font_size=22,
                          color=th.text),
                   Number(head.Wq[f, m], source=f"Wq[{f},{m}]", font=th.mono, font_size=22,
                          color=th.q))

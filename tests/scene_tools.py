@@ -199,7 +199,8 @@ def glyph_problems(num: Number) -> list[str]:
 
 
 # The rows and columns of a plain block tagged NAME[i,j]: what its labels must say.
-AXES = {"X": ("token", "feature"), "Wq": ("feature", "dim"), "Wk": ("feature", "dim"),
+AXES = {"X": ("token", "feature"), "P": ("token", "feature"), "X_in": ("token", "feature"),
+        "Wq": ("feature", "dim"), "Wk": ("feature", "dim"),
         "Wv": ("feature", "dim"), "KT": ("dim", "token"),
         **{n: ("token", "dim") for n in ("Q", "K", "V", "output")},
         **{n: ("token", "token") for n in ("scores", "scaled", "exps", "weights")}}

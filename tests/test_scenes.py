@@ -61,9 +61,19 @@ EXPECTED = {
     "softmax": {"scaled", "exps", "exp_sums", "weights", "weight_sums"},
     "mixing": {"weights", "V", "weighted_values", "output", "X"},
 }
+POSITIONS = (("positions", "sinusoidal"),)
+EVERYTHING = (("positions", "sinusoidal"), ("causal", True))  # every optional stage and beat
 OPTIONS = [(), (("causal", True),), (("heads", 2), ("seed", 1)),
-           (("scale", False), ("temperature", 0.5))]
-OPTION_IDS = ["default", "causal", "two-heads", "unscaled-hot"]
+           (("scale", False), ("temperature", 0.5)), POSITIONS]
+OPTION_IDS = ["default", "causal", "two-heads", "unscaled-hot", "positions"]
+
+
+def expected(scene: str, options) -> set:
+    """What a stage shows; with positions, X + P (X_in) is what enters the projections."""
+    names = EXPECTED[scene]
+    if dict(options).get("positions", "none") != "none" and scene in ("projections", "mixing"):
+        names = names - {"X"} | {"X_in"}
+    return names
 
 
 @pytest.mark.parametrize("scene", STAGES)
@@ -72,8 +82,24 @@ def test_every_number_drawn_is_the_traces(scene, options):
     """Every number ever added says its trace entry; after every animation, every number on
     screen is drawn with the glyphs of that text, inside its cell, under its labels."""
     t, s, seen, _, beats = build(scene, SENTENCES["6"], **dict(options))
-    assert check_numbers(t, seen) == EXPECTED[scene]
+    assert check_numbers(t, seen) == expected(scene, options)
     assert [(k, p) for k, (_, drawn) in enumerate(beats) for p in drawn] == []
+
+
+@pytest.mark.parametrize("options", [POSITIONS, EVERYTHING, POSITIONS + (("heads", 2),)],
+                         ids=["positions", "and-causal", "and-two-heads"])
+def test_positions_stage_numbers(options):
+    t, s, seen, _, beats = build("positions", SENTENCES["6"], **dict(options))
+    assert check_numbers(t, seen) == {"X", "P", "X_in", "weights"}
+    assert [(k, p) for k, (_, drawn) in enumerate(beats) for p in drawn] == []
+    assert len(beats) >= 6  # waves, dots, X + P, the sum, the repeated word, its attention
+
+
+def test_positions_stage_refuses_a_trace_without_positions():
+    from attention import QKVError
+
+    with pytest.raises(QKVError, match="--positions sinusoidal"):
+        build("positions", SENTENCES["6"])
 
 
 def test_explainer_numbers_and_sections():
@@ -81,6 +107,12 @@ def test_explainer_numbers_and_sections():
     shown = check_numbers(t, seen)
     assert set().union(*EXPECTED.values()) <= shown
     assert s.qkv_sections == ["title", *STAGES, "recap"]
+
+
+def test_explainer_with_every_option_tells_every_stage():
+    t, s, seen, _, _ = build("explainer", SENTENCES["6"], **dict(EVERYTHING))
+    assert check_numbers(t, seen) >= {"X", "P", "X_in", "exps", "weighted_values"}
+    assert s.qkv_sections == ["title", "embeddings", "positions", *STAGES[1:], "recap"]
 
 
 def test_causal_softmax_shows_minus_infinity_and_exact_zeros():
@@ -93,22 +125,26 @@ def test_causal_softmax_shows_minus_infinity_and_exact_zeros():
 # -- layout ------------------------------------------------------------------------------------
 
 # The explainer's last frame is the recap: three sizes cover it.
-LAYOUT_CASES = [(scene, size) for size in SENTENCES for scene in STAGES] + [
-    ("explainer", size) for size in ("1", "16", "20char")]
+LAYOUT_CASES = [(scene, size, ()) for size in SENTENCES for scene in STAGES] + [
+    ("positions", size, POSITIONS) for size in SENTENCES] + [
+    ("explainer", size, ()) for size in ("1", "16", "20char")]
 
 
-@pytest.mark.parametrize("scene,size", LAYOUT_CASES, ids=[f"{a}-{b}" for a, b in LAYOUT_CASES])
-def test_final_frame_layout(scene, size):
+@pytest.mark.parametrize("scene,size,options", LAYOUT_CASES,
+                         ids=[f"{a}-{b}" for a, b, _ in LAYOUT_CASES])
+def test_final_frame_layout(scene, size, options):
     """The last frame: inside the frame, no text over other text, no text under ~18 px."""
-    t, s, _, _, _ = build(scene, SENTENCES[size])
+    t, s, _, _, _ = build(scene, SENTENCES[size], **dict(options))
     assert text_mobjects(s)
     assert layout_problems(s, MIN_TEXT_FONT, MIN_NUMBER_FONT) == []
 
 
 @pytest.mark.parametrize("size", ["1", "6", "16", "20char"])
-def test_every_beat_layout(size):
-    """The same after every animation of the explainer (all five stages and the recap)."""
-    *_, beats = build("explainer", SENTENCES[size])
+@pytest.mark.parametrize("options", [(), EVERYTHING], ids=["default", "every-option"])
+def test_every_beat_layout(size, options):
+    """The same after every animation of the explainer (every stage and the recap), with the
+    default options and with every optional stage and beat on."""
+    *_, beats = build("explainer", SENTENCES[size], **dict(options))
     assert len(beats) > 40
     problems = [(k, p) for k, (layout, drawn) in enumerate(beats) for p in layout + drawn]
     assert problems == []
@@ -116,10 +152,11 @@ def test_every_beat_layout(size):
 
 # -- snapshots -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scene", STAGES + ["explainer"])
+@pytest.mark.parametrize("scene", STAGES + ["positions", "explainer"])
 @pytest.mark.parametrize("theme", ["dark", "light"])
 def test_last_frame_matches_control(scene, theme, request):
-    _, _, _, frame, _ = build(scene, SENTENCES["6"], theme)
+    options = POSITIONS if scene == "positions" else ()
+    _, _, _, frame, _ = build(scene, SENTENCES["6"], theme, **dict(options))
     rgb = frame[..., :3].astype(np.int16)
     path = CONTROL / f"{scene}-{theme}.png"
     from PIL import Image
