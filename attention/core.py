@@ -182,13 +182,18 @@ class AttentionTrace:
 
 def pick_example(trace: AttentionTrace) -> tuple[int, int]:
     """The (query, key) pair every stage and the worksheet work through in detail: the
-    largest allowed score, off the diagonal when there is a choice."""
+    largest allowed score, off the diagonal when there is a choice. With a causal mask, in a
+    row that has masked keys when one can (not the last), so the example shows the mask."""
     s = np.where(trace.mask, -np.inf, trace.scores)
     if trace.n > 1:
         off = s.copy()
         np.fill_diagonal(off, -np.inf)
         if np.isfinite(off).any():
             s = off
+        shows_mask = s.copy()
+        shows_mask[~trace.mask.any(axis=1)] = -np.inf  # rows that hide no key
+        if np.isfinite(shows_mask).any():
+            s = shows_mask
     i, j = np.unravel_index(int(np.argmax(s)), s.shape)
     return int(i), int(j)
 

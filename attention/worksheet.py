@@ -130,11 +130,26 @@ def to_worksheet_md(trace: AttentionTrace) -> str:
         digits = WEIGHT_DIGITS if name == "weights" else DIGITS
         out += [f"### {_matrix_title(trace, head, name)}", "",
                 "| | " + " | ".join(map(_md_escape, cols)) + " |", "|---" * (len(cols) + 1) + "|"]
-        for label, row in zip(rows, np.asarray(m)):
-            out.append(f"| {_md_escape(label)} | " + " | ".join(fmt(x, digits) for x in row) +
-                       " |")
+        hidden = _masked(trace, name, m)
+        for i, (label, row) in enumerate(zip(rows, np.asarray(m))):
+            out.append(f"| {_md_escape(label)} | " + " | ".join(
+                MASKED_MARK if hidden[i][j] else fmt(x, digits) for j, x in enumerate(row)) +
+                " |")
+        if hidden.any():
+            out += ["", MASK_NOTE]
         out.append("")
     return "\n".join(out)
+
+
+MASKED_MARK = "\u00b7"  # a weight that a causal mask hides: not a number that could be one
+MASK_NOTE = ("\u00b7 masked: a word may not look at the words after it; their scaled scores are "
+             "\u2212\u221e and their weights exactly 0.")
+
+
+def _masked(trace: AttentionTrace, name: str, m: np.ndarray) -> np.ndarray:  # -> m's shape
+    """The cells of matrix ``name`` that print the mask mark: the weights a mask hides
+    (scaled scores print −∞ there already)."""
+    return np.asarray(trace.mask) if name == "weights" else np.zeros(np.shape(m), dtype=bool)
 
 
 def _pairs(a, b, a_digits: int = DIGITS):
@@ -219,10 +234,16 @@ def _tex_matrix(trace, head, name, m, rows, cols, size=r"\footnotesize") -> list
              r"{%s\setlength{\tabcolsep}{3pt}" % size,
              r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
              " & " + " & ".join(head_cells) + r" \\", r"\midrule"]
-    for label, row in zip(rows, np.asarray(m)):
-        lines.append(tex_text(label) + " & " +
-                     " & ".join("$%s$" % _tex_num(x, digits) for x in row) + r" \\")
+    hidden = _masked(trace, name, m)
+    for i, (label, row) in enumerate(zip(rows, np.asarray(m))):
+        lines.append(tex_text(label) + " & " + " & ".join(
+            r"$\cdot$" if hidden[i][j] else "$%s$" % _tex_num(x, digits)
+            for j, x in enumerate(row)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}"]
+    if hidden.any():
+        lines.append(r"\par\smallskip{\footnotesize $\cdot$ masked: a word may not look at "
+                     r"the words after it; their scaled scores are $-\infty$ and their weights "
+                     r"exactly 0.}")
     return lines
 
 

@@ -42,6 +42,14 @@ def _glyph(ch: str, font: str) -> tuple[VMobject, float]:
     return _GLYPHS[key]
 
 
+class Cell(tuple):
+    """(block, row, column) of a number in a :class:`MatrixBlock`. Copying a number (every
+    Transform does) shares it rather than copying the whole block with the number."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 class Number(VGroup):
     """A number on screen, tagged with the value it shows and where it comes from.
 
@@ -278,17 +286,22 @@ class MatrixBlock(VGroup):
         color: str | None = None,
         digits: int | None = None,
         heat: np.ndarray | None = None,
+        empty: np.ndarray | None = None,
     ) -> VGroup:
         """Numbers for ``values`` placed in this block's cells (not added to it).
 
         With ``heat`` (values in [0, 1], one per cell) each number takes the ink that reads
-        best on that cell's heat colour."""
+        best on that cell's heat colour. Cells where ``empty`` is True (masked ones) get no
+        number: an empty placeholder keeps ``rows[i][j]`` indexing."""
         digits = self.digits if digits is None else digits
         tag = source if callable(source) else (lambda i, j: f"{source}[{i},{j}]")
         rows = VGroup()
         for i, row in enumerate(np.asarray(values, dtype=float)):
             group = VGroup()
             for j, x in enumerate(row):
+                if empty is not None and empty[i][j]:
+                    group.add(VMobject().move_to(self.cell_center(i, j)))
+                    continue
                 ink = color or self.color
                 if heat is not None:
                     ink = self.theme.ink_on(self.theme.heat_color(heat[i][j]))
@@ -301,22 +314,30 @@ class MatrixBlock(VGroup):
                     color=ink,
                 )
                 fit_width(num, self.cell_w * 0.9)
-                num.qkv_cell = (self, i, j)  # which cell of which block it sits in
+                num.qkv_cell = Cell((self, i, j))  # which cell of which block it sits in
                 group.add(num.move_to(self.cell_center(i, j)))
             rows.add(group)
         return rows
 
-    def heat_cells(self, heat: np.ndarray) -> VGroup:
+    def heat_cells(self, heat: np.ndarray, masked: np.ndarray | None = None) -> VGroup:
         """One filled rectangle per cell, coloured (and lit) by ``heat`` in [0, 1]; a VGroup
-        of rows, like ``entries``."""
+        of rows, like ``entries``. Cells where ``masked`` is True get none (an empty
+        placeholder): no weight lives there (:meth:`masked_cells` hatches them)."""
         rows = VGroup()
         for i, row in enumerate(np.asarray(heat, dtype=float)):
             rows.add(VGroup(*(
-                Rectangle(width=self.cell_w, height=self.cell_h, stroke_width=0,
-                          fill_color=self.theme.heat_color(t), fill_opacity=1)
+                (VMobject() if masked is not None and masked[i][j] else
+                 Rectangle(width=self.cell_w, height=self.cell_h, stroke_width=0,
+                           fill_color=self.theme.heat_color(t), fill_opacity=1))
                 .move_to(self.cell_center(i, j)).set_z_index(-1)  # under numbers and lines
                 for j, t in enumerate(row))))
         return rows
+
+    def masked_cells(self, masked: np.ndarray) -> VGroup:
+        """A hatched cell over every masked cell (row i, column j where ``masked[i][j]``)."""
+        return VGroup(*(masked_cell(self.cell_w, self.cell_h, self.theme)
+                        .move_to(self.cell_center(i, j)).set_z_index(-1)
+                        for (i, j), m in np.ndenumerate(np.asarray(masked)) if m))
 
     def get_entry(self, i: int, j: int) -> Number:
         return self.entries[i][j]
@@ -374,6 +395,24 @@ def wrapped_words(words: Sequence[str], theme: Theme, *, width: float, font_size
     words_group = VGroup(*mobs)
     words_group.lines = rows
     return words_group
+
+
+def masked_cell(width: float, height: float, theme: Theme, lines: int = 4) -> VGroup:
+    """A cell that a word may not look into: a grey fill crossed by diagonal hatching, so it
+    can never be read as a small weight."""
+    fill = Rectangle(width=width, height=height, stroke_width=0, fill_color=theme.grid,
+                     fill_opacity=0.8)
+    hatch = VGroup()
+    step = (width + height) / (lines + 1)
+    for k in range(1, lines + 1):  # the lines y = x - c, clipped to the cell about (0, 0)
+        c = -height / 2 - width / 2 + k * step
+        x0, x1 = max(-width / 2, c - height / 2), min(width / 2, c + height / 2)
+        if x1 > x0:
+            hatch.add(VMobject(stroke_color=theme.muted, stroke_width=1.2, stroke_opacity=0.45)
+                      .set_points_as_corners([[x0, x0 - c, 0], [x1, x1 - c, 0]]))
+    cell = VGroup(fill, hatch)
+    cell.qkv_masked = True  # for tests: a masked cell on screen
+    return cell
 
 
 class GridLines(VGroup):

@@ -165,9 +165,24 @@ class ScoresScene(AttentionScene):
         # -- Beat 5: scale by sqrt(d_k) (and the temperature), mask the future ----------------
         self.scale_grid(grid)
 
+    def mask_beat(self, grid: MatrixBlock):
+        """With a causal mask: the triangle of cells a word may not look into appears over the
+        grid. Returns the hatched cells (they stay)."""
+        t = self.trace
+        hatch = grid.masked_cells(t.mask)
+        last = t.n - 1
+        seen = (f"'{t.tokens[0]}' sees only itself; '{t.tokens[last]}' sees all {t.n} words"
+                if t.n > 1 else f"'{t.tokens[0]}' sees only itself")
+        self.beat(LaggedStart(*(FadeIn(cell) for cell in hatch), lag_ratio=0.05),
+                  run_time=1.2, wait=1.5,
+                  caption=f"Causal mask: a word may not look at words after it. {seen}.")
+        return hatch
+
     def scale_grid(self, grid: MatrixBlock) -> None:
         t, th = self.trace, self.theme
         c = t.config
+        if c.causal and t.mask.any():  # (one word has nothing after it to hide)
+            self.mask_beat(grid)
         if not c.scale and c.temperature == 1 and not c.causal:
             self.beat(caption="Scaling is off: the scores go to the softmax as they are.",
                       wait=1.5)
@@ -193,7 +208,7 @@ class ScoresScene(AttentionScene):
         if c.temperature != 1:
             why += f"; the temperature {c.temperature:g} divides them too"
         if c.causal:
-            why += ". No looking ahead: future cells become −∞"
+            why += ". Masked cells become −∞: no score at all"
         self.beat(FadeIn(eq), run_time=1.0, caption=why + ".")
         self.flatten_into(grid.entries)
         self.beat(ReplacementTransform(grid.entries, scaled), run_time=1.5, wait=2.0,

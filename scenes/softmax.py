@@ -42,6 +42,14 @@ from scenes.layout import (
 )
 
 
+def quoted(words: list[str], most: int = 3) -> str:
+    """"'on', 'the' and 'mat'", or "the 9 words after it" when there are more than ``most``."""
+    if len(words) > most:
+        return f"the {len(words)} words after it"
+    names = [f"'{w}'" for w in words]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 class GridLayout:
     """An n x n grid (plus ``extra`` columns at the right) with token labels on two sides."""
 
@@ -116,15 +124,16 @@ class SoftmaxScene(AttentionScene):
                                   col_label_length=1.7, show_entries=False),
                       left, 0.5 if rotate else 1.0)
         strip.remove(strip.brackets)
+        masked = t.mask[i]  # [n]: the keys row i may not look at
         sources = ("scaled", "exps", "weights")
-        entries = VGroup(*(VGroup(*(
-            Number(x, source=f"{src}[{i},{j}]", font=th.mono, font_size=num_font,
-                   color=th.text).move_to(strip.cell_center(r, j))
-            for j, x in enumerate(row))) for r, (src, row) in enumerate(zip(sources, rows))))
-        heat = strip.heat_cells(t.weights[i][None, :])
-        heat.shift(strip.cell_center(2, 0) - strip.cell_center(0, 0))
-        for j, num in enumerate(entries[2]):
+        entries = strip.make_entries(rows, source=lambda r, j: f"{sources[r]}[{i},{j}]",
+                                     empty=np.stack([np.zeros_like(masked), np.zeros_like(masked),
+                                                     masked]))
+        for j, num in enumerate(entries[2]):  # the weights, on their heat colours
             num.set_color(th.ink_on(th.heat_color(t.weights[i, j])))
+        heat = strip.heat_cells(t.weights[i][None, :], masked=masked[None, :])
+        heat.shift(strip.cell_center(2, 0) - strip.cell_center(0, 0))
+        hatch = strip.masked_cells(np.tile(masked, (3, 1)))
         total_exp = Number(head.exp_sums[i], source=f"exp_sums[{i}]", font=th.mono,
                            font_size=max(num_font * 1.1, 20), color=th.accent)
         sum_label = VGroup(plain_text("sum =", th, font_size=lf, color=th.accent), total_exp)
@@ -138,15 +147,18 @@ class SoftmaxScene(AttentionScene):
         q_label.set_x(0)
         lines = GridLines(strip, th.grid)
 
+        hidden = [tok[j] for j in np.flatnonzero(masked)]
         self.beat(FadeIn(q_label), FadeIn(strip.row_labels[0]), FadeIn(strip.col_labels),
-                  Create(lines), LaggedStart(*(FadeIn(e) for e in entries[0]), lag_ratio=0.1),
+                  Create(lines), *([FadeIn(hatch)] if masked.any() else []),
+                  LaggedStart(*(FadeIn(e) for e in entries[0]), lag_ratio=0.1),
                   run_time=1.2,
-                  caption=f"Take the row of '{tok[i]}'.")
-        masked = " Masked cells give exactly 0." if t.mask[i].any() else ""
+                  caption=f"Take the row of '{tok[i]}'." + (
+                      f" It may not look at {quoted(hidden)}: −∞." if hidden else ""))
+        zero = " And e^(−∞) = 0: masked cells get nothing." if hidden else ""
         self.beat(FadeIn(strip.row_labels[1]),
                   LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[0], entries[1])),
                               lag_ratio=0.1), run_time=1.5, wait=1.2,
-                  caption="Subtract the row's maximum, raise e to it: all positive." + masked)
+                  caption="Subtract the row's maximum, raise e to it: all positive." + zero)
         self.beat(FadeIn(sum_label[0]), TransformFromCopy(entries[1], total_exp), run_time=1.0,
                   caption=f"Add them up: {total_exp.text}.")
         j = int(np.argmax(t.weights[i]))
@@ -155,7 +167,7 @@ class SoftmaxScene(AttentionScene):
                               lag_ratio=0.1), run_time=1.5, wait=1.5,
                   caption=f"Divide by the sum. '{tok[i]}' gives '{tok[j]}' the most: "
                           f"{t.weights[i, j]:.2f}.")
-        return VGroup(q_label, strip, lines, entries, heat, sum_label)
+        return VGroup(q_label, strip, lines, entries, heat, sum_label, hatch)
 
     # -- every row ---------------------------------------------------------------------------
     def softmax_all_rows(self, i: int, strip: VGroup) -> None:
@@ -166,8 +178,9 @@ class SoftmaxScene(AttentionScene):
         for (r, c), masked in np.ndenumerate(t.mask):
             if masked:
                 grid.entries[r][c].set_color(th.muted)
-        heat = grid.heat_cells(t.weights)
-        weights = grid.make_entries(t.weights, source="weights", heat=t.weights)
+        hatch = grid.masked_cells(t.mask)  # stays empty: no weight lives there
+        heat = grid.heat_cells(t.weights, masked=t.mask)
+        weights = grid.make_entries(t.weights, source="weights", heat=t.weights, empty=t.mask)
         sums = place(lay.block(t.head.weight_sums[:, None], th, color=th.accent,
                                source=lambda r, _: f"weight_sums[{r}]"),
                      lay.left + n * lay.cw + 0.25, lay.top)
@@ -178,6 +191,7 @@ class SoftmaxScene(AttentionScene):
         self.beat(FadeOut(VGroup(*strip[:3], strip[4:])), run_time=0.6, wait=0)
         others = [r for r in range(n) if r != i]
         self.beat(FadeIn(grid.row_labels), FadeIn(grid.col_labels), Create(lines),
+                  *([FadeIn(hatch)] if t.mask.any() else []),
                   *(FadeIn(grid.entries[r]) for r in others),
                   ReplacementTransform(strip[3][2], weights[i]), FadeIn(heat[i]),
                   FadeOut(strip[3][:2]), run_time=1.5,
@@ -188,7 +202,8 @@ class SoftmaxScene(AttentionScene):
                                                 ReplacementTransform(grid.entries[r], weights[r]))
                                     for r in others), lag_ratio=0.3),
                       run_time=min(3.0, 0.35 * len(others) + 1.0),
-                      caption="Every row the same way. Brighter cells get more attention.")
+                      caption="Every row the same way. Brighter cells get more attention." +
+                              (" Masked cells stay empty." if t.mask.any() else ""))
         self.beat(FadeIn(sigma), LaggedStart(*(FadeIn(row, shift=RIGHT * 0.2)
                                               for row in sums.entries), lag_ratio=0.1),
                   run_time=1.2, wait=2.0,

@@ -1,5 +1,6 @@
 """Helpers to build scenes without writing video and to read back what they show."""
 
+import hashlib
 import re
 import tempfile
 from contextlib import contextmanager
@@ -168,11 +169,26 @@ def reference_glyph(font: str, ch: str) -> np.ndarray:
     return _shape(glyph.points, 1.0)[1]
 
 
+_GLYPH_VERDICTS: dict = {}
+
+
 def glyph_problems(num: Number) -> list[str]:
-    """What a viewer would read differently from ``num.text``: the shapes drawn, left to
-    right, must be the glyphs of its characters (each at least 90% the same pixels), at the
-    number's size, on one line. A shape drawn twice in one place (an animation may leave a
-    duplicate behind to match another number's glyph count) is read once."""
+    """What a viewer would read differently from ``num.text`` (remembered for a number
+    drawn with the very same outlines before: most numbers stay put from beat to beat)."""
+    centre = num.get_center()
+    outlines = b"".join(np.round(p.points - centre, 5).tobytes()
+                        for p in num.family_members_with_points())
+    key = (num.qkv_font, num.text, hashlib.blake2b(outlines, digest_size=16).digest())
+    if key not in _GLYPH_VERDICTS:
+        _GLYPH_VERDICTS[key] = _glyph_problems(num)
+    return [f"{num.qkv_source}{p}" for p in _GLYPH_VERDICTS[key]]
+
+
+def _glyph_problems(num: Number) -> list[str]:
+    """The shapes drawn, left to right, must be the glyphs of the number's characters (each
+    at least 90% the same pixels), at its size, on one line. A shape drawn twice in one
+    place (an animation may leave a duplicate behind to match another number's glyph count)
+    is read once. Problems start with ': ' (the caller puts the number's tag before)."""
     scale = num.font_size / 48
     shapes = {}
     for piece in num.family_members_with_points():
@@ -184,17 +200,16 @@ def glyph_problems(num: Number) -> list[str]:
     drawn = sorted(shapes.values(), key=lambda s: s[0][0])
     chars = [c for c in num.text if c.strip()]
     if len(drawn) != len(chars):
-        return [f"{num.qkv_source}: {len(drawn)} glyphs drawn for {num.text!r}"]
+        return [f": {len(drawn)} glyphs drawn for {num.text!r}"]
     problems = []
     for (_, raster), ch in zip(drawn, chars):
         ref = reference_glyph(num.qkv_font, ch)
         overlap = (raster & ref).sum() / max((raster | ref).sum(), 1)
         if overlap < 0.9:
-            problems.append(f"{num.qkv_source}: a glyph of {num.text!r} is not {ch!r} "
-                            f"({overlap:.0%} alike)")
+            problems.append(f": a glyph of {num.text!r} is not {ch!r} ({overlap:.0%} alike)")
     rows = [c[1] for (c, _), ch in zip(drawn, chars) if ch.isdigit()]
     if rows and max(rows) - min(rows) > 0.05 * scale:
-        problems.append(f"{num.qkv_source}: the digits of {num.text!r} are not on one line")
+        problems.append(f": the digits of {num.text!r} are not on one line")
     return problems
 
 

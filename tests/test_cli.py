@@ -26,12 +26,13 @@ def test_export_json_schema():
     p = run("export")
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)
-    assert list(data) == ["sentence", "tokens", "feature_names", "options", "X", "heads", "Wo",
-                          "output"]
+    assert list(data) == ["sentence", "tokens", "feature_names", "options", "X", "P", "X_in",
+                          "heads", "Wo", "output"]
     assert data["sentence"] == "The cat sat on the mat"
     assert data["tokens"] == ["The", "cat", "sat", "on", "the", "mat"]
     assert data["options"] == {"causal": False, "scale": True, "temperature": 1.0, "heads": 1,
-                               "seed": None}
+                               "seed": None, "positions": "none"}
+    assert data["P"] is None and data["X_in"] == data["X"]
     assert data["Wo"] is None and len(data["heads"]) == 1
     head = data["heads"][0]
     assert list(head) == ["Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "row_max",
@@ -144,7 +145,8 @@ def test_scenes_lists_names():
     p = run("scenes")
     assert p.returncode == 0
     names = [line.split()[0] for line in p.stdout.splitlines()]
-    assert names == ["embeddings", "projections", "scores", "softmax", "mixing", "explainer"]
+    assert names == ["embeddings", "positions", "projections", "scores", "softmax", "mixing",
+                     "explainer"]
 
 
 @settings(max_examples=25, deadline=None)
@@ -315,7 +317,8 @@ def test_every_math_option_reaches_every_interface(tmp_path):
     assert list(json.loads(run("export").stdout)["options"]) == names
     from scenes.base import trace_from_env
 
-    env = {o.env: "1" if o.kind is not bool else "0" for o in MATH_OPTIONS}
+    values = {bool: ("0", False), int: ("1", 1), float: ("1", 1.0)}
+    env = {o.env: o.choices[-1] if o.choices else values[o.kind][0] for o in MATH_OPTIONS}
     config = trace_from_env({**env, "QKV_SENTENCE": "Hi"}).config
     assert [getattr(config, n) for n in names] == [
-        1 if o.kind is not bool else False for o in MATH_OPTIONS]
+        o.choices[-1] if o.choices else values[o.kind][1] for o in MATH_OPTIONS]

@@ -24,7 +24,7 @@ def test_manims_own_cli_reads_the_sentence_from_the_environment(tmp_path):
     assert p.returncode == 0, p.stderr
     srt = next(tmp_path.rglob("ScoresScene.srt")).read_text(encoding="utf-8")
     assert "'Dogs'" in srt or "'bark'" in srt or "'loudly'" in srt
-    assert "No looking ahead" in srt  # QKV_CAUSAL=1 reached the trace
+    assert "Causal mask" in srt  # QKV_CAUSAL=1 reached the trace
     assert next(tmp_path.rglob("ScoresScene.mp4")).stat().st_size > 10_000
 
 

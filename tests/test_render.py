@@ -15,7 +15,7 @@ from qkv.parts import SECTION_COST, explainer_parts
 from qkv.pool import plan, render_scenes
 from qkv.registry import SCENES, load
 from qkv.render import RenderOptions, render_scene
-from scenes.explainer import SECTIONS, ExplainerScene
+from scenes.explainer import ExplainerScene, explainer_sections
 
 STAGES = ["embeddings", "projections", "scores", "softmax", "mixing"]
 
@@ -106,7 +106,7 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
 
     # With 2 jobs the explainer is drawn in two parts and joined: the very same packets,
     # captions and clips as one process writes, and nothing else left in the folder.
-    assert len(plan(options, ["explainer"], 2)) == 2
+    assert len(plan(t, options, ["explainer"], 2)) == 2
     joined = render_scenes(t, replace(options, out=tmp_path / "two"), ["explainer"], jobs=2)
     assert [p.name for p in joined] == [p.name for p in paths]
     assert sorted(os.listdir(joined[0].parent)) == sorted(p.name for p in paths)
@@ -138,12 +138,15 @@ def test_staging_renames_into_place_only_when_all_went_well(tmp_path):
         assert stage.written == [stage.folder / "a.mp4", stage.folder / "clips"]
 
 
-def test_explainer_parts_cover_every_section_once_in_order():
-    assert tuple(SECTION_COST) == SECTIONS
+@pytest.mark.parametrize("positions", ["none", "sinusoidal"])
+def test_explainer_parts_cover_every_section_once_in_order(positions):
+    sections = explainer_sections(compute("Hi there", positions=positions))
+    assert len(sections) == 7 + (positions != "none")
+    assert set(SECTION_COST) == set(explainer_sections(compute("Hi", positions="sinusoidal")))
     for jobs in range(1, 10):
-        parts = explainer_parts(jobs)
-        assert len(parts) == min(jobs, len(SECTIONS))
-        assert tuple(name for part in parts for name in part) == SECTIONS
+        parts = explainer_parts(jobs, sections)
+        assert len(parts) == min(jobs, len(sections))
+        assert tuple(name for part in parts for name in part) == sections
 
 
 def test_render_formats(tmp_path):
@@ -180,9 +183,10 @@ def test_registry_loads_every_scene():
     rendering it: tests/test_cli.py)."""
     from scenes.base import AttentionScene
 
-    assert list(SCENES) == [*STAGES, "explainer"]
+    stages = ["embeddings", "positions", *STAGES[1:]]
+    assert list(SCENES) == [*stages, "explainer"]
     classes = [load(name) for name in SCENES]
     assert all(issubclass(c, AttentionScene) for c in classes)
     assert len(set(classes)) == len(classes) and classes[-1] is ExplainerScene
-    for name, cls in zip(STAGES, classes):
+    for name, cls in zip(stages, classes):
         assert hasattr(cls, f"{name}_stage")

@@ -16,6 +16,7 @@ from tests.scene_tools import (
     construct,
     drawn_number_problems,
     layout_problems,
+    on_screen_numbers,
     text_mobjects,
 )
 
@@ -115,11 +116,26 @@ def test_explainer_with_every_option_tells_every_stage():
     assert s.qkv_sections == ["title", "embeddings", "positions", *STAGES[1:], "recap"]
 
 
-def test_causal_softmax_shows_minus_infinity_and_exact_zeros():
-    t, s, seen, _, _ = build("softmax", SENTENCES["6"], causal=True)
-    texts = {n.qkv_source: n.text for n in seen if hasattr(n, "qkv_source")}
-    assert texts["scaled[0,5]"] == "\u2212\u221e"
-    assert texts["weights[0,5]"] == "0.00" and t.weights[0, 5] == 0.0
+def masked_on_screen(scene) -> list:
+    return [m for top in scene.mobjects for m in top.get_family() if getattr(m, "qkv_masked",
+                                                                              False)]
+
+
+@pytest.mark.parametrize("scene", ["scores", "softmax"])
+def test_causal_mask_is_drawn_as_hatched_empty_cells(scene):
+    """The masked triangle is its own thing: every masked cell hatched at the end, −∞ where
+    the scaled scores are shown, and no weight at all (not a 0.00 that could be a weight)."""
+    t, s, seen, _, _ = build(scene, SENTENCES["6"], causal=True)
+    assert len(masked_on_screen(s)) == int(t.mask.sum()) == 15
+    on_screen = {n.qkv_source: n.text for n in on_screen_numbers(s)}
+    for (i, j), masked in np.ndenumerate(t.mask):
+        if masked and scene == "scores":
+            assert on_screen[f"scaled[{i},{j}]"] == "\u2212\u221e"
+        if masked and scene == "softmax":
+            assert f"weights[{i},{j}]" not in on_screen
+    captions = " ".join(c.content for c in s.renderer.file_writer.subcaptions)
+    assert "Causal mask" in captions if scene == "scores" else "e^(\u2212\u221e) = 0" in captions
+    assert not masked_on_screen(build(scene, SENTENCES["6"])[1])
 
 
 # -- layout ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from attention import compute
@@ -168,3 +169,19 @@ def test_tex_is_byte_identical_and_has_every_matrix():
     assert to_tex(t) == to_tex(compute("The cat sat on the mat", heads=2))
     for title in ("$W_q$", "Scores $QK^{\\top}$", "Weights: softmax", "Final output"):
         assert title in to_tex(t)
+
+
+def test_masked_weights_are_marked_not_printed_as_numbers():
+    """Like the videos' hatched cells: a weight the causal mask hides is a mark, explained."""
+    t = compute("Dogs chase the red ball", causal=True)
+    md = to_worksheet_md(t)
+    table = md.split("### Weights: softmax of each row", 1)[1].split("###", 1)[0]
+    rows = [ln for ln in table.splitlines() if ln.startswith("| ") and "---" not in ln][1:]
+    cells = [[c.strip() for c in ln.strip("|").split("|")][1:] for ln in rows]
+    for (i, j), masked in np.ndenumerate(t.mask):
+        assert (cells[i][j] == "\u00b7") == masked
+        if not masked:
+            assert float(cells[i][j]) == shown(t.weights[i, j], 3)
+    assert "\u00b7 masked: a word may not look at the words after it" in table
+    assert "masked" not in to_worksheet_md(compute("Dogs chase the red ball"))
+    assert r"$\cdot$ masked" in to_tex(t)
