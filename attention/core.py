@@ -14,7 +14,7 @@ import numpy as np
 from .embeddings import embed, feature_names
 from .errors import QKVError
 from .tokenize import tokenize
-from .weights import ATTENTION_DIMS, W_K, W_Q, W_V, random_weights
+from .weights import ATTENTION_DIMS, HEADS, W_K, W_Q, W_V, hand_heads, random_weights
 
 
 DEFAULT_SENTENCE = "The cat sat on the mat"
@@ -142,7 +142,10 @@ class AttentionTrace:
     heads: tuple[HeadTrace, ...]
     Wo: np.ndarray | None  # [d_model, d_model] for several heads, else None
     output: np.ndarray  # [n, d_v] one head's output, or concat(heads) @ Wo
-    attention_dims: tuple[str, ...] | None = field(default=None)  # names of d_k axes, if any
+    attention_dims: tuple[str, ...] | None = field(default=None)  # names of head 1's d_k axes
+    head_dims: tuple[tuple[str, ...], ...] | None = None  # each head's axis names, if named
+    head_roles: tuple[str, ...] | None = None  # what each hand-designed head looks for
+    weights_source: str = "hand-designed"  # or "random, seed N", or "your own"
 
     @property
     def n(self) -> int:
@@ -322,16 +325,24 @@ def compute_config(sentence: str, config: AttentionConfig, custom=None) -> Atten
             f"--heads {config.heads} does not divide the {d_model} embedding features; "
             f"use one of {', '.join(map(str, divisors))}"
         )
+    head_dims = roles = None
+    source = "hand-designed"
     if custom is not None and custom.weights is not None:
         if config.heads != 1 or config.seed is not None:
             raise QKVError("config: your own weights go with one head and no --seed")
         projections, Wo, dims = [custom.weights], None, None
+        source = "your own"
     elif config.heads == 1 and config.seed is None:
         projections, Wo, dims = [(W_Q, W_K, W_V)], None, ATTENTION_DIMS
+        head_dims = (ATTENTION_DIMS,)
+    elif config.seed is None and config.heads in HEADS and names == feature_names():
+        projections, Wo, head_dims, roles = hand_heads(config.heads, names)
+        dims = head_dims[0]
     else:
         seed = 0 if config.seed is None else config.seed
         projections, Wo = random_weights(seed, d_model, config.heads)
         dims = None
+        source = f"random, seed {seed}"
     mask = causal_mask(n) if config.causal else np.zeros((n, n), dtype=bool)
     d_head = projections[0][0].shape[1]
     divisor = (math.sqrt(d_head) if config.scale else 1.0) * config.temperature  # as .divisor
@@ -355,6 +366,9 @@ def compute_config(sentence: str, config: AttentionConfig, custom=None) -> Atten
         Wo=None if Wo is None else _frozen(Wo),
         output=_frozen(output),
         attention_dims=dims,
+        head_dims=head_dims,
+        head_roles=roles,
+        weights_source=source,
     )
 
 

@@ -63,7 +63,8 @@ def labelled_matrices(trace: AttentionTrace, names=None):
         for name in filter(keep, ("P", "X_in")):
             yield "", name, getattr(trace, name), tokens, feats
     for h, head in enumerate(trace.heads, start=1):
-        dims = list(trace.attention_dims or [f"d{j + 1}" for j in range(head.d_k)])
+        dims = list(trace.head_dims[h - 1] if trace.head_dims else
+                    [f"d{j + 1}" for j in range(head.d_k)])
         for name in filter(keep, HEAD_ARRAYS):
             m = getattr(head, name)
             if name in ("Wq", "Wk", "Wv"):
@@ -76,7 +77,9 @@ def labelled_matrices(trace: AttentionTrace, names=None):
             else:  # [n, n] grids have a column per key, the others one per dimension
                 yield h, name, m, tokens, tokens if name in KEY_COLUMNS else dims
     if trace.Wo is not None and keep("Wo"):
-        yield "", "Wo", trace.Wo, [f"c{j + 1}" for j in range(trace.Wo.shape[0])], feats
+        concat = ([f"h{h}.{d}" for h, dims in enumerate(trace.head_dims, start=1) for d in dims]
+                  if trace.head_dims else [f"c{j + 1}" for j in range(trace.Wo.shape[0])])
+        yield "", "Wo", trace.Wo, concat, feats
     if trace.Wo is not None and keep("final_output"):
         yield "", "final_output", trace.output, tokens, feats
 

@@ -69,3 +69,88 @@ def random_weights(
     ]
     w_o = np.round(rng.normal(0.0, 1 / np.sqrt(d_model), size=(d_model, d_model)), 2) + 0.0
     return per_head, (w_o if heads > 1 else None)
+
+
+# -- several heads, each looking for one kind of link (--heads 2, --heads 3 without --seed) ----
+# Each head: (what it looks for, the names of its dimensions, W_q, W_k, W_v), rows in the feature
+# order noun, verb, determiner, linking, modifier, place. W_o maps each head's dimensions back
+# to the feature they carry, so the joined output reads in the features of X.
+
+
+def _m(rows) -> np.ndarray:
+    a = np.array(rows, dtype=float)
+    a.setflags(write=False)
+    return a
+
+
+HEADS = {
+    2: (
+        ("who does what: verbs and their nouns", ("thing", "action", "place"),
+         _m([[0.0, 3.2, 0.0],    # noun: asks for its action
+             [3.2, 0.0, 1.6],    # verb: asks for its things, and a place
+             [0.0, 0.0, 0.0],    # determiner: asks nothing here
+             [0.0, 0.0, 0.0],    # linking: asks nothing here
+             [0.0, 0.0, 0.0],    # modifier: asks nothing here
+             [0.0, 1.2, 0.0]]),  # place: asks a little for an action
+         _m([[1.0, 0.0, 0.0],    # noun: presents as a thing
+             [0.0, 1.0, 0.0],    # verb: presents as an action
+             [0.0, 0.0, 0.0],
+             [0.0, 0.0, 0.0],
+             [0.0, 0.0, 0.0],
+             [0.6, 0.0, 1.0]]),  # place: a thing, and a place
+         _m([[0.9, 0.0, 0.0],    # noun: contributes the thing
+             [0.0, 0.9, 0.0],    # verb: the action
+             [0.0, 0.0, 0.0],
+             [0.0, 0.0, 0.0],
+             [0.0, 0.0, 0.0],
+             [0.3, 0.0, 0.9]])), # place: the location
+        ("what describes what, and where", ("thing", "place", "detail"),
+         _m([[0.0, 0.0, 2.0],    # noun: asks for its details
+             [0.0, 0.0, 0.0],
+             [3.6, 0.0, 0.0],    # determiner: looks for a noun
+             [0.0, 4.0, 0.0],    # linking: a preposition looks for a place
+             [3.2, 0.0, 0.0],    # modifier: looks for the thing it describes
+             [0.0, 0.0, 1.2]]),  # place: asks a little for details
+         _m([[1.0, 0.0, 0.0],    # noun: presents as a thing
+             [0.0, 0.0, 0.0],
+             [0.0, 0.0, 0.4],    # determiner: a small detail
+             [0.0, 0.0, 0.0],
+             [0.0, 0.0, 1.0],    # modifier: a detail
+             [0.3, 1.0, 0.0]]),  # place: a place
+         _m([[0.9, 0.0, 0.0],    # noun: the thing
+             [0.0, 0.0, 0.0],
+             [0.0, 0.0, 0.3],    # determiner: a little detail
+             [0.0, 0.5, 0.0],    # linking: location
+             [0.0, 0.0, 0.9],    # modifier: description
+             [0.1, 0.9, 0.0]])), # place: location
+    ),
+    3: (
+        ("determiners and adjectives find nouns", ("thing", "detail"),
+         _m([[0.0, 2.0], [0.0, 0.0], [3.6, 0.0], [0.0, 0.0], [3.2, 0.0], [0.0, 0.0]]),
+         _m([[1.0, 0.0], [0.0, 0.0], [0.0, 0.4], [0.0, 0.0], [0.0, 1.0], [0.5, 0.0]]),
+         _m([[0.9, 0.0], [0.0, 0.0], [0.0, 0.3], [0.0, 0.0], [0.0, 0.9], [0.5, 0.0]])),
+        ("verbs find who and what", ("thing", "action"),
+         _m([[0.0, 3.2], [3.2, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 1.2]]),
+         _m([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.6, 0.0]]),
+         _m([[0.9, 0.0], [0.0, 0.9], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.3, 0.0]])),
+        ("prepositions find places", ("place", "link"),
+         _m([[0.0, 0.0], [1.5, 0.0], [0.0, 0.0], [4.0, 0.0], [0.0, 0.0], [0.0, 2.0]]),
+         _m([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]),
+         _m([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.6], [0.0, 0.0], [0.9, 0.0]])),
+    ),
+}
+# Which feature each head dimension carries back in W_o.
+DIM_FEATURE = {"thing": "noun", "action": "verb", "place": "place", "detail": "modifier",
+               "link": "linking"}
+
+
+def hand_heads(heads: int, feature_names):
+    """The hand-designed heads for ``heads`` (2 or 3): [(Wq, Wk, Wv)], W_o [d_model, d_model],
+    each head's dimension names and what each head looks for."""
+    design = HEADS[heads]
+    dims = tuple(d for _, names, *_ in design for d in names)
+    w_o = np.zeros((len(dims), len(feature_names)))
+    for row, dim in enumerate(dims):  # each dimension back onto the feature it carries
+        w_o[row, list(feature_names).index(DIM_FEATURE[dim])] = 1.0
+    return ([w for _, _, *w in design], w_o, tuple(names for _, names, *_ in design),
+            tuple(role for role, *_ in design))

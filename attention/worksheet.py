@@ -82,8 +82,7 @@ def options_line(trace: AttentionTrace, esc=str, math=None) -> str:
                 (esc(" \u00d7 ").join(scale) if scale else esc("1 (no scaling)")))
     if len(trace.heads) > 1:
         bits.append(esc(f"{len(trace.heads)} heads (the worked example uses head 1)"))
-    bits.append(esc(f"random weights, seed {c.seed}" if c.seed is not None else
-                    "hand-designed weights"))
+    bits.append(esc(f"{trace.weights_source} weights"))
     return ", ".join(bits)
 
 

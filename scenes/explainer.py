@@ -97,9 +97,10 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
         if c.temperature != 1:
             notes.append(f"temperature {c.temperature:g}")
         if len(t.heads) > 1:
-            notes.append(f"{len(t.heads)} heads, showing head 1")
-        if c.seed is not None:
-            notes.append(f"random weights, seed {c.seed}")
+            role = f": {t.head_roles[0]}" if t.head_roles else ""
+            notes.append(f"{len(t.heads)} heads, showing head 1{role}")
+        if t.weights_source != "hand-designed":
+            notes.append(f"{t.weights_source} weights")
         if t.P is not None:
             notes.append(f"{c.positions} positions")
         parts = [title, sentence.lines, formula]

@@ -220,7 +220,7 @@ def test_overflow_through_w_o_is_refused(monkeypatch):
 
     monkeypatch.setattr(core, "random_weights", huge_wo)
     with pytest.raises(QKVError, match="concat\\(heads\\) W_o overflows"):
-        compute("The cat sat on the mat", heads=2)
+        compute("The cat sat on the mat", heads=2, seed=0)
 
 
 def onnx_attention(t):
@@ -262,3 +262,51 @@ def test_matches_onnx_attention_operator(sentence, causal, scale, temperature):
     output, weights = onnx_attention(t)
     assert_close(output, t.output, 1e-6)
     assert_close(weights, t.weights, 1e-6)
+
+
+BIG_DOG = "The big dog chased a red ball in the park"
+
+
+def strongest(t, head: int, word: str) -> str:
+    """The word that ``word`` attends to most in head ``head`` (1-based)."""
+    row = t.heads[head - 1].weights[t.tokens.index(word)]
+    return t.tokens[int(np.argmax(row))]
+
+
+def test_three_hand_designed_heads_look_for_three_things():
+    t = compute(BIG_DOG, heads=3)
+    assert t.weights_source == "hand-designed" and len(t.head_roles) == 3
+    nouns = {"dog", "ball", "park"}
+    # head 1: determiners and adjectives find nouns
+    assert all(strongest(t, 1, w) in nouns for w in ("The", "big", "a", "red"))
+    # head 2: the verb finds its nouns, the nouns their verb
+    assert strongest(t, 2, "chased") in nouns
+    assert strongest(t, 2, "dog") == strongest(t, 2, "ball") == "chased"
+    # head 3: the preposition finds the place
+    assert strongest(t, 3, "in") == "park"
+    assert t.head_dims == (("thing", "detail"), ("thing", "action"), ("place", "link"))
+
+
+def test_two_hand_designed_heads_and_w_o():
+    t = compute(BIG_DOG, heads=2)
+    assert strongest(t, 1, "chased") in {"dog", "ball", "park"}
+    assert strongest(t, 1, "dog") == "chased"
+    assert strongest(t, 2, "The") in {"dog", "ball", "park"} and strongest(t, 2, "in") == "park"
+    # W_o carries each head dimension back onto one feature: thing -> noun, and so on
+    assert t.Wo.shape == (6, 6) and (t.Wo.sum(axis=1) == 1).all()
+    names = list(t.feature_names)
+    dims = [d for head in t.head_dims for d in head]
+    assert [names[int(np.argmax(row))] for row in t.Wo] == [
+        {"thing": "noun", "action": "verb", "place": "place", "detail": "modifier"}[d]
+        for d in dims]
+    concat = np.concatenate([h.output for h in t.heads], axis=1)
+    assert_close(t.output, concat @ t.Wo)
+    from attention.export import to_csv
+
+    assert ",Wo,0,0,h1.thing,noun,1.0\n" in to_csv(t)  # the export names W_o's rows
+
+
+def test_other_head_counts_and_seeds_stay_random():
+    assert compute(BIG_DOG, heads=6).weights_source == "random, seed 0"
+    assert compute(BIG_DOG, heads=2, seed=4).weights_source == "random, seed 4"
+    assert compute(BIG_DOG, heads=2, seed=4).head_roles is None
