@@ -378,17 +378,24 @@ def rich_line(parts, theme: Theme, *, font_size: float = 24, buff: float = 0.14)
 
 def wrapped_words(words: Sequence[str], theme: Theme, *, width: float, font_size: float = 30,
                   color: str | None = None) -> VGroup:
-    """Words as separate Text mobjects, wrapped onto lines no wider than ``width``."""
+    """Words as separate Text mobjects, wrapped onto lines no wider than ``width``, each line's
+    words on one baseline (a word with a descender, 'dog', sits as low as 'cat')."""
     mobs = [plain_text(w, theme, font_size=font_size, color=color) for w in words]
     lines, line = [], []
     space = font_size / 48 * 0.35
-    for m in mobs:
-        if line and sum(x.width for x in line) + space * len(line) + m.width > width:
+    for word, m in zip(words, mobs):
+        if line and sum(x.width for _, x in line) + space * len(line) + m.width > width:
             lines.append(line)
             line = []
-        line.append(m)
+        line.append((word, m))
     lines.append(line)
-    rows = VGroup(*(VGroup(*ln).arrange(RIGHT, buff=space, aligned_edge=DOWN) for ln in lines))
+    rows = VGroup()
+    for ln in lines:
+        row = VGroup(*(m for _, m in ln)).arrange(RIGHT, buff=space, aligned_edge=DOWN)
+        baseline = row.get_bottom()[1]
+        for word, m in ln:
+            on_baseline(m, word, font_size, baseline)
+        rows.add(row)
     rows.arrange(DOWN, buff=space * 0.8)
     for m in mobs:
         fit_width(m, width)

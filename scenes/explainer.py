@@ -105,7 +105,8 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
             notes.append(f"{c.positions} positions")
         parts = [title, sentence.lines, formula]
         if notes:
-            parts.append(plain_text(" \u00b7 ".join(notes), th, font_size=22, color=th.muted))
+            parts.append(fit_width(plain_text(" \u00b7 ".join(notes), th, font_size=22,
+                                              color=th.muted), FRAME_W))
         VGroup(*parts).arrange(DOWN, buff=0.55)
         self.beat(FadeIn(title, shift=DOWN * 0.2), run_time=0.8, wait=0.2,
                   caption="How does a sentence look at itself? Self-attention in "
