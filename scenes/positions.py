@@ -34,11 +34,11 @@ from attention.core import position_waves
 from scenes.base import AttentionScene
 from scenes.components import (
     MatrixBlock,
-    descent,
     fit_width,
     font_for,
     on_baseline,
     plain_text,
+    x_height,
 )
 from scenes.layout import (
     FRAME_W,
@@ -114,6 +114,7 @@ def wave_panel(trace, theme) -> WavePanel:
             for pos in range(n):
                 dots.add(Dot(at(pos, trace.P[pos, f], row), radius=0.05,
                              color=colors[f % 2]))
+    bottom = at(0, 0, len(pairs) - 1)[1] - row_h / 2 - 0.1  # the ticks hang from here
     for pos, tok in enumerate(trace.tokens):
         tick = plain_text(tok, theme, font_size=tick_fs, color=theme.muted)
         if rotate:
@@ -121,9 +122,10 @@ def wave_panel(trace, theme) -> WavePanel:
             fit_width(tick, 0.9 * (width - 0.3) / span)
             if tick.height > tick_h - 0.2:
                 tick.scale_to_fit_height(tick_h - 0.2)
-        tick.next_to(at(pos, 0, len(pairs) - 1) + DOWN * (row_h / 2), DOWN, buff=0.1)
-        if not rotate:
-            on_baseline(tick, tok, tick_fs, tick.get_bottom()[1] + descent(tick_fs))
+            tick.next_to([at(pos, 0, 0)[0], bottom, 0], DOWN, buff=0)
+        else:  # every word on one baseline, a cap height below the plots
+            tick.set_x(at(pos, 0, 0)[0])
+            on_baseline(tick, tok, tick_fs, bottom - 1.45 * x_height(tick_fs))
         axes.add(tick)
     return WavePanel(VGroup(axes, labels, curves, dots), axes, labels, curves, dots)
 

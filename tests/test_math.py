@@ -310,3 +310,26 @@ def test_other_head_counts_and_seeds_stay_random():
     assert compute(BIG_DOG, heads=6).weights_source == "random, seed 0"
     assert compute(BIG_DOG, heads=2, seed=4).weights_source == "random, seed 4"
     assert compute(BIG_DOG, heads=2, seed=4).head_roles is None
+
+
+@pytest.mark.parametrize("n,d", [(1, 6), (6, 6), (16, 6), (5, 3)])
+def test_sinusoidal_positions_follow_the_formula(n, d):
+    """P[pos, 2i] = sin(pos / 10000^(2i/d)), P[pos, 2i+1] = cos(the same), written as loops."""
+    from attention.core import sinusoidal_positions
+
+    expected = [[round((math.sin if k % 2 == 0 else math.cos)(pos / 10000 ** ((k - k % 2) / d)),
+                       2) for k in range(d)] for pos in range(n)]
+    assert_close(sinusoidal_positions(n, d), expected, 1e-12)
+
+
+def test_positions_enter_attention_and_tell_the_two_thes_apart():
+    plain, placed = (compute("The cat sat on the mat", positions=p)
+                     for p in ("none", "sinusoidal"))
+    assert plain.P is None and np.array_equal(plain.X_in, plain.X)
+    assert_close(placed.X_in, placed.X + placed.P)
+    ref = naive_attention(placed.X_in.tolist(), placed.head.Wq.tolist(),
+                          placed.head.Wk.tolist(), placed.head.Wv.tolist())
+    for name in ("Q", "weights", "output"):
+        assert_close(getattr(placed.head, name), ref[name])
+    assert_close(plain.weights[0], plain.weights[4], 0)  # 'The' and 'the' alike...
+    assert np.abs(placed.weights[0] - placed.weights[4]).max() > 0.1  # ...until positions
