@@ -23,7 +23,6 @@ from qkv.output import check_folder, check_out, write_atomically
 from qkv.registry import DEFAULT_SCENE, NEEDS, SCENES, VIDEO_FORMATS, applicable
 
 EXPORT_FORMATS = {**DATA_FORMATS, **SHEET_FORMATS}  # and pdf, written by pdflatex
-MATH_CHOICES = {o.name: o.choices[-1] for o in MATH_OPTIONS if o.choices}  # a value that is on
 
 
 def _click_option(o):
@@ -156,8 +155,7 @@ def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, se
 
     trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
     if scene != "all" and not applicable(scene, trace.config):
-        raise QKVError(f"--scene {scene} shows an option that is off; add --{NEEDS[scene]} "
-                       f"{MATH_CHOICES[NEEDS[scene]]}")
+        raise QKVError(f"--scene {scene} shows an option that is off; add {NEEDS[scene][1]}")
     names = [s for s in SCENES if applicable(s, trace.config)] if scene == "all" else [scene]
     options = RenderOptions(scene=names[0], quality=quality, out=out, theme=theme, fmt=fmt,
                             transparent=transparent, fps=fps, sections=sections,

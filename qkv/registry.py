@@ -13,18 +13,21 @@ SCENES = {
                 "row by row: exponentials, the row sum, the division; a heat map of weights"),
     "mixing": ("scenes.mixing:MixingScene",
                "each weight times its value, summed into the output; outputs beside inputs"),
+    "heads": ("scenes.heads:HeadsScene",
+              "with --heads 2 or more: every head's weights side by side, joined by W_o"),
     "explainer": ("scenes.explainer:ExplainerScene",
                   "the whole story: title, the stages as sections, recap"),
 }
 DEFAULT_SCENE = "explainer"
 VIDEO_FORMATS = ("mp4", "gif", "webm", "mov", "png")  # png: the last frame as a still
-NEEDS = {"positions": "positions"}  # scene -> the math option it needs on ('none' is off)
+# Scenes that show what an option adds: scene -> (is it on?, the option that turns it on)
+NEEDS = {"positions": (lambda config: config.positions != "none", "--positions sinusoidal"),
+         "heads": (lambda config: config.heads > 1, "--heads 3")}
 
 
 def applicable(name: str, config) -> bool:
     """Whether scene ``name`` has something to show for these math options."""
-    option = NEEDS.get(name)
-    return option is None or getattr(config, option) not in (None, False, "none")
+    return name not in NEEDS or NEEDS[name][0](config)
 
 
 def load(name: str):

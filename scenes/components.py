@@ -255,8 +255,9 @@ class MatrixBlock(VGroup):
                     lab.rotate(math.pi / 2)
                     fit_width(lab, cell_w * 0.9)
                 lab.next_to(self.cell_center(0, j), UP, buff=cell_h / 2 + 0.15)
-                if not rotate_col_labels:
-                    on_baseline(lab, name, cf, lab.get_bottom()[1] + descent(cf))
+                if not rotate_col_labels:  # (the text drawn: a shortened word may lose its g)
+                    shown = lab.original_text
+                    on_baseline(lab, shown, cf, lab.get_bottom()[1] + descent(cf))
                 self.col_labels.add(lab)
         self.add(self.row_labels, self.col_labels)
 

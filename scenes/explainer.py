@@ -16,6 +16,7 @@ from manim.utils.exceptions import EndSceneEarlyException
 from attention.core import pick_example
 from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_words
 from scenes.embeddings import EmbeddingsScene, strongest
+from scenes.heads import HeadsScene
 from scenes.layout import FRAME_W
 from scenes.mixing import MixingScene
 from scenes.positions import PositionsScene
@@ -24,8 +25,9 @@ from scenes.scores import ScoresScene
 from scenes.softmax import SoftmaxScene
 
 # Every stage the explainer can tell, in story order; those an option adds, and the option.
-STAGES = ("embeddings", "positions", "projections", "scores", "softmax", "mixing")
-OPTIONAL = {"positions": lambda trace: trace.P is not None}
+STAGES = ("embeddings", "positions", "projections", "scores", "softmax", "mixing", "heads")
+OPTIONAL = {"positions": lambda trace: trace.P is not None,
+            "heads": lambda trace: len(trace.heads) > 1}
 
 
 def explainer_stages(trace) -> tuple[str, ...]:
@@ -49,8 +51,9 @@ def attention_formula(theme, font_size: float = 44) -> MathTex:
 
 
 class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresScene,
-                     SoftmaxScene, MixingScene):
-    """Title card, the stages as sections (five, and positions when they are on), recap."""
+                     SoftmaxScene, MixingScene, HeadsScene):
+    """Title card, the stages as sections (five, and positions and heads when they are on),
+    recap."""
 
     # A run of consecutive SECTIONS to draw, for one part of a parallel render (the sections
     # before it are played without drawing, so the scene reaches the same state; the scene

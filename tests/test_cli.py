@@ -146,7 +146,7 @@ def test_scenes_lists_names():
     assert p.returncode == 0
     names = [line.split()[0] for line in p.stdout.splitlines()]
     assert names == ["embeddings", "positions", "projections", "scores", "softmax", "mixing",
-                     "explainer"]
+                     "heads", "explainer"]
 
 
 @settings(max_examples=25, deadline=None)

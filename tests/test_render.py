@@ -142,7 +142,8 @@ def test_staging_renames_into_place_only_when_all_went_well(tmp_path):
 def test_explainer_parts_cover_every_section_once_in_order(positions):
     sections = explainer_sections(compute("Hi there", positions=positions))
     assert len(sections) == 7 + (positions != "none")
-    assert set(SECTION_COST) == set(explainer_sections(compute("Hi", positions="sinusoidal")))
+    assert set(SECTION_COST) == set(explainer_sections(compute("Hi", positions="sinusoidal",
+                                                               heads=3)))
     for jobs in range(1, 10):
         parts = explainer_parts(jobs, sections)
         assert len(parts) == min(jobs, len(sections))
@@ -183,7 +184,7 @@ def test_registry_loads_every_scene():
     rendering it: tests/test_cli.py)."""
     from scenes.base import AttentionScene
 
-    stages = ["embeddings", "positions", *STAGES[1:]]
+    stages = ["embeddings", "positions", *STAGES[1:], "heads"]
     assert list(SCENES) == [*stages, "explainer"]
     classes = [load(name) for name in SCENES]
     assert all(issubclass(c, AttentionScene) for c in classes)

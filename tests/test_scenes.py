@@ -63,7 +63,9 @@ EXPECTED = {
     "mixing": {"weights", "V", "weighted_values", "output", "X"},
 }
 POSITIONS = (("positions", "sinusoidal"),)
-EVERYTHING = (("positions", "sinusoidal"), ("causal", True))  # every optional stage and beat
+# every optional stage and beat: positions, the mask, several (hand-designed) heads
+EVERYTHING = (("positions", "sinusoidal"), ("causal", True), ("heads", 3))
+HEADS = (("heads", 3),)
 OPTIONS = [(), (("causal", True),), (("heads", 2), ("seed", 1)),
            (("scale", False), ("temperature", 0.5)), POSITIONS]
 OPTION_IDS = ["default", "causal", "two-heads", "unscaled-hot", "positions"]
@@ -96,6 +98,31 @@ def test_positions_stage_numbers(options):
     assert len(beats) >= 6  # waves, dots, X + P, the sum, the repeated word, its attention
 
 
+@pytest.mark.parametrize("options", [HEADS, (("heads", 2),), HEADS + (("causal", True),)],
+                         ids=["three", "two", "three-causal"])
+def test_heads_stage_numbers(options):
+    t, s, seen, _, beats = build("heads", SENTENCES["6"], **dict(options))
+    assert check_numbers(t, seen) == {"weights", "output", "Wo"}
+    assert [(k, p) for k, (_, drawn) in enumerate(beats) for p in drawn] == []
+    sources = [getattr(m, "qkv_source", "") for m in seen]
+    heads = {src.split(".")[0] for src in sources if src.startswith("head")}
+    assert heads == {f"head{k}" for k in range(1, len(t.heads) + 1)}  # every head is shown
+    captions = [c.content for c in s.renderer.file_writer.subcaptions]
+    for k, role in enumerate(t.head_roles, start=1):
+        assert any(f"Head {k} ({role}): '" in c for c in captions)
+    if t.config.causal:  # every head's grid has the hatched triangle, and no weight in it
+        hatched = {id(m) for m in seen if getattr(m, "qkv_masked", False)}
+        assert len(hatched) == 3 * int(t.mask.sum())
+        assert not [src for src in sources if src.endswith(".weights[0,5]")]
+
+
+def test_stages_refuse_a_trace_without_their_option():
+    from attention import QKVError
+
+    with pytest.raises(QKVError, match="--heads 2 or --heads 3"):
+        build("heads", SENTENCES["6"])
+
+
 def test_positions_stage_refuses_a_trace_without_positions():
     from attention import QKVError
 
@@ -113,7 +140,7 @@ def test_explainer_numbers_and_sections():
 def test_explainer_with_every_option_tells_every_stage():
     t, s, seen, _, _ = build("explainer", SENTENCES["6"], **dict(EVERYTHING))
     assert check_numbers(t, seen) >= {"X", "P", "X_in", "exps", "weighted_values"}
-    assert s.qkv_sections == ["title", "embeddings", "positions", *STAGES[1:], "recap"]
+    assert s.qkv_sections == ["title", "embeddings", "positions", *STAGES[1:], "heads", "recap"]
 
 
 def masked_on_screen(scene) -> list:
@@ -143,6 +170,7 @@ def test_causal_mask_is_drawn_as_hatched_empty_cells(scene):
 # The explainer's last frame is the recap: three sizes cover it.
 LAYOUT_CASES = [(scene, size, ()) for size in SENTENCES for scene in STAGES] + [
     ("positions", size, POSITIONS) for size in SENTENCES] + [
+    ("heads", size, HEADS) for size in SENTENCES] + [
     ("explainer", size, ()) for size in ("1", "16", "20char")]
 
 
@@ -168,10 +196,10 @@ def test_every_beat_layout(size, options):
 
 # -- snapshots -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scene", STAGES + ["positions", "explainer"])
+@pytest.mark.parametrize("scene", STAGES + ["positions", "heads", "explainer"])
 @pytest.mark.parametrize("theme", ["dark", "light"])
 def test_last_frame_matches_control(scene, theme, request):
-    options = POSITIONS if scene == "positions" else ()
+    options = {"positions": POSITIONS, "heads": HEADS}.get(scene, ())
     _, _, _, frame, _ = build(scene, SENTENCES["6"], theme, **dict(options))
     rgb = frame[..., :3].astype(np.int16)
     path = CONTROL / f"{scene}-{theme}.png"
