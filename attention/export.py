@@ -17,8 +17,8 @@ HEAD_ARRAYS = ("Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "row_max", "
                "exp_sums", "weights", "weight_sums", "weighted_values", "output")
 KEY_COLUMNS = ("scores", "scaled", "exps", "weights")  # [n, n]: row = query, column = key
 # The matrices a worksheet prints in full (the rest are worked through in its example).
-SHEET_MATRICES = ("X", "P", "X_in", "Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled", "weights", "output",
-                  "Wo", "final_output")
+SHEET_MATRICES = ("X", "P", "X_in", "Wq", "Wk", "Wv", "Q", "K", "V", "scores", "scaled",
+                  "weights", "output", "Wo", "final_output")
 
 
 def _floats(a: np.ndarray):
