@@ -42,9 +42,11 @@ def test_matches_naive_loops(sentence, causal, scale, temperature):
     assert set(ref) | {"Wq", "Wk", "Wv", "scaled"} == set(attention.HeadTrace.__dataclass_fields__)
 
 
-@pytest.mark.parametrize("heads", [2, 3, 6])
-def test_multi_head_is_concat_then_wo(heads):
-    t = compute("The cat sat on the mat", heads=heads, seed=7)
+@pytest.mark.parametrize("heads,seed", [(2, 7), (3, 7), (6, 7), (2, None), (3, None)],
+                         ids=["2-random", "3-random", "6-random", "2-hand", "3-hand"])
+def test_multi_head_is_concat_then_wo(heads, seed):
+    """Every head (random or hand-designed) against the naive loops, then concat and W_o."""
+    t = compute("The cat sat on the mat", heads=heads, seed=seed)
     d_model = t.X.shape[1]
     assert len(t.heads) == heads
     parts = []
