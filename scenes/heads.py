@@ -83,13 +83,14 @@ class HeadsScene(AttentionScene):
         num_font = font_for(cw, ch)
         numbers = num_font >= MIN_NUMBER_FONT  # else the heat map alone, with its legend
         lf = min(lf, row_font(ch))
-        total = label_w + h * n * cw + (h - 1) * gap
+        slot = max(n * cw, min(room_w, 4.0))  # room for a head's title even over a small grid
+        total = label_w + h * slot + (h - 1) * gap
         left = -total / 2 + label_w
         top = SAFE_TOP - head_h
         self.head_grids = []
         beats = []
         for k, head in enumerate(t.heads, start=1):
-            x0 = left + (k - 1) * (n * cw + gap)
+            x0 = left + (k - 1) * (slot + gap) + (slot - n * cw) / 2  # centred in its slot
             labels = {"row_labels": t.tokens, "label_font_size": lf} if k == 1 else {}
             grid = place(MatrixBlock(head.weights, theme=th, cell_w=cw, cell_h=ch,
                                      font_size=num_font, source=f"head{k}.weights",
@@ -105,12 +106,12 @@ class HeadsScene(AttentionScene):
             role = t.head_roles[k - 1] if t.head_roles else None
             title = plain_text(f"head {k}" + (f": {role}" if role else ""), th, font_size=18,
                                color=th.accent)
-            fit_width(title, n * cw)
+            fit_width(title, slot)
             title.next_to(grid.col_labels, UP, buff=0.15)
             i, j = strongest_link(head.weights, t.mask)
             note = plain_text(f"'{t.tokens[i]}' \u2192 '{t.tokens[j]}' "
                               f"{head.weights[i, j]:.2f}", th, font_size=18, color=th.text)
-            fit_width(note, n * cw)
+            fit_width(note, slot)
             note.next_to(grid.cells_box, DOWN, buff=0.15)
             parts = VGroup(grid.row_labels, grid.col_labels, hatch, heat, entries,
                            GridLines(grid, th.grid), title, note)
