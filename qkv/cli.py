@@ -7,7 +7,6 @@ status 2, and no file written.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -19,8 +18,10 @@ from attention import DEFAULT_SENTENCE, MATH_OPTIONS, AttentionConfig, QKVError,
 from attention.config_file import load_config
 from attention.export import FORMATS as DATA_FORMATS
 from attention.worksheet import FORMATS as SHEET_FORMATS
+from qkv import interrupt
 from qkv.output import check_folder, check_out, write_atomically
-from qkv.registry import DEFAULT_SCENE, NEEDS, SCENES, VIDEO_FORMATS, applicable
+from qkv.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
+from scenes.stages import OPTIONAL, applicable
 
 EXPORT_FORMATS = {**DATA_FORMATS, **SHEET_FORMATS}  # and pdf, written by pdflatex
 
@@ -155,7 +156,7 @@ def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, se
 
     trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
     if scene != "all" and not applicable(scene, trace.config):
-        raise QKVError(f"--scene {scene} shows an option that is off; add {NEEDS[scene][1]}")
+        raise QKVError(f"--scene {scene} shows an option that is off; add {OPTIONAL[scene][1]}")
     names = [s for s in SCENES if applicable(s, trace.config)] if scene == "all" else [scene]
     options = RenderOptions(scene=names[0], quality=quality, out=out, theme=theme, fmt=fmt,
                             transparent=transparent, fps=fps, sections=sections,
@@ -227,13 +228,9 @@ class Interrupted(Exception):
     """Ctrl-C or SIGTERM during a render, after its temporary files were removed."""
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: temporary files go, old files stay
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every expected failure into one line."""
-    signal.signal(signal.SIGTERM, _terminate)
+    interrupt.install()  # SIGTERM cleans up like Ctrl-C: temporary files go, old files stay
     try:
         cli.main(args=argv, prog_name="qkv", standalone_mode=False)
     except QKVError as err:

@@ -20,14 +20,6 @@ SCENES = {
 }
 DEFAULT_SCENE = "explainer"
 VIDEO_FORMATS = ("mp4", "gif", "webm", "mov", "png")  # png: the last frame as a still
-# Scenes that show what an option adds: scene -> (is it on?, the option that turns it on)
-NEEDS = {"positions": (lambda config: config.positions != "none", "--positions sinusoidal"),
-         "heads": (lambda config: config.heads > 1, "--heads 3")}
-
-
-def applicable(name: str, config) -> bool:
-    """Whether scene ``name`` has something to show for these math options."""
-    return name not in NEEDS or NEEDS[name][0](config)
 
 
 def load(name: str):

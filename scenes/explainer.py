@@ -23,16 +23,12 @@ from scenes.positions import PositionsScene
 from scenes.projections import ProjectionsScene
 from scenes.scores import ScoresScene
 from scenes.softmax import SoftmaxScene
-
-# Every stage the explainer can tell, in story order; those an option adds, and the option.
-STAGES = ("embeddings", "positions", "projections", "scores", "softmax", "mixing", "heads")
-OPTIONAL = {"positions": lambda trace: trace.P is not None,
-            "heads": lambda trace: len(trace.heads) > 1}
+from scenes.stages import STAGES, applicable
 
 
 def explainer_stages(trace) -> tuple[str, ...]:
     """The stages the explainer tells for this trace (the options decide the optional ones)."""
-    return tuple(s for s in STAGES if s not in OPTIONAL or OPTIONAL[s](trace))
+    return tuple(s for s in STAGES if applicable(s, trace.config))
 
 
 def explainer_sections(trace) -> tuple[str, ...]:
