@@ -19,16 +19,13 @@ from qkv.render import RenderOptions, render_scene
 def _worker_init(verbose: bool) -> None:
     """In a render process: SIGTERM cleans up like Ctrl-C (temporary folders go). Unless
     verbose, the worker says nothing: the parent reports for all of them, in one line."""
-    import signal
     import sys
+
+    from qkv import interrupt
 
     if not verbose:
         sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the process)
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    interrupt.install()
 
 
 def _render_task(trace: AttentionTrace, options: RenderOptions):
