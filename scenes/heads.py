@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from manim import (
     DOWN,
+    LEFT,
     UP,
     FadeIn,
     FadeOut,
@@ -19,10 +20,19 @@ from manim import (
 )
 
 from attention import QKVError
+from attention.core import pick_example
 from scenes.base import AttentionScene
-from scenes.components import GridLines, MatrixBlock, fit_width, font_for, plain_text
+from scenes.components import (
+    GridLines,
+    MatrixBlock,
+    fit_width,
+    font_for,
+    plain_text,
+    shortened,
+)
 from scenes.layout import (
     FRAME_W,
+    MIN_FONT,
     MIN_NUMBER_FONT,
     SAFE_BOTTOM,
     SAFE_TOP,
@@ -60,10 +70,84 @@ class HeadsScene(AttentionScene):
         formula = MathTex(r"\text{output} = [\,h_1 \mid \dots \mid h_" + str(h) + r"\,]\; W_o",
                           color=th.text, font_size=30)
         self.intro(f"Heads: {h} at once, each looking for something else", formula,
-                   f"Each of the {h} heads has its own W_q, W_k and W_v, with "
-                   f"{t.heads[0].d_k} columns each.")
+                   f"{h} heads read the same words at once, each looking for something "
+                   "else.")
+        self.heads_split()
         self.heads_grids()
         self.heads_join()
+
+    # -- one word, split into each head's smaller Q, K and V ---------------------------------
+    def heads_split(self) -> None:
+        """One word's row of X (every head reads the same row) above each head's own, smaller
+        query, key and value for it: one line per head."""
+        t, th = self.trace, self.theme
+        d, h = t.X.shape[1], len(t.heads)
+        dh = t.heads[0].d_k
+        i, _ = pick_example(t)
+        titles = [f"head {k}" + (f": {t.head_roles[k - 1]}" if t.head_roles else "")
+                  for k in range(1, h + 1)]
+        above = bool(t.head_roles)  # a head's role is long: its title goes above its line
+        widest = max(text_width(s, th.font, 20) for s in titles)
+        title_font = max(MIN_FONT, min(20.0, 20 * 4.2 / widest))  # one size for every title
+        title_w = 0.0 if above else widest * title_font / 20 + 0.4
+        word_w = min(3.0, text_width(t.tokens[i], th.font, 24)) + 0.45
+        name_w, gap = 0.75, 0.35  # room for 'q_1' left of a block; between q, k and v
+        feat_h, row_gap = 0.4, (0.8 if above else 0.35)  # X's feature names; between lines
+        cw = min(1.0, (FRAME_W - title_w - 3 * name_w - 2 * gap - 0.3) / (3 * dh),
+                 (FRAME_W - word_w - 0.3) / d)
+        # X's row, the arrow (0.8 of a line) and one line per head fit the height
+        ch = min(cw * 0.62, (SAFE_TOP - SAFE_BOTTOM - feat_h) / (h + 1.8) - row_gap)
+        num_font = font_for(cw, ch)
+        row_h = ch + row_gap
+        heads_w = title_w + 3 * (name_w + dh * cw) + 2 * gap
+        left = -heads_w / 2 + title_w
+        top = (SAFE_TOP + SAFE_BOTTOM - feat_h) / 2 + (h + 1.8) * row_h / 2
+        x_name = t.input_name  # X, or X + P with positions
+        feat_font = min(16.0, 16 * 0.9 * cw / max(text_width(f, th.font, 16)
+                                                  for f in t.feature_names))
+        blocks_w = 3 * (name_w + dh * cw) + 2 * gap
+        x_left = left + (blocks_w - d * cw) / 2  # centred over the heads' blocks
+        x = place(MatrixBlock(t.X_in[i][None, :], theme=th, cell_w=cw, cell_h=ch,
+                              font_size=num_font, col_labels=t.feature_names,
+                              col_label_font_size=feat_font,
+                              source=lambda _, j: f"{x_name}[{i},{j}]"), x_left, top)
+        word = shortened(t.tokens[i], word_w - 0.45, th, font_size=24, color=th.accent)
+        word.next_to(x.cells_box, LEFT, buff=0.45)
+        arrow = plain_text("\u2193", th, font_size=30, color=th.muted)
+        arrow.next_to(x.cells_box, DOWN, buff=0.2)
+        heads = []
+        for k, head in enumerate(t.heads, start=1):
+            y = top - (k + 0.8) * row_h
+            title = plain_text(titles[k - 1], th, font_size=title_font,
+                               color=th.accent if above else th.text)
+            if not above:
+                title.move_to([left - 0.4 - title.width / 2, y - ch / 2, 0])
+            parts = []
+            x0 = left
+            for role in ("Q", "K", "V"):
+                color = getattr(th, role.lower())
+                name = MathTex(f"{role.lower()}_{k}", color=color, font_size=30)
+                name.move_to([x0 + name_w - 0.28 - name.width / 2, y - ch / 2, 0])
+                b = place(MatrixBlock(getattr(head, role)[i][None, :], theme=th, cell_w=cw,
+                                      cell_h=ch, font_size=num_font, color=color,
+                                      source=lambda _, j, k=k, r=role: f"head{k}.{r}[{i},{j}]"),
+                          x0 + name_w, y)
+                parts += [name, b]
+                x0 += name_w + dh * cw + gap
+            line = VGroup(*parts)
+            if above:
+                fit_width(title, line.width)
+                title.next_to(line, UP, buff=0.12, aligned_edge=LEFT)
+            heads.append(VGroup(title, line))
+        word_ = t.tokens[i]
+        self.beat(FadeIn(word), FadeIn(x), run_time=1.0,
+                  caption=f"Every head reads the same row: '{word_}', {d} numbers.")
+        self.beat(FadeIn(arrow), LaggedStart(*(FadeIn(g, shift=DOWN * 0.1) for g in heads),
+                                             lag_ratio=0.4),
+                  run_time=1.0 + 0.4 * h, wait=1.5,
+                  caption=f"Each head has its own W_q, W_k and W_v, {d} by {dh}: its query, "
+                          f"key and value for '{word_}' have {dh} numbers each, not {d}.")
+        self.beat(FadeOut(VGroup(word, x, arrow, *heads)), run_time=0.6, wait=0)
 
     # -- every head's weights, side by side ----------------------------------------------------
     def heads_grids(self) -> None:

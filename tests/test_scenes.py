@@ -102,11 +102,13 @@ def test_positions_stage_numbers(options):
                          ids=["three", "two", "three-causal"])
 def test_heads_stage_numbers(options):
     t, s, seen, _, beats = build("heads", SENTENCES["6"], **dict(options))
-    assert check_numbers(t, seen) == {"weights", "output", "Wo"}
+    assert check_numbers(t, seen) == {"X", "Q", "K", "V", "weights", "output", "Wo"}
     assert [(k, p) for k, (_, drawn) in enumerate(beats) for p in drawn] == []
     sources = [getattr(m, "qkv_source", "") for m in seen]
-    heads = {src.split(".")[0] for src in sources if src.startswith("head")}
-    assert heads == {f"head{k}" for k in range(1, len(t.heads) + 1)}  # every head is shown
+    for k in range(1, len(t.heads) + 1):  # every head's own Q, K, V and weights are shown
+        shown = {src.split(".")[1].split("[")[0] for src in sources
+                 if src.startswith(f"head{k}.")}
+        assert shown >= {"Q", "K", "V", "weights", "output"}, (k, shown)
     captions = [c.content for c in s.renderer.file_writer.subcaptions]
     for k, role in enumerate(t.head_roles, start=1):
         assert any(f"Head {k} ({role}): '" in c for c in captions)
