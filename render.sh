@@ -47,7 +47,10 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "render.sh: installing qkv and its Python packages into .venv (first run: a few minutes)" >&2
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install -e '.[test]'; } > .venv/install.log 2>&1; then
+         .venv/bin/python -m pip install -e '.[test]' &&
+         .venv/bin/python -m pip install --no-deps $(.venv/bin/python -c 'import tomllib
+print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["qkv"]["no-deps"]))'); } \
+       > .venv/install.log 2>&1; then
     tail -n 30 .venv/install.log >&2
     echo "render.sh: installing Python packages failed; the full log is in .venv/install.log" >&2
     exit 1

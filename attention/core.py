@@ -19,6 +19,7 @@ from .weights import ATTENTION_DIMS, HEADS, W_K, W_Q, W_V, hand_heads, random_we
 
 DEFAULT_SENTENCE = "The cat sat on the mat"
 POSITIONS = ("none", "sinusoidal")
+MODELS = ("toy", "minilm")
 
 
 def _option(default, help: str, *, kind: type | None = None, metavar: str | None = None,
@@ -47,6 +48,12 @@ class AttentionConfig:
     positions: str = _option("none", "Add each word's position to its embedding: none, or "
                              "sinusoidal (the sine and cosine waves of 'Attention Is All You "
                              "Need').", choices=POSITIONS)
+    model: str = _option("toy", "toy (hand-designed, 6 named features) or minilm (the trained "
+                         "all-MiniLM-L6-v2: 6 layers of 12 heads).", choices=MODELS)
+    layer: int | None = _option(None, "With --model minilm: the layer to explain, 1 to 6 "
+                                "(default: the rule in the README).", kind=int, metavar="L")
+    head: int | None = _option(None, "With --model minilm: the head of that layer, 1 to 12 "
+                               "(default: the rule in the README).", kind=int, metavar="H")
 
     def __post_init__(self) -> None:
         if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)):
@@ -63,6 +70,27 @@ class AttentionConfig:
         if self.positions not in POSITIONS:
             raise QKVError(f"--positions must be one of {', '.join(POSITIONS)} "
                            f"(got {self.positions!r})")
+        if self.model not in MODELS:
+            raise QKVError(f"--model must be one of {', '.join(MODELS)} (got {self.model!r})")
+        for name, top in (("layer", 6), ("head", 12)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.model != "minilm":
+                raise QKVError(f"--{name} chooses a head of the trained model: add --model "
+                               "minilm, or drop it")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise QKVError(f"--{name} must be a whole number from 1 to {top} (got "
+                               f"{value!r}); they count from 1")
+        if self.model == "minilm":
+            own = [flag for flag, on in (
+                ("--causal", self.causal), ("--no-scale", not self.scale),
+                ("--temperature", self.temperature != 1.0), ("--heads", self.heads != 1),
+                ("--seed", self.seed is not None), ("--positions", self.positions != "none"))
+                if on]
+            if own:
+                raise QKVError(f"--model minilm uses its trained heads, learned positions and "
+                               f"scaling as they are: drop {' and '.join(own)}")
 
     def as_dict(self) -> dict:
         """The options as JSON values, in field order (the export's ``options``)."""
@@ -109,7 +137,7 @@ class HeadTrace:
     Wq: np.ndarray  # [d_model, d_head]
     Wk: np.ndarray  # [d_model, d_head]
     Wv: np.ndarray  # [d_model, d_head]
-    Q: np.ndarray  # [n, d_head]    X @ Wq: what each word asks for
+    Q: np.ndarray  # [n, d_head]    X @ Wq (+ bq): what each word asks for
     K: np.ndarray  # [n, d_head]    X @ Wk: how each word presents itself
     V: np.ndarray  # [n, d_head]    X @ Wv: what each word contributes
     scores: np.ndarray  # [n, n]    Q @ K.T, row = query, column = key
@@ -121,10 +149,31 @@ class HeadTrace:
     weight_sums: np.ndarray  # [n]  each row of weights added up: 1, to float precision
     weighted_values: np.ndarray  # [n, n, d_head] weights[i, j] * V[j]: what key j gives query i
     output: np.ndarray  # [n, d_head] weights @ V: each query's weighted_values summed over keys
+    bq: np.ndarray | None = None  # [d_head] biases added to Q, K, V (trained models have them)
+    bk: np.ndarray | None = None
+    bv: np.ndarray | None = None
 
     @property
     def d_k(self) -> int:
         return self.Q.shape[1]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A trained model and the head the stages explain (layer and head count from 1)."""
+
+    name: str
+    layers: int
+    heads: int
+    d_model: int
+    d_head: int
+    layer: int
+    head: int
+    chosen_by: str  # "you" or the rule that picked it
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("name", "layers", "heads", "d_model", "d_head",
+                                               "layer", "head")}
 
 
 @dataclass(frozen=True)
@@ -145,7 +194,21 @@ class AttentionTrace:
     attention_dims: tuple[str, ...] | None = field(default=None)  # names of head 1's d_k axes
     head_dims: tuple[tuple[str, ...], ...] | None = None  # each head's axis names, if named
     head_roles: tuple[str, ...] | None = None  # what each hand-designed head looks for
-    weights_source: str = "hand-designed"  # or "random, seed N", or "your own"
+    weights_source: str = "hand-designed"  # or "random, seed N", "your own", "trained"
+    model: ModelInfo | None = None  # with --model minilm: which model, layer and head
+    attention: np.ndarray | None = None  # [layers, heads, n, n] with --model minilm
+
+    @property
+    def all_attention(self) -> np.ndarray:  # -> [layers, heads, n, n]
+        """Every head's weights: the trained model's every layer, else the one layer's heads."""
+        if self.attention is not None:
+            return self.attention
+        return np.stack([h.weights for h in self.heads])[None]
+
+    @property
+    def head_average(self) -> np.ndarray:  # -> [layers, n, n]
+        """Each layer's weights averaged over its heads (rows still sum to 1)."""
+        return self.all_attention.mean(axis=1)
 
     @property
     def n(self) -> int:
@@ -265,11 +328,13 @@ def attention_head(
     Wv: np.ndarray,  # [d_model, d_v]
     mask: np.ndarray,  # [n, n] bool, True = masked
     divisor: float,
+    biases: tuple | None = None,  # (bq [d_k], bk [d_k], bv [d_v]) of a trained model
 ) -> HeadTrace:
+    bq, bk, bv = biases or (0.0, 0.0, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name below
-        Q = finite("Q = X W_q", X @ Wq, SMALLER)  # [n, d_k]
-        K = finite("K = X W_k", X @ Wk, SMALLER)  # [n, d_k]
-        V = finite("V = X W_v", X @ Wv, SMALLER)  # [n, d_v]
+        Q = finite("Q = X W_q", X @ Wq + bq, SMALLER)  # [n, d_k]
+        K = finite("K = X W_k", X @ Wk + bk, SMALLER)  # [n, d_k]
+        V = finite("V = X W_v", X @ Wv + bv, SMALLER)  # [n, d_v]
         scores = finite("scores = Q K\u1d40", Q @ K.T, SMALLER)  # [n, n]
         scaled = finite("scaled = scores / (\u221ad_k \u00b7 T)",
                         np.where(mask, -np.inf, scores / divisor), "use a larger --temperature "
@@ -282,7 +347,8 @@ def attention_head(
     return HeadTrace(**{k: _frozen(v) for k, v in dict(
         Wq=Wq, Wk=Wk, Wv=Wv, Q=Q, K=K, V=V, scores=scores, scaled=scaled, row_max=row_max,
         exps=exps, exp_sums=exp_sums, weights=weights, weight_sums=weights.sum(axis=-1),
-        weighted_values=weighted_values, output=output).items()})
+        weighted_values=weighted_values, output=output).items()},
+        **({} if biases is None else dict(zip(("bq", "bk", "bv"), map(_frozen, biases)))))
 
 
 def compute(sentence: str, **options) -> AttentionTrace:
@@ -304,6 +370,10 @@ def compute(sentence: str, **options) -> AttentionTrace:
 def compute_config(sentence: str, config: AttentionConfig, custom=None) -> AttentionTrace:
     """:func:`compute` with the options gathered in one config object, and optionally a
     teacher's own numbers (:class:`~attention.config_file.CustomNumbers`)."""
+    if config.model == "minilm":
+        if custom is not None:
+            raise QKVError("config: your own numbers go with --model toy")
+        return minilm_trace(sentence, config)
     tokens = tokenize(sentence)
     names = feature_names()
     if custom is not None and custom.feature_names:
@@ -376,3 +446,40 @@ def _frozen_bool(a: np.ndarray) -> np.ndarray:
     a = np.array(a, dtype=bool)
     a.setflags(write=False)
     return a
+
+
+def minilm_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
+    """The sentence through all-MiniLM-L6-v2; the trace explains one head of one layer: X is
+    that layer's input, W_q, W_k, W_v and their biases that head's slice."""
+    from . import minilm
+
+    run = minilm.forward(sentence)
+    auto_layer, auto_head = minilm.default_head(run.attention, run.tokens)
+    layer = auto_layer if config.layer is None else config.layer - 1
+    head = auto_head if config.head is None else config.head - 1
+    if config.layer is not None and config.head is None:  # the rule, within that layer
+        head = int(np.argmax(minilm.peakedness(run.attention, run.tokens)[layer]))
+    (Wq, bq), (Wk, bk), (Wv, bv) = minilm.head_weights(layer)
+    X = run.inputs[layer]  # [n, d_model]
+    n = len(run.tokens)
+    mask = np.zeros((n, n), dtype=bool)
+    trace = attention_head(X, Wq[head], Wk[head], Wv[head], mask, math.sqrt(minilm.D_HEAD),
+                           biases=(bq[head], bk[head], bv[head]))
+    chosen = "you" if config.layer is not None and config.head is not None else "rule"
+    return AttentionTrace(
+        sentence=sentence,
+        tokens=run.tokens,
+        feature_names=tuple(str(k) for k in range(1, minilm.D_MODEL + 1)),
+        config=config,
+        X=_frozen(X),
+        P=None,
+        X_in=_frozen(X),
+        mask=_frozen_bool(mask),
+        heads=(trace,),
+        Wo=None,
+        output=trace.output,
+        weights_source="trained",
+        model=ModelInfo(minilm.NAME, minilm.LAYERS, minilm.HEADS, minilm.D_MODEL,
+                        minilm.D_HEAD, layer + 1, head + 1, chosen),
+        attention=_frozen(run.attention),
+    )

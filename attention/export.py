@@ -30,7 +30,18 @@ def _floats(a: np.ndarray):
     return [_floats(x) for x in a]
 
 
+def _head_dict(head) -> dict:
+    d = {name: _floats(getattr(head, name)) for name in HEAD_ARRAYS}
+    if head.bq is not None:  # a trained model's biases
+        d.update({name: _floats(getattr(head, name)) for name in ("bq", "bk", "bv")})
+    return d
+
+
 def to_dict(trace: AttentionTrace) -> dict:
+    trained = {} if trace.model is None else {
+        "model": trace.model.as_dict(),
+        "attention": _floats(trace.attention),  # [layers][heads][n][n]
+    }
     return {
         "sentence": trace.sentence,
         "tokens": list(trace.tokens),
@@ -39,9 +50,10 @@ def to_dict(trace: AttentionTrace) -> dict:
         "X": _floats(trace.X),
         "P": None if trace.P is None else _floats(trace.P),
         "X_in": _floats(trace.X_in),
-        "heads": [{name: _floats(getattr(h, name)) for name in HEAD_ARRAYS} for h in trace.heads],
+        "heads": [_head_dict(h) for h in trace.heads],
         "Wo": None if trace.Wo is None else _floats(trace.Wo),
         "output": _floats(trace.output),
+        **trained,
     }
 
 
@@ -76,6 +88,15 @@ def labelled_matrices(trace: AttentionTrace, names=None):
                 yield h, name, m[:, None], tokens, [name]
             else:  # [n, n] grids have a column per key, the others one per dimension
                 yield h, name, m, tokens, tokens if name in KEY_COLUMNS else dims
+    if trace.model is not None:
+        for h, head in enumerate(trace.heads, start=1):
+            dims = [f"d{j + 1}" for j in range(head.d_k)]
+            for name in filter(keep, ("bq", "bk", "bv")):
+                yield h, name, getattr(head, name)[None, :], [name], dims
+        if keep("attention"):
+            for layer, heads in enumerate(trace.attention, start=1):
+                for h, grid in enumerate(heads, start=1):
+                    yield "", f"attention[{layer},{h}]", grid, tokens, tokens
     if trace.Wo is not None and keep("Wo"):
         concat = ([f"h{h}.{d}" for h, dims in enumerate(trace.head_dims, start=1) for d in dims]
                   if trace.head_dims else [f"c{j + 1}" for j in range(trace.Wo.shape[0])])

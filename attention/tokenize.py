@@ -52,12 +52,9 @@ def _check_printable(text: str) -> None:
             )
 
 
-def tokenize(sentence: str) -> tuple[str, ...]:
-    """Split ``sentence`` into at most ``MAX_TOKENS`` display tokens.
-
-    >>> tokenize("The cat sat on the mat.")
-    ('The', 'cat', 'sat', 'on', 'the', 'mat', '.')
-    """
+def clean(sentence: str) -> str:
+    """``sentence`` checked (text, not too long, printable) and NFC-normalised, with runs of
+    white space made one space; refused with the fix if it is empty or cannot be shown."""
     if not isinstance(sentence, str):
         raise QKVError("the sentence must be text")
     if len(sentence) > MAX_INPUT_CHARS:
@@ -74,7 +71,16 @@ def tokenize(sentence: str) -> tuple[str, ...]:
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise QKVError('the sentence is empty; pass some words, e.g. "The cat sat on the mat"')
+    return text
 
+
+def tokenize(sentence: str) -> tuple[str, ...]:
+    """Split ``sentence`` into at most ``MAX_TOKENS`` display tokens.
+
+    >>> tokenize("The cat sat on the mat.")
+    ('The', 'cat', 'sat', 'on', 'the', 'mat', '.')
+    """
+    text = clean(sentence)
     tokens: list[str] = []
     glue_next = False
     for match in _WORD.finditer(text):

@@ -21,7 +21,7 @@ from attention.worksheet import FORMATS as SHEET_FORMATS
 from qkv import interrupt
 from qkv.output import check_folder, check_out, write_atomically
 from qkv.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
-from scenes.stages import OPTIONAL, applicable
+from scenes.stages import applicable, refusal
 
 EXPORT_FORMATS = {**DATA_FORMATS, **SHEET_FORMATS}  # and pdf, written by pdflatex
 
@@ -119,6 +119,9 @@ def export(sentence, fmt, output, config_path, **math):
     if fmt == "pdf" and output is None:
         raise QKVError("--format pdf writes a file; add --output worksheet.pdf")
     trace, _ = resolve(sentence, math, config_path)
+    if trace.model is not None and fmt not in ("json", "csv"):
+        raise QKVError(f"worksheets (--format {fmt}) are not built for --model "
+                       f"{trace.config.model} yet; use --format json or csv")
     if fmt == "pdf":
         from attention.worksheet import to_pdf
 
@@ -155,8 +158,9 @@ def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, se
     from qkv.render import RenderOptions
 
     trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
-    if scene != "all" and not applicable(scene, trace.config):
-        raise QKVError(f"--scene {scene} shows an option that is off; add {OPTIONAL[scene][1]}")
+    why = refusal(scene, trace.config) if scene != "all" else None
+    if why:
+        raise QKVError(why)
     names = [s for s in SCENES if applicable(s, trace.config)] if scene == "all" else [scene]
     options = RenderOptions(scene=names[0], quality=quality, out=out, theme=theme, fmt=fmt,
                             transparent=transparent, fps=fps, sections=sections,
@@ -204,6 +208,9 @@ def slides(sentence, to, one_file, quality, out, theme, verbose, config_path, **
     from qkv.slides import check_reveal, render_deck
 
     trace, theme = resolve_for_video(sentence, math, config_path, theme, out)
+    why = refusal("explainer", trace.config)
+    if why:
+        raise QKVError(why.replace("--scene explainer", "a deck"))
     if to == "html":
         check_reveal(theme)
     options = RenderOptions(quality=quality, out=out, theme=theme, verbose=verbose)

@@ -15,6 +15,8 @@ SCENES = {
                "each weight times its value, summed into the output; outputs beside inputs"),
     "heads": ("scenes.heads:HeadsScene",
               "with --heads 2 or more: every head's weights side by side, joined by W_o"),
+    "overview": ("scenes.overview:OverviewScene",
+                 "with --model minilm or --heads 3: every head as a small heat map; all layers"),
     "explainer": ("scenes.explainer:ExplainerScene",
                   "the whole story: title, the stages as sections, recap"),
 }

@@ -32,11 +32,14 @@ class Theme:
     def heat_color(self, t: float) -> str:
         """The heat-map colour for a value ``t`` in [0, 1] (clipped). The square root spreads
         the small weights that attention mostly has over more of the ramp."""
-        stops = np.array([hex_to_rgb(c) for c in self.heat])
-        x = float(np.clip(t, 0.0, 1.0)) ** 0.5 * (len(stops) - 1)
-        k = min(int(x), len(stops) - 2)
-        rgb = stops[k] + (stops[k + 1] - stops[k]) * (x - k)
-        return rgb_to_hex(rgb)
+        return rgb_to_hex(self.heat_rgb(np.array(float(t))))
+
+    def heat_rgb(self, t: np.ndarray) -> np.ndarray:  # [...] -> [..., 3] in [0, 1]
+        """:meth:`heat_color` for a whole array at once (RGB floats)."""
+        stops = np.array([hex_to_rgb(c) for c in self.heat])  # [m, 3]
+        x = np.clip(np.asarray(t, dtype=float), 0.0, 1.0) ** 0.5 * (len(stops) - 1)
+        k = np.minimum(x.astype(int), len(stops) - 2)
+        return stops[k] + (stops[k + 1] - stops[k]) * (x - k)[..., None]
 
     def ink_on(self, color: str) -> str:
         """Whichever of the two inks contrasts more with ``color``."""

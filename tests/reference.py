@@ -11,8 +11,12 @@ def matmul(a, b):
             for i in range(len(a))]
 
 
-def naive_attention(X, Wq, Wk, Wv, *, causal=False, scale=True, temperature=1.0):
+def naive_attention(X, Wq, Wk, Wv, *, causal=False, scale=True, temperature=1.0,
+                    biases=None):
     Q, K, V = matmul(X, Wq), matmul(X, Wk), matmul(X, Wv)
+    if biases is not None:  # a trained model's: b added to every row
+        Q, K, V = ([[x + b[m] for m, x in enumerate(row)] for row in M]
+                   for M, b in zip((Q, K, V), biases))
     n, d_k = len(X), len(Wq[0])
     divisor = (math.sqrt(d_k) if scale else 1.0) * temperature
     scores = [[sum(Q[i][m] * K[j][m] for m in range(d_k)) for j in range(n)] for i in range(n)]

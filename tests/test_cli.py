@@ -31,7 +31,8 @@ def test_export_json_schema():
     assert data["sentence"] == "The cat sat on the mat"
     assert data["tokens"] == ["The", "cat", "sat", "on", "the", "mat"]
     assert data["options"] == {"causal": False, "scale": True, "temperature": 1.0, "heads": 1,
-                               "seed": None, "positions": "none"}
+                               "seed": None, "positions": "none", "model": "toy",
+                               "layer": None, "head": None}
     assert data["P"] is None and data["X_in"] == data["X"]
     assert data["Wo"] is None and len(data["heads"]) == 1
     head = data["heads"][0]
@@ -146,7 +147,7 @@ def test_scenes_lists_names():
     assert p.returncode == 0
     names = [line.split()[0] for line in p.stdout.splitlines()]
     assert names == ["embeddings", "positions", "projections", "scores", "softmax", "mixing",
-                     "heads", "explainer"]
+                     "heads", "overview", "explainer"]
 
 
 @settings(max_examples=25, deadline=None)
@@ -318,7 +319,12 @@ def test_every_math_option_reaches_every_interface(tmp_path):
     from scenes.base import trace_from_env
 
     values = {bool: ("0", False), int: ("1", 1), float: ("1", 1.0)}
-    env = {o.env: o.choices[-1] if o.choices else values[o.kind][0] for o in MATH_OPTIONS}
+    trained = ("model", "layer", "head")  # a trained model refuses the toy's options
+    toy = [o for o in MATH_OPTIONS if o.name not in trained]
+    env = {o.env: o.choices[-1] if o.choices else values[o.kind][0] for o in toy}
     config = trace_from_env({**env, "QKV_SENTENCE": "Hi"}).config
-    assert [getattr(config, n) for n in names] == [
-        o.choices[-1] if o.choices else values[o.kind][1] for o in MATH_OPTIONS]
+    assert [getattr(config, o.name) for o in toy] == [
+        o.choices[-1] if o.choices else values[o.kind][1] for o in toy]
+    config = trace_from_env({"QKV_MODEL": "minilm", "QKV_LAYER": "2", "QKV_HEAD": "3",
+                             "QKV_SENTENCE": "Hi"}).config
+    assert [getattr(config, n) for n in trained] == ["minilm", 2, 3]

@@ -39,7 +39,8 @@ def test_matches_naive_loops(sentence, causal, scale, temperature):
                  "weight_sums", "weighted_values", "output"):
         assert_close(getattr(t.head, name), ref[name])
     assert_close(t.output, ref["output"])
-    assert set(ref) | {"Wq", "Wk", "Wv", "scaled"} == set(attention.HeadTrace.__dataclass_fields__)
+    assert set(ref) | {"Wq", "Wk", "Wv", "scaled", "bq", "bk", "bv"} == set(
+        attention.HeadTrace.__dataclass_fields__)
 
 
 @pytest.mark.parametrize("heads,seed", [(2, 7), (3, 7), (6, 7), (2, None), (3, None)],

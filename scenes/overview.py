@@ -1,0 +1,228 @@
+"""Overview: every head at a glance. One layer's heads as small heat maps beside their
+average; then, for a trained model, all its layers and heads in one frame (the last frame,
+so ``--format png`` gives that still).
+
+Render with ``qkv render --scene overview --model minilm`` (or ``--heads 3``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    UP,
+    FadeIn,
+    FadeOut,
+    Group,
+    ImageMobject,
+    LaggedStart,
+    MathTex,
+    Rectangle,
+    VGroup,
+)
+from manim.constants import RESAMPLING_ALGORITHMS
+
+from attention.minilm import SPECIAL
+from scenes.base import AttentionScene
+from scenes.components import fit_width, plain_text, shortened
+from scenes.layout import (
+    EQUATION_Y,
+    FRAME_W,
+    MIN_FONT,
+    SAFE_BOTTOM,
+    SAFE_TOP,
+    label_font,
+    row_font,
+    text_width,
+    token_width,
+)
+
+
+def heat_image(weights: np.ndarray, theme, side: float, source: str) -> ImageMobject:
+    """An n x n grid of weights as one image (one block of pixels per cell, drawn with
+    nearest-neighbour sampling so cells stay square), ``side`` units wide. Far cheaper to
+    draw than n * n rectangles; ``qkv_weights`` and ``qkv_source`` say what it shows."""
+    n = weights.shape[0]
+    px = max(1, 96 // n)  # pixels per cell
+    rgb = np.round(theme.heat_rgb(weights) * 255).astype(np.uint8)  # [n, n, 3]
+    rgb = rgb.repeat(px, axis=0).repeat(px, axis=1)
+    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+    img = ImageMobject(rgba)
+    img.set_resampling_algorithm(RESAMPLING_ALGORITHMS["nearest"])
+    img.scale_to_fit_width(side)
+    img.qkv_weights = np.asarray(weights)
+    img.qkv_source = source
+    img.qkv_pixels_per_cell = px
+    return img
+
+
+def framed(img: ImageMobject, theme, color: str | None = None, width: float = 1.0):
+    return Rectangle(width=img.width, height=img.height, stroke_color=color or theme.grid,
+                     stroke_width=width).move_to(img)
+
+
+def strongest_pair(a: np.ndarray, tokens) -> tuple[int, int]:
+    """The (query, key) with the largest weight off the diagonal (on it when n = 1), between
+    words: a trained model's [CLS] and [SEP] are left out when two words remain."""
+    a = np.array(a, dtype=float)
+    words = np.array([tok not in SPECIAL for tok in tokens])
+    if words.sum() >= 2:
+        a[~words, :] = -1.0
+        a[:, ~words] = -1.0
+    if a.shape[0] > 1:
+        np.fill_diagonal(a, -1.0)
+    i, j = np.unravel_index(int(np.argmax(a)), a.shape)
+    return int(i), int(j)
+
+
+class OverviewScene(AttentionScene):
+    """Every head of one layer beside their average, then every layer's heads."""
+
+    def construct(self) -> None:
+        self.overview_stage()
+
+    def overview_stage(self) -> None:
+        t = self.trace
+        A = t.all_attention  # [layers, heads, n, n]
+        layers, heads = A.shape[:2]
+        layer = t.model.layer - 1 if t.model else 0
+        formula = MathTex(r"\bar{A} = \tfrac{1}{" + str(heads) + r"} \sum_h A_h",
+                          color=self.theme.text, font_size=32)
+        if t.model:
+            title = f"Every head of {t.model.name}"
+            caption = (f"This is {t.model.name}, a real trained model: it learned to give "
+                       "sentences with similar meanings similar vectors. It has "
+                       f"{layers} layers of {heads} heads.")
+        else:
+            title = f"All {heads} heads at a glance"
+            caption = f"The {heads} heads of this model, each a small grid of its weights."
+        self.intro(title, formula, caption)
+        self.overview_layer(layer)
+        if layers > 1:
+            self.overview_model()
+
+    # -- one layer: the average, labelled, and each head small ---------------------------------
+    def overview_layer(self, layer: int) -> None:
+        t, th = self.trace, self.theme
+        A = t.all_attention[layer]  # [heads, n, n]
+        avg = t.head_average[layer]  # [n, n]
+        heads, n = A.shape[0], t.n
+        chosen = t.model.head - 1 if t.model else None
+        lf = label_font(t.tokens, th, width=1.6, start=20)
+        label_w = token_width(t.tokens, th, lf) + 0.25
+        key_h = min(token_width(t.tokens, th, lf), 1.2) + 0.15  # keys turned sideways
+        side = min(SAFE_TOP - SAFE_BOTTOM - key_h - 0.5, 5.2)
+        lf = min(lf, row_font(side / n))
+        left = -FRAME_W / 2 + label_w
+        top = SAFE_TOP - key_h - 0.4
+        img = heat_image(avg, th, side, f"head_average[{layer}]")
+        img.move_to([left + side / 2, top - side / 2, 0])
+        cell = side / n
+        rows = VGroup(*(shortened(tok, label_w - 0.2, th, font_size=lf, color=th.text)
+                        .next_to([left, top - (i + 0.5) * cell, 0], LEFT, buff=0.12)
+                        for i, tok in enumerate(t.tokens)))
+        cols = VGroup()
+        for j, tok in enumerate(t.tokens):
+            lab = shortened(tok, key_h - 0.15, th, font_size=lf, color=th.text).rotate(np.pi / 2)
+            fit_width(lab, cell * 0.9)
+            cols.add(lab.next_to([left + (j + 0.5) * cell, top, 0], UP, buff=0.1))
+        head = plain_text(f"average of the {heads} heads" + (
+            f" in layer {layer + 1}" if t.model else ""), th, font_size=18, color=th.muted)
+        fit_width(head, side + label_w)
+        head.next_to(img, DOWN, buff=0.15)
+        average = Group(img, framed(img, th), rows, cols, head)
+
+        # the heads, small, in a grid right of the average
+        area_left = left + side + 0.8
+        area_w = FRAME_W / 2 - area_left
+        area_h = SAFE_TOP - SAFE_BOTTOM
+        best = None
+        for ncols in range(1, heads + 1):
+            nrows = -(-heads // ncols)
+            thumb = min(area_w / ncols - 0.25, area_h / nrows - 0.5)
+            if best is None or thumb > best[0]:
+                best = (thumb, ncols, nrows)
+        thumb, ncols, nrows = best
+        thumb = min(thumb, 2.2)
+        pitch_x, pitch_y = thumb + 0.25, thumb + 0.5
+        x0 = area_left + (area_w - ncols * pitch_x + 0.25) / 2
+        y0 = (SAFE_TOP + SAFE_BOTTOM) / 2 + nrows * pitch_y / 2
+        thumbs = []
+        for h in range(heads):
+            r, c = divmod(h, ncols)
+            im = heat_image(A[h], th, thumb, f"attention[{layer},{h}]")
+            im.move_to([x0 + c * pitch_x + thumb / 2, y0 - r * pitch_y - 0.35 - thumb / 2, 0])
+            is_chosen = h == chosen
+            frame = framed(im, th, th.accent if is_chosen else None, 3 if is_chosen else 1)
+            role = t.head_roles[h] if t.head_roles else None
+            name = plain_text(f"head {h + 1}", th, font_size=max(MIN_FONT, 16),
+                              color=th.accent if is_chosen else th.text)
+            name.next_to(im, UP, buff=0.1)
+            thumbs.append(Group(im, frame, name))
+            if role:
+                fit_width(name, pitch_x - 0.05)
+        legend = plain_text("row: the word that asks; column: the word it looks at; "
+                            "brighter = more attention", th, font_size=16, color=th.muted)
+        fit_width(legend, FRAME_W)
+        legend.move_to([0, EQUATION_Y, 0])
+        i, j = strongest_pair(avg, t.tokens)
+        self.beat(FadeIn(average), FadeIn(legend), run_time=1.0,
+                  caption=f"Averaged over the {heads} heads, '{t.tokens[i]}' looks most at "
+                          f"'{t.tokens[j]}': {avg[i, j]:.2f} of its attention.")
+        self.beat(LaggedStart(*(FadeIn(g) for g in thumbs), lag_ratio=0.15),
+                  run_time=min(3.0, 1.0 + 0.15 * heads), wait=1.0,
+                  caption=f"Each head of layer {layer + 1} alone: every one looks for something "
+                          "else." if t.model else "Each head alone: every one looks for "
+                          "something else.")
+        links = []
+        for h in range(heads):
+            a, b = strongest_pair(A[h], t.tokens)
+            links.append((A[h][a, b], h, a, b))
+        w, h, a, b = max(links)
+        self.beat(caption=f"The sharpest: head {h + 1}, where '{t.tokens[a]}' gives "
+                          f"'{t.tokens[b]}' {w:.2f} of its attention.", wait=2.0)
+        self.layer_view = Group(average, legend, *thumbs)
+
+    # -- every layer and head in one frame -----------------------------------------------------
+    def overview_model(self) -> None:
+        t, th = self.trace, self.theme
+        A = t.all_attention
+        layers, heads = A.shape[:2]
+        row_w = text_width(f"layer {layers}", th.font, 18) + 0.3
+        head_h = 0.45
+        pitch = min((FRAME_W - row_w) / heads, (SAFE_TOP - SAFE_BOTTOM - head_h - 0.5) / layers)
+        thumb = pitch - 0.08
+        left = -(row_w + heads * pitch) / 2 + row_w
+        top = SAFE_TOP - head_h
+        grid = []
+        for layer in range(layers):
+            for h in range(heads):
+                im = heat_image(A[layer, h], th, thumb, f"attention[{layer},{h}]")
+                im.move_to([left + (h + 0.5) * pitch, top - (layer + 0.5) * pitch, 0])
+                grid.append(im)
+        ml, mh = t.model.layer - 1, t.model.head - 1
+        chosen = grid[ml * heads + mh]
+        outline = framed(chosen, th, th.accent, 4).scale(1.08)
+        names = VGroup(*(plain_text(f"head {h + 1}", th, font_size=16, color=th.muted)
+                         .move_to([left + (h + 0.5) * pitch, top + head_h / 2, 0])
+                         for h in range(heads)))
+        for name in names:
+            fit_width(name, pitch - 0.06)
+        rows = VGroup(*(plain_text(f"layer {k + 1}", th, font_size=18, color=th.muted)
+                        .next_to([left - 0.1, top - (k + 0.5) * pitch, 0], LEFT, buff=0.1)
+                        for k in range(layers)))
+        note = plain_text(f"outlined: layer {ml + 1}, head {mh + 1}", th, font_size=18,
+                          color=th.accent)
+        note.move_to([0, top - layers * pitch - 0.3, 0])
+        why = ("the head you chose" if t.model.chosen_by == "you" else
+               "the head whose word rows pick one other word most sharply")
+        self.beat(FadeOut(self.layer_view), run_time=0.6, wait=0)
+        self.beat(FadeIn(names), FadeIn(rows),
+                  LaggedStart(*(FadeIn(Group(*grid[k * heads:(k + 1) * heads]))
+                                for k in range(layers)), lag_ratio=0.2),
+                  run_time=2.0, wait=1.0,
+                  caption=f"All {layers} layers, {heads} heads each: {layers * heads} ways of "
+                          "reading the same sentence.")
+        self.beat(FadeIn(outline), FadeIn(note), run_time=0.8, wait=1.5,
+                  caption=f"Outlined: layer {ml + 1}, head {mh + 1}, {why}.")
