@@ -204,11 +204,11 @@ class OverviewScene(AttentionScene):
         ml, mh = t.model.layer - 1, t.model.head - 1
         chosen = grid[ml * heads + mh]
         outline = framed(chosen, th, th.accent, 4).scale(1.08)
-        names = VGroup(*(plain_text(f"head {h + 1}", th, font_size=16, color=th.muted)
+        names = VGroup(*(plain_text(str(h + 1), th, font_size=18, color=th.muted)
                          .move_to([left + (h + 0.5) * pitch, top + head_h / 2, 0])
                          for h in range(heads)))
-        for name in names:
-            fit_width(name, pitch - 0.06)
+        names.add(plain_text("head", th, font_size=18, color=th.muted)
+                  .next_to([left - 0.1, top + head_h / 2, 0], LEFT, buff=0.1))
         rows = VGroup(*(plain_text(f"layer {k + 1}", th, font_size=18, color=th.muted)
                         .next_to([left - 0.1, top - (k + 0.5) * pitch, 0], LEFT, buff=0.1)
                         for k in range(layers)))
