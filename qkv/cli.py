@@ -223,6 +223,73 @@ def slides(sentence, to, one_file, quality, out, theme, verbose, config_path, **
         click.echo(str(path))
 
 
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--scene", type=click.Choice(list(SCENES)), default=DEFAULT_SCENE,
+              show_default=True, help="The scene of every row that names none.")
+@click.option("--format", "fmt", type=click.Choice(list(VIDEO_FORMATS)), default="mp4",
+              show_default=True, help="The video format of every row that names none.")
+@click.option("--fps", type=int, default=None, help="Frames per second (default: the quality's).")
+@click.option("--make", type=click.Choice(["video", "still", "deck", "worksheet"]),
+              default="video", show_default=True,
+              help="What each row makes: a video, a still (png), an HTML deck, a PDF worksheet.")
+@click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the number of cores", help="Rows at once, in local processes.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run the rows on a Dask cluster, e.g. tcp://127.0.0.1:8786 (needs "
+                   "qkv[cluster]); the files are still written here, into --out.")
+@click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
+@click.option("--force", is_flag=True, help="Make every row again, even those already done.")
+@output_options
+@math_options
+def batch(file, scene, fmt, fps, make, jobs, scheduler, strict, force, quality, out, theme,
+          verbose, **math):
+    """Many sentences at once, from a .csv (a 'sentence' column and any option as a column),
+    .txt (a sentence a line) or .jsonl FILE. A row's cells override the command line. Rows
+    already done are skipped; batch-report.csv and .json in --out say what happened."""
+    from qkv.batch import Job
+
+    check_out(out)
+    given = {k: v for k, v in math.items()
+             if v != next(o.default for o in MATH_OPTIONS if o.name == k)}
+    defaults = Job(line=0, sentence="", math=given, scene=scene, quality=quality, fmt=fmt,
+                   theme=theme, fps=fps, make=make)
+    try:
+        results, report = batch_with_progress(file, defaults, out, jobs, scheduler, force,
+                                              strict, verbose)
+    except KeyboardInterrupt:
+        raise Interrupted from None
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+    for r in results:
+        if r.status == "failed":
+            click.echo(f"line {r.line}: failed: {r.error}", err=True)
+    click.echo(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} "
+               f"failed; report: {report[0]}", err=True)
+    if counts["failed"]:
+        sys.exit(1)
+
+
+def batch_with_progress(file, defaults, out, jobs, scheduler, force, strict, verbose):
+    """One progress bar over the rows, with the time left (on a terminal only)."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    from qkv.batch import plan, run_batch
+
+    console = Console(stderr=True)
+    kwargs = dict(jobs=jobs, scheduler=scheduler, force=force, strict=strict, verbose=verbose)
+    if not console.is_terminal:
+        return run_batch(file, defaults, out, **kwargs)
+    total = len(plan(file, defaults, out, force, strict).todo)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("rows", total=total)
+        return run_batch(file, defaults, out, **kwargs,
+                         on_row=lambda _: progress.advance(task))
+
+
 @cli.command("scenes")
 def list_scenes():
     """List the scenes that 'qkv render --scene' takes."""

@@ -15,10 +15,8 @@ from attention import (
     MATH_OPTIONS,
     AttentionConfig,
     AttentionTrace,
-    QKVError,
     compute_config,
 )
-from attention.core import MathOption
 
 from scenes.components import fit_width, plain_text
 from scenes.layout import EQUATION_Y, FRAME_W
@@ -28,29 +26,12 @@ READING_CPS = 20  # subtitle reading speed, characters per second (a common ceil
 CUE_GAP = 0.1  # seconds between one caption and the next
 
 
-def _env_value(option: MathOption, raw: str):
-    if option.kind is bool:
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise QKVError(f"{option.env}={raw!r} is not a yes/no value; use 1 or 0")
-    if option.choices and raw not in option.choices:
-        raise QKVError(f"{option.env}={raw!r} is not one of {', '.join(option.choices)}")
-    try:
-        return option.kind(raw)
-    except ValueError:
-        what = "a whole number" if option.kind is int else "a number"
-        raise QKVError(f"{option.env}={raw!r} is not {what}; e.g. "
-                       f"{option.env}={option.default or 1}") from None
-
-
 def trace_from_env(env=None) -> AttentionTrace:
     """Build the trace from QKV_SENTENCE and one QKV_<OPTION> variable per math option
     (QKV_CAUSAL, QKV_SCALE, QKV_TEMPERATURE, ...; each optional), for
     ``manim scenes/scores.py ScoresScene``."""
     env = os.environ if env is None else env
-    given = {o.name: _env_value(o, env[o.env]) for o in MATH_OPTIONS if env.get(o.env)}
+    given = {o.name: o.parse(env[o.env], o.env) for o in MATH_OPTIONS if env.get(o.env)}
     return compute_config(env.get("QKV_SENTENCE") or DEFAULT_SENTENCE, AttentionConfig(**given))
 
 

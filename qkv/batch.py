@@ -1,0 +1,395 @@
+"""``qkv batch FILE``: many sentences in one command, resumable, on local processes or on a
+Dask cluster.
+
+Every row is checked first (the checks of ``qkv render``). Each good row becomes a
+:class:`Job`; a job runs in a worker (a local process or a Dask worker), which renders into a
+private temporary folder and hands back the files' bytes; the client alone writes them into
+``--out``, each atomically, then a marker ``.qkv-batch/<key>.json`` that says the row is done.
+So a batch killed half-way leaves only whole files, a second run skips what is done, and a
+worker that dies mid-row loses nothing: its task runs again elsewhere and is written once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from attention import MATH_OPTIONS, AttentionConfig, QKVError, compute_config
+from qkv.output import output_folder, write_atomically
+
+MAKES = ("video", "still", "deck", "worksheet")
+# Row columns besides the math options, and what each means.
+RENDER_COLUMNS = ("scene", "quality", "format", "theme", "fps", "make")
+QUALITIES = ("low", "medium", "high", "4k")
+THEMES = ("dark", "light")
+MARKERS = ".qkv-batch"  # inside --out: one marker per finished row
+REPORT = "batch-report"
+
+
+class BatchFileError(QKVError):
+    """The file itself cannot be used (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row, checked: everything a worker needs to make its files."""
+
+    line: int  # in the file, from 1 (a CSV's header is line 1)
+    sentence: str
+    math: dict = field(default_factory=dict)  # AttentionConfig's fields given
+    scene: str = "explainer"
+    quality: str = "medium"
+    fmt: str = "mp4"
+    theme: str = "dark"
+    fps: int | None = None
+    make: str = "video"
+
+    @property
+    def key(self) -> str:
+        """Same inputs, same key (the line does not count): what makes a row done."""
+        spec = {k: v for k, v in asdict(self).items() if k != "line"}
+        text = json.dumps(spec, sort_keys=True, ensure_ascii=False)
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+@dataclass
+class Result:
+    """What happened to one row, as the report shows it."""
+
+    line: int
+    sentence: str
+    status: str  # done, skipped or failed
+    outputs: list[str] = field(default_factory=list)
+    error: str = ""
+    wall: float = 0.0
+
+
+# -- reading the file ---------------------------------------------------------------------------
+
+def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line, {column: text}) for every row of a .csv (a 'sentence' column, any option as a
+    column), .txt (a sentence a line) or .jsonl file (an object a line)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise BatchFileError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as err:
+        raise BatchFileError(f"cannot read {path}: {err.strerror or err}") from None
+    suffix = Path(path).suffix.lower()
+    if suffix == ".txt":
+        return [(k, {"sentence": line.strip()}) for k, line in enumerate(text.splitlines(), 1)
+                if line.strip()]
+    if suffix in (".jsonl", ".ndjson"):
+        rows = []
+        for k, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise BatchFileError(f"{path}, line {k}: not JSON ({err.msg}); write one "
+                                     'object a line, e.g. {"sentence": "The cat sat"}') from None
+            if not isinstance(row, dict):
+                raise BatchFileError(f"{path}, line {k}: not a JSON object; write one object "
+                                     'a line, e.g. {"sentence": "The cat sat"}')
+            rows.append((k, {str(c): v for c, v in row.items()}))
+        return _checked_columns(path, rows)
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames or "sentence" not in reader.fieldnames:
+            raise BatchFileError(f"{path} has no 'sentence' column; its first line must name "
+                                 "the columns, e.g. sentence,scene,quality")
+        rows = [(reader.line_num, {c: v for c, v in row.items() if c is not None})
+                for row in reader]
+        return _checked_columns(path, rows)
+    raise BatchFileError(f"{path}: use a .csv, .txt (a sentence a line) or .jsonl file")
+
+
+def _checked_columns(path, rows):
+    known = {"sentence", *RENDER_COLUMNS, *(o.name for o in MATH_OPTIONS)}
+    for line, row in rows:
+        unknown = sorted(set(row) - known)
+        if unknown:
+            raise BatchFileError(f"{path}, line {line}: unknown column {unknown[0]!r}; columns "
+                                 f"are {', '.join(sorted(known))}")
+    return rows
+
+
+# -- checking the rows --------------------------------------------------------------------------
+
+def _text(value) -> str | None:
+    """A cell as text; None when empty (then the command line's value applies)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    text = str(value).strip()
+    return text or None
+
+
+def _choice(name, raw, choices) -> str:
+    if raw not in choices:
+        raise QKVError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
+    """The row (its cells override ``defaults``, the command line's values) as a checked Job,
+    and its trace; QKVError with the reason if ``qkv render`` would refuse it."""
+    from qkv.fonts import check_drawable
+    from qkv.registry import SCENES, VIDEO_FORMATS
+    from qkv.render import RenderOptions
+    from scenes.stages import refusal
+
+    cells = {k: _text(v) for k, v in row.items()}
+    sentence = row.get("sentence")
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise QKVError("the sentence is empty")
+    math = dict(defaults.math)
+    for o in MATH_OPTIONS:
+        if cells.get(o.name) is not None:
+            math[o.name] = o.parse(cells[o.name], o.name)
+    job = replace(defaults, line=line, sentence=sentence, math=math)
+    for name, choices in (("scene", (*SCENES, "all")), ("quality", QUALITIES),
+                          ("format", VIDEO_FORMATS), ("theme", THEMES), ("make", MAKES)):
+        if cells.get(name) is not None:
+            value = _choice(name, cells[name], choices)
+            job = replace(job, **{"fmt" if name == "format" else name: value})
+    if cells.get("fps") is not None:
+        try:
+            job = replace(job, fps=int(cells["fps"]))
+        except ValueError:
+            raise QKVError(f"fps={cells['fps']!r} is not a whole number") from None
+    if job.scene == "all":
+        raise QKVError("scene=all is not for a batch; give one scene a row")
+    trace = compute_config(sentence, AttentionConfig(**math))
+    check_drawable(trace)
+    if job.make in ("video", "still"):
+        why = refusal(job.scene, trace.config)
+        if why:
+            raise QKVError(why)
+        RenderOptions(scene=job.scene, quality=job.quality, fmt=_format(job), fps=job.fps)
+    elif job.make == "deck":
+        why = refusal("explainer", trace.config)
+        if why:
+            raise QKVError(why.replace("--scene explainer", "a deck"))
+    elif trace.model is not None:
+        raise QKVError(f"worksheets are not built for --model {trace.config.model} yet")
+    return job, trace
+
+
+def _format(job: Job) -> str:
+    return "png" if job.make == "still" else job.fmt
+
+
+# -- making one row's files (in a worker) -----------------------------------------------------
+
+def run_job(job: Job) -> dict:
+    """Make a row's files in a private temporary folder; return {"files": {relative path:
+    bytes}, "error": one line or "", "wall": seconds}. Runs in a local process or on a Dask
+    worker: it writes nothing the client can see."""
+    start = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="qkv-batch-") as tmp:
+            root = Path(tmp)
+            paths = _make(job, root)
+            files = {str(p.relative_to(root)): p.read_bytes() for p in paths if p.is_file()}
+        return {"files": files, "error": "", "wall": time.perf_counter() - start}
+    except QKVError as err:
+        error = str(err)
+    except Exception as err:  # a bug or a broken install: the row fails, the batch goes on
+        error = f"{type(err).__name__}: {err}"
+    return {"files": {}, "error": error.splitlines()[0] if error else "failed",
+            "wall": time.perf_counter() - start}
+
+
+def _make(job: Job, root: Path) -> list[Path]:
+    from qkv.render import RenderOptions
+
+    trace = compute_config(job.sentence, AttentionConfig(**job.math))
+    options = RenderOptions(scene=job.scene, quality=job.quality, out=root, theme=job.theme,
+                            fmt=_format(job), fps=job.fps)
+    if job.make in ("video", "still"):
+        from qkv.render import render_scene
+
+        return render_scene(trace, options)
+    if job.make == "deck":
+        from qkv.slides import check_reveal, render_deck
+
+        check_reveal(job.theme)
+        return render_deck(trace, replace(options, scene="explainer"), to="html",
+                           one_file=True)
+    from attention.worksheet import to_pdf
+
+    path = output_folder(trace, root) / "worksheet.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_pdf(trace))
+    return [path]
+
+
+def _local_init(verbose: bool) -> None:
+    from qkv.pool import _worker_init
+
+    _worker_init(verbose)
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+def marker(out: Path, job: Job) -> Path:
+    return Path(out) / MARKERS / f"{job.key}.json"
+
+
+def done_before(out: Path, job: Job) -> list[str] | None:
+    """The outputs of an earlier run with the same inputs, if they are all still there."""
+    try:
+        outputs = json.loads(marker(out, job).read_text(encoding="utf-8"))["outputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return outputs if all((Path(out) / p).is_file() for p in outputs) else None
+
+
+def save(out: Path, job: Job, files: dict[str, bytes]) -> list[str]:
+    """Write a finished row's files into ``out`` (each atomically), then its marker."""
+    for rel, data in files.items():
+        path = Path(out) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, data)
+    outputs = sorted(files)
+    marker(out, job).parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(marker(out, job), json.dumps({"line": job.line, "sentence": job.sentence,
+                                                   "outputs": outputs}) + "\n")
+    return outputs
+
+
+def write_report(out: Path, results: list[Result]) -> list[Path]:
+    """batch-report.csv and .json in ``out``: a row per line of the file, in its order."""
+    rows = [{"row": r.line, "sentence": r.sentence, "status": r.status,
+             "outputs": r.outputs, "error": r.error, "wall_s": round(r.wall, 2)}
+            for r in sorted(results, key=lambda r: r.line)]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["row"],
+                            lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "outputs": ";".join(row["outputs"])})
+    paths = [Path(out) / f"{REPORT}.csv", Path(out) / f"{REPORT}.json"]
+    write_atomically(paths[0], buf.getvalue())
+    write_atomically(paths[1], json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    return paths
+
+
+@dataclass
+class Batch:
+    """A checked batch: the jobs to run, the rows refused, the rows already done."""
+
+    todo: list[Job]
+    results: list[Result]  # failed (refused) and skipped rows, so far
+
+
+def plan(path: Path, defaults: Job, out: Path, force: bool, strict: bool) -> Batch:
+    rows = read_rows(path)
+    if not rows:
+        raise BatchFileError(f"{path} has no rows; write a sentence a line")
+    todo, results, seen, refused = [], [], {}, []
+    for line, row in rows:
+        sentence = str(row.get("sentence") or "")
+        try:
+            job, _ = make_job(line, row, defaults)
+        except QKVError as err:
+            refused.append(f"line {line}: {err}")
+            results.append(Result(line, sentence, "failed", error=str(err)))
+            continue
+        if job.key in seen:
+            results.append(Result(line, sentence, "skipped",
+                                  error=f"the same as line {seen[job.key]}"))
+            continue
+        seen[job.key] = line
+        earlier = None if force else done_before(out, job)
+        if earlier is not None:
+            results.append(Result(line, sentence, "skipped", outputs=earlier))
+        else:
+            todo.append(job)
+    if strict and refused:
+        raise BatchFileError("; ".join(refused) + " (--strict: nothing was rendered)")
+    return Batch(todo, results)
+
+
+def run_local(todo: list[Job], jobs: int, verbose: bool):
+    """Yield (job, result dict) as local processes finish them."""
+    if jobs <= 1 or len(todo) <= 1:
+        for job in todo:
+            yield job, run_job(job)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
+                               initializer=_local_init, initargs=(verbose,))
+    try:
+        futures = {pool.submit(run_job, job): job for job in todo}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def run_dask(todo: list[Job], scheduler: str):
+    """Yield (job, result dict) as the Dask cluster at ``scheduler`` finishes them. A task's
+    key is its row's key: the scheduler runs it again if its worker dies, never twice."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise BatchFileError("--scheduler needs Dask: pip install 'qkv[cluster]' (dask and "
+                             "distributed)") from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as err:
+        raise BatchFileError(f"cannot reach the Dask scheduler at {scheduler} ({err}); start "
+                             "one with 'dask scheduler' and workers with 'dask worker "
+                             f"{scheduler}'") from None
+    try:
+        futures = {client.submit(run_job, job, key=f"qkv-row-{job.key}", pure=False): job
+                   for job in todo}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        client.close()
+
+
+def run_batch(path: Path, defaults: Job, out: Path, *, jobs: int = 1,
+              scheduler: str | None = None, force: bool = False, strict: bool = False,
+              verbose: bool = False, on_row=None) -> tuple[list[Result], list[Path]]:
+    """Check every row, run what is not done yet, write the report; return the results (a
+    row each, in file order) and the report's paths. ``on_row(result)`` after each row run."""
+    batch = plan(path, defaults, out, force, strict)
+    results = list(batch.results)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    runner = run_dask(batch.todo, scheduler) if scheduler else run_local(batch.todo, jobs,
+                                                                           verbose)
+    try:
+        for job, outcome in runner:
+            if outcome["error"]:
+                result = Result(job.line, job.sentence, "failed", error=outcome["error"],
+                                wall=outcome["wall"])
+            else:
+                result = Result(job.line, job.sentence, "done",
+                                outputs=save(out, job, outcome["files"]), wall=outcome["wall"])
+            results.append(result)
+            if on_row:
+                on_row(result)
+    finally:  # an interrupted batch still says what it did
+        reported = write_report(out, results)
+    return sorted(results, key=lambda r: r.line), reported
