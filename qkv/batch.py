@@ -106,8 +106,13 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         if not reader.fieldnames or "sentence" not in reader.fieldnames:
             raise BatchFileError(f"{path} has no 'sentence' column; its first line must name "
                                  "the columns, e.g. sentence,scene,quality")
-        rows = [(reader.line_num, {c: v for c, v in row.items() if c is not None})
-                for row in reader]
+        rows = []
+        while True:
+            start = reader.line_num + 1  # where the row begins (a quoted cell may span lines)
+            row = next(reader, None)
+            if row is None:
+                break
+            rows.append((start, {c: v for c, v in row.items() if c is not None}))
         return _checked_columns(path, rows)
     raise BatchFileError(f"{path}: use a .csv, .txt (a sentence a line) or .jsonl file")
 
@@ -151,7 +156,7 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
     cells = {k: _text(v) for k, v in row.items()}
     sentence = row.get("sentence")
     if not isinstance(sentence, str) or not sentence.strip():
-        raise QKVError("the sentence is empty")
+        raise QKVError("the sentence is empty; write one in the row's sentence column")
     math = dict(defaults.math)
     for o in MATH_OPTIONS:
         if cells.get(o.name) is not None:
