@@ -184,7 +184,7 @@ def test_registry_loads_every_scene():
     rendering it: tests/test_cli.py)."""
     from scenes.base import AttentionScene
 
-    stages = ["embeddings", "positions", *STAGES[1:], "heads"]
+    stages = ["embeddings", "positions", *STAGES[1:], "heads", "overview"]
     assert list(SCENES) == [*stages, "explainer"]
     classes = [load(name) for name in SCENES]
     assert all(issubclass(c, AttentionScene) for c in classes)
