@@ -126,7 +126,8 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
         if a.suffix == ".mp4":
             pa, pb = packets(a), packets(b)
             first = next((k for k, (x, y) in enumerate(zip(pa, pb)) if x != y), None)
-            assert pa == pb, (a.name, len(pa), len(pb), first, frame_differences(a, b))
+            same = pa == pb  # (a bool: pytest would print every packet of both)
+            assert same, (a.name, len(pa), len(pb), first, frame_differences(a, b))
         else:
             assert a.read_text() == b.read_text(), a.name
 
