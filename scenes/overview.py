@@ -26,6 +26,7 @@ from manim.constants import RESAMPLING_ALGORITHMS
 from attention.minilm import SPECIAL
 from scenes.base import AttentionScene
 from scenes.components import fit_width, plain_text, shortened
+from scenes.heads import strongest_link
 from scenes.layout import (
     EQUATION_Y,
     FRAME_W,
@@ -63,17 +64,12 @@ def framed(img: ImageMobject, theme, color: str | None = None, width: float = 1.
 
 
 def strongest_pair(a: np.ndarray, tokens) -> tuple[int, int]:
-    """The (query, key) with the largest weight off the diagonal (on it when n = 1), between
-    words: a trained model's [CLS] and [SEP] are left out when two words remain."""
-    a = np.array(a, dtype=float)
+    """The strongest link between words: a trained model's [CLS] and [SEP] are left out
+    (treated as masked) when two words remain."""
     words = np.array([tok not in SPECIAL for tok in tokens])
-    if words.sum() >= 2:
-        a[~words, :] = -1.0
-        a[:, ~words] = -1.0
-    if a.shape[0] > 1:
-        np.fill_diagonal(a, -1.0)
-    i, j = np.unravel_index(int(np.argmax(a)), a.shape)
-    return int(i), int(j)
+    if words.sum() < 2:
+        words[:] = True
+    return strongest_link(a, ~(words[:, None] & words[None, :]))
 
 
 class OverviewScene(AttentionScene):
