@@ -170,6 +170,14 @@ def font_for(cell_w: float, cell_h: float, sample: str = "\u22120.00", cap: floa
     return min(by_w, by_h, cap)
 
 
+def shown(n: int, first: int = 3, last: int = 2) -> list[int | None]:
+    """The indices of a long axis to show: all of them when they fit, else the first few,
+    ``None`` (a cell of dots for the rest) and the last few."""
+    if n <= first + last + 1:
+        return list(range(n))
+    return [*range(first), None, *range(n - last, n)]
+
+
 class MatrixBlock(VGroup):
     """A matrix of numbers on a cell grid, with optional row and column labels.
 
@@ -183,6 +191,11 @@ class MatrixBlock(VGroup):
         Name of the trace matrix (``"Q"``, ``"scores"``...): entry (i, j) is tagged
         ``"Q[i,j]"``. Or a function ``(i, j) -> tag`` for a block that shows part of an
         array (a column of one row's weights: ``lambda j, _: f"weights[{i},{j}]"``).
+    rows, cols
+        Which rows and columns of ``values`` to show, in order; ``None`` in the list is a
+        cell of dots standing for the ones left out (:func:`shown`: a trained model's 384
+        features as 1, 2, 3, ..., 383, 384). Cells, ``entries`` and boxes are indexed by
+        the position shown; tags and labels keep the array's own indices.
 
     Named parts: ``entries`` (a VGroup of row VGroups of :class:`Number`), ``row_labels``,
     ``col_labels``, ``brackets`` and ``cells_box`` (an invisible box around the cells).
@@ -215,18 +228,22 @@ class MatrixBlock(VGroup):
         rotate_col_labels: bool = False,
         col_label_length: float | None = None,
         show_entries: bool = True,
+        rows: Sequence[int | None] | None = None,
+        cols: Sequence[int | None] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         values = np.asarray(values, dtype=float)
         self.values = values
+        self.row_index = list(range(values.shape[0]) if rows is None else rows)
+        self.col_index = list(range(values.shape[1]) if cols is None else cols)
         self.theme = theme
         self.cell_w, self.cell_h = cell_w, cell_h
         self.digits = digits
         self.color = color or theme.text
         self.source = source
         self.font_size = font_size or font_for(cell_w, cell_h)
-        rows, cols = values.shape
+        rows, cols = len(self.row_index), len(self.col_index)
         self.cells_box = Rectangle(width=cols * cell_w, height=rows * cell_h, stroke_opacity=0)
         self.add(self.cells_box)
         self.entries = self.make_entries(values, source=source) if show_entries else VGroup()
@@ -238,7 +255,8 @@ class MatrixBlock(VGroup):
         lc = label_color or theme.text
         self.row_labels = VGroup()
         if row_labels is not None:
-            for i, name in enumerate(row_labels):
+            for i, k in enumerate(self.row_index):
+                name = "\u22ee" if k is None else row_labels[k]
                 lab = plain_text(name, theme, font_size=lf, color=lc)
                 lab.next_to(self.cell_center(i, 0), LEFT, buff=cell_w / 2 + 0.36)
                 on_baseline(lab, name, lf, self.cell_center(i, 0)[1] - x_height(lf) / 2)
@@ -246,7 +264,8 @@ class MatrixBlock(VGroup):
         self.col_labels = VGroup()
         if col_labels is not None:
             cf = col_label_font_size or lf
-            for j, name in enumerate(col_labels):
+            for j, k in enumerate(self.col_index):
+                name = "\u2026" if k is None else col_labels[k]
                 lab = plain_text(name, theme, font_size=cf, color=lc)
                 limit = col_label_length if rotate_col_labels else cell_w * 0.95
                 if limit and lab.width > limit:
@@ -268,13 +287,13 @@ class MatrixBlock(VGroup):
 
     def row_box(self, i: int, j0: int = 0, j1: int | None = None) -> Rectangle:
         """A rectangle around row ``i`` (columns ``j0`` to ``j1``, inclusive)."""
-        j1 = self.values.shape[1] - 1 if j1 is None else j1
+        j1 = len(self.col_index) - 1 if j1 is None else j1
         a, b = self.cell_center(i, j0), self.cell_center(i, j1)
         box = Rectangle(width=(j1 - j0 + 1) * self.cell_w, height=self.cell_h)
         return box.move_to((a + b) / 2)
 
     def column_box(self, j: int) -> Rectangle:
-        rows = self.values.shape[0]
+        rows = len(self.row_index)
         a, b = self.cell_center(0, j), self.cell_center(rows - 1, j)
         return Rectangle(width=self.cell_w, height=rows * self.cell_h).move_to((a + b) / 2)
 
@@ -296,20 +315,27 @@ class MatrixBlock(VGroup):
         number: an empty placeholder keeps ``rows[i][j]`` indexing."""
         digits = self.digits if digits is None else digits
         tag = source if callable(source) else (lambda i, j: f"{source}[{i},{j}]")
+        values = np.asarray(values, dtype=float)
         rows = VGroup()
-        for i, row in enumerate(np.asarray(values, dtype=float)):
+        for i, oi in enumerate(self.row_index):
             group = VGroup()
-            for j, x in enumerate(row):
-                if empty is not None and empty[i][j]:
+            for j, oj in enumerate(self.col_index):
+                if oi is None or oj is None:  # the ones left out
+                    dots = "\u22ee" if oi is None else "\u2026"
+                    group.add(Text(dots, font=self.theme.font, color=self.theme.muted,
+                                   font_size=self.font_size).move_to(self.cell_center(i, j)))
+                    continue
+                if empty is not None and empty[oi][oj]:
                     group.add(VMobject().move_to(self.cell_center(i, j)))
                     continue
+                x = values[oi][oj]
                 ink = color or self.color
                 if heat is not None:
-                    ink = self.theme.ink_on(self.theme.heat_color(heat[i][j]))
+                    ink = self.theme.ink_on(self.theme.heat_color(heat[oi][oj]))
                 num = Number(
                     x,
                     digits=digits,
-                    source=tag(i, j),
+                    source=tag(oi, oj),
                     font=self.theme.mono,
                     font_size=self.font_size,
                     color=ink,
@@ -324,14 +350,18 @@ class MatrixBlock(VGroup):
         """One filled rectangle per cell, coloured (and lit) by ``heat`` in [0, 1]; a VGroup
         of rows, like ``entries``. Cells where ``masked`` is True get none (an empty
         placeholder): no weight lives there (:meth:`masked_cells` hatches them)."""
+        heat = np.asarray(heat, dtype=float)
         rows = VGroup()
-        for i, row in enumerate(np.asarray(heat, dtype=float)):
+        for i, oi in enumerate(self.row_index):
+            if oi is not None and oi >= heat.shape[0]:  # heat for the first rows only
+                break
             rows.add(VGroup(*(
-                (VMobject() if masked is not None and masked[i][j] else
+                (VMobject() if oi is None or oj is None or
+                 (masked is not None and masked[oi][oj]) else
                  Rectangle(width=self.cell_w, height=self.cell_h, stroke_width=0,
-                           fill_color=self.theme.heat_color(t), fill_opacity=1))
+                           fill_color=self.theme.heat_color(heat[oi][oj]), fill_opacity=1))
                 .move_to(self.cell_center(i, j)).set_z_index(-1)  # under numbers and lines
-                for j, t in enumerate(row))))
+                for j, oj in enumerate(self.col_index))))
         return rows
 
     def masked_cells(self, masked: np.ndarray) -> VGroup:
@@ -347,8 +377,8 @@ class MatrixBlock(VGroup):
         return self.entries
 
     def get_columns(self) -> VGroup:
-        cols = self.values.shape[1]
-        return VGroup(*(VGroup(*(row[j] for row in self.entries)) for j in range(cols)))
+        return VGroup(*(VGroup(*(row[j] for row in self.entries))
+                        for j in range(len(self.col_index))))
 
     def _brackets(self) -> VGroup:
         box = self.cells_box
@@ -440,7 +470,8 @@ class GridLines(VGroup):
             pts.append(([x, y0, 0], [x, y1, 0]))
         for a, b in pts:
             self.add(
-                VMobject(stroke_color=color, stroke_width=stroke_width).set_points_as_corners([a, b])
+                VMobject(stroke_color=color,
+                         stroke_width=stroke_width).set_points_as_corners([a, b])
             )
 
 
