@@ -459,7 +459,7 @@ class GridLines(VGroup):
     def __init__(self, block: MatrixBlock, color: str, stroke_width: float = 1.5, **kwargs):
         super().__init__(**kwargs)
         box = block.cells_box
-        rows, cols = block.values.shape
+        rows, cols = len(block.row_index), len(block.col_index)
         (x0, y1), (x1, y0) = box.get_corner(UP + LEFT)[:2], box.get_corner(DOWN + RIGHT)[:2]
         pts = []
         for i in range(rows + 1):

@@ -20,7 +20,7 @@ from manim import (
 
 from attention.core import pick_example
 from scenes.base import AttentionScene
-from scenes.components import GridLines, MatrixBlock, font_for, wrapped_words
+from scenes.components import GridLines, MatrixBlock, font_for, shown, wrapped_words
 from scenes.layout import (
     FRAME_W,
     SAFE_BOTTOM,
@@ -37,12 +37,14 @@ class EmbeddingLayout:
     """X with token labels on the left and feature names on top, centred."""
 
     def __init__(self, trace, theme, head_h: float = 0.55):
-        n, d = trace.X.shape
+        n = trace.n
+        self.cols = shown(trace.X.shape[1])  # a trained model's 384: 1, 2, 3, ..., 383, 384
+        d = len(self.cols)
         self.label_font = label_font(trace.tokens, theme, width=3.2, start=26)
         self.label_w = token_width(trace.tokens, theme, self.label_font) + 0.45
         self.feature_font = 20.0
-        widest_feature = max(text_width(f, theme.font, self.feature_font)
-                             for f in trace.feature_names)
+        widest_feature = max(text_width(trace.feature_names[k], theme.font, self.feature_font)
+                             for k in self.cols if k is not None)
         self.cw = min(widest_feature + 0.3, (FRAME_W - self.label_w) / d)
         self.ch = min(0.7, (SAFE_TOP - SAFE_BOTTOM - head_h) / n)
         self.num_font = font_for(self.cw, self.ch, cap=30)
@@ -71,7 +73,10 @@ class EmbeddingsScene(AttentionScene):
 
         # -- Beat 1: the sentence, as tokens -------------------------------------------------
         formula = MathTex(rf"X:\ {n} \times {d}", color=th.text, font_size=34)
+        trained = t.model is not None
         self.intro("Embeddings: each word becomes a vector", formula,
+                   f"The sentence, split into {n} of the model's tokens: [CLS] first, [SEP] "
+                   "last, long words in pieces." if trained else
                    f"The sentence, split into {n} token{'s' * (n > 1)}: "
                    "words and punctuation.")
         words = wrapped_words(t.tokens, th, width=FRAME_W, font_size=36)
@@ -84,7 +89,8 @@ class EmbeddingsScene(AttentionScene):
         X = place(MatrixBlock(t.X, theme=th, cell_w=lay.cw, cell_h=lay.ch, source="X",
                               font_size=lay.num_font, row_labels=t.tokens,
                               col_labels=t.feature_names, label_font_size=lay.label_font,
-                              col_label_font_size=lay.feature_font, show_entries=False),
+                              col_label_font_size=lay.feature_font, show_entries=False,
+                              cols=lay.cols),
                   lay.left, lay.top)
         heat = np.clip(t.X, 0, 1)
         cells = X.heat_cells(heat)
@@ -93,15 +99,21 @@ class EmbeddingsScene(AttentionScene):
         self.beat(*(ReplacementTransform(w, lab) for w, lab in zip(words, X.row_labels)),
                   LaggedStart(*(FadeIn(lab) for lab in X.col_labels), lag_ratio=0.1),
                   Create(lines), run_time=1.5,
-                  caption=f"Each word becomes {d} numbers, one per named feature.")
+                  caption=f"Each token becomes {d} numbers, what layer {t.model.layer} of the "
+                          "model receives: learned, not named. Shown: the first 3 and the last "
+                          "2." if trained else
+                          f"Each word becomes {d} numbers, one per named feature.")
 
         # -- Beat 3: one word in detail ------------------------------------------------------
         i, _ = pick_example(t)
         feat, val = strongest(t, i)
+        first = ", ".join(f"{x:.2f}" for x in t.X[i, :3])
         self.beat(LaggedStart(*(FadeIn(VGroup(c, e)) for c, e in zip(cells[i], entries[i])),
                               lag_ratio=0.3),
                   run_time=1.5, wait=1.2,
-                  caption=f"'{t.tokens[i]}' scores {val:.2f} on {feat}. "
+                  caption=f"'{t.tokens[i]}' begins {first}, and so on for {d} numbers. "
+                          "Brighter cells are larger." if trained else
+                          f"'{t.tokens[i]}' scores {val:.2f} on {feat}. "
                           "Brighter cells are stronger.")
 
         # -- Beat 4: every other word, briskly ------------------------------------------------
@@ -110,10 +122,15 @@ class EmbeddingsScene(AttentionScene):
             self.beat(LaggedStart(*(FadeIn(VGroup(cells[r], entries[r])) for r in others),
                                   lag_ratio=0.2),
                       run_time=min(2.5, 0.3 * len(others) + 0.8),
-                      caption="Every word gets its vector from a lexicon, or from its ending.")
+                      caption="Every token's row: its learned embedding plus its position's, "
+                              + ("normalised." if t.model.layer == 1 else
+                                 f"through {t.model.layer - 1} layer"
+                                 f"{'s' * (t.model.layer > 2)} before this one.")
+                      if trained else
+                      "Every word gets its vector from a lexicon, or from its ending.")
 
         # -- Beat 5: why two words differ -----------------------------------------------------
-        j = next((r for r in others if strongest(t, r)[0] != feat), None)
+        j = None if trained else next((r for r in others if strongest(t, r)[0] != feat), None)
         if j is not None:
             feat_j, val_j = strongest(t, j)
             boxes = [SurroundingRectangle(X.row_box(r), color=th.accent, buff=0.03)

@@ -247,11 +247,13 @@ def cell_problems(trace, num: Number) -> list[str]:
     m = TAG.fullmatch(num.qkv_source)
     if isinstance(block.source, str) and block.source and m.group(2) in AXES:
         index = tuple(int(k) for k in m.group(3).split(","))
-        if index != (r, c):
-            problems.append(f"{num.qkv_source} sits in cell ({r}, {c})")
+        own = (block.row_index[r], block.col_index[c])  # the array's indices of the cell shown
+        if index != own:
+            problems.append(f"{num.qkv_source} sits in cell ({r}, {c}), which shows {own}")
         kinds = AXES[m.group(2)]
-        for labels, kind, k in ((block.row_labels, kinds[0], r), (block.col_labels, kinds[1], c)):
-            want = _axis_label(trace, kind, k)
+        for labels, kind, k, o in ((block.row_labels, kinds[0], r, own[0]),
+                                   (block.col_labels, kinds[1], c, own[1])):
+            want = _axis_label(trace, kind, o)
             if len(labels) and want is not None and not _same_label(labels[k], want):
                 problems.append(f"{num.qkv_source} is under the label "
                                 f"{labels[k].original_text!r}, not {want!r}")

@@ -219,3 +219,29 @@ def test_overview_of_the_toy_model_shows_its_heads():
         truth = (t.head_average[0] if source.startswith("head_average") else
                  t.heads[int(source[-2])].weights)
         assert (colours == expected_colours(truth)).all(), source
+
+
+# -- the stages, with a trained model's long vectors shown in part -----------------------------
+
+LONG = "The animal didn't cross the street because it was too tired"  # 15 model tokens
+
+
+@pytest.mark.parametrize("scene,arrays", [("embeddings", {"X"})])
+@pytest.mark.parametrize("sentence", ["Hi", LONG])
+def test_trained_model_stages_show_the_traces_numbers(scene, arrays, sentence):
+    """After every animation: every number on screen is the trace's (value, glyphs, cell,
+    labels), nothing overlaps or leaves the frame; long vectors show their first and last
+    entries around a cell of dots."""
+    from qkv.registry import load
+    from tests.scene_tools import (check_numbers, construct, drawn_number_problems,
+                                   layout_problems)
+
+    t = compute(sentence, model="minilm", layer=5, head=3)
+    beats = []
+    s, seen, _ = construct(load(scene), t, after_play=lambda sc: beats.append(
+        layout_problems(sc) + drawn_number_problems(t, sc)))
+    assert check_numbers(t, seen) == arrays
+    assert [(k, p) for k, problems in enumerate(beats) for p in problems] == []
+    shown = {getattr(m, "qkv_source", "") for m in seen}
+    assert "X[1,383]" in shown and "X[1,3]" not in shown  # 1, 2, 3, ..., 383, 384
+    assert any(getattr(m, "text", None) == "\u2026" for m in seen)
