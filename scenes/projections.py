@@ -6,7 +6,6 @@ Render alone with ``qkv render --scene projections``.
 
 from __future__ import annotations
 
-import numpy as np
 from manim import (
     DOWN,
     LEFT,
@@ -23,7 +22,7 @@ from manim import (
 
 from attention.core import pick_example
 from scenes.base import AttentionScene
-from scenes.components import MatrixBlock, Number, font_for, plain_text, shortened
+from scenes.components import MatrixBlock, Number, font_for, plain_text, shortened, shown
 from scenes.layout import (
     FRAME_W,
     SAFE_BOTTOM,
@@ -54,9 +53,11 @@ class ProjectionsScene(AttentionScene):
         t, th = self.trace, self.theme
         i, _ = pick_example(t)
         x = "(X{+}P)" if t.P is not None else "X"  # what enters attention
-        formula = MathTex(rf"Q = {x} W_q,\ K = {x} W_k,\ V = {x} W_v", color=th.text,
-                          font_size=32)
-        step = 10 if t.P is not None else 6  # glyphs from one letter Q, K, V to the next
+        b = (lambda r: f" + b_{r}") if t.head.bq is not None else (lambda r: "")  # biases
+        formula = MathTex(rf"Q = {x} W_q{b('q')},\ K = {x} W_k{b('k')},\ V = {x} W_v{b('v')}",
+                          color=th.text, font_size=32)
+        # glyphs from one letter Q, K, V to the next
+        step = (10 if t.P is not None else 6) + (3 if t.head.bq is not None else 0)
         for idx, role in ((0, th.q), (step, th.k), (2 * step, th.v)):
             formula[0][idx].set_color(role)
         self.intro("Projections: queries, keys and values" + self.head_note(), formula,
@@ -68,12 +69,14 @@ class ProjectionsScene(AttentionScene):
     def projection_detail(self, i: int) -> None:
         t, th = self.trace, self.theme
         d_model, d_k = t.X.shape[1], t.d_k
+        feats, cols = shown(d_model), shown(d_k)  # a trained model's 384 and 32, in part
         head = t.head
         dims = dim_names(t)
         feat_font = 18.0
-        feat_w = max(text_width(f, th.font, feat_font) for f in t.feature_names) + 0.35
+        feat_w = max(text_width(t.feature_names[f], th.font, feat_font)
+                     for f in feats if f is not None) + 0.35
         gap = 0.45
-        cw, ch = cell_size(1 + 3 * d_k, d_model + 1, FRAME_W - feat_w - 3 * gap,
+        cw, ch = cell_size(1 + 3 * len(cols), len(feats) + 1, FRAME_W - feat_w - 3 * gap,
                            SAFE_TOP - SAFE_BOTTOM - 1.3)
         num_font = font_for(cw, ch)
         dim_font = min(feat_font, 18 * 0.9 * cw / max(text_width(n, th.font, 18) for n in dims))
@@ -86,7 +89,7 @@ class ProjectionsScene(AttentionScene):
 
         x_in = t.input_name  # X, or X + P with positions
         x_col = block(t.X_in[i][:, None], lambda f, _: f"{x_in}[{i},{f}]", th.text, left, top,
-                      row_labels=t.feature_names, label_font_size=feat_font)
+                      row_labels=t.feature_names, label_font_size=feat_font, rows=feats)
         word = shortened(t.tokens[i], feat_w + cw, th, font_size=22, color=th.accent)
         word.next_to(x_col.cells_box, UP, buff=0.2)
         ws, results, heads = [], [], []
@@ -94,14 +97,14 @@ class ProjectionsScene(AttentionScene):
         for role, name, sub in ROLES:
             color = getattr(th, role)
             w = block(getattr(head, f"W{role}"), f"W{role}", th.text, x0, top,
-                      col_labels=dims, col_label_font_size=dim_font)
+                      col_labels=dims, col_label_font_size=dim_font, rows=feats, cols=cols)
             r = block(getattr(t, name)[i][None, :], lambda _, m, name=name: f"{name}[{i},{m}]",
-                      color, x0, top - d_model * ch - 0.35)
+                      color, x0, top - len(feats) * ch - 0.35, cols=cols)
             hd = MathTex(sub, color=color, font_size=32).next_to(w.col_labels, UP, buff=0.08)
             ws.append(w)
             results.append(r)
             heads.append(hd)
-            x0 += d_k * cw + gap
+            x0 += len(cols) * cw + gap
         result_label = plain_text("\u2192", th, font_size=28).next_to(
             results[0].cells_box, LEFT, buff=0.2)
 
@@ -112,26 +115,32 @@ class ProjectionsScene(AttentionScene):
 
         # One entry in detail: the features times one column of W_q, summed.
         q = results[0]
-        m = int(np.argmax(np.abs(t.Q[i])))
-        col_box = SurroundingRectangle(ws[0].column_box(m), color=th.q, buff=0.02)
+        m = max((c for c in cols if c is not None), key=lambda c: abs(t.Q[i, c]))  # shown
+        mc = cols.index(m)  # its place on screen
+        col_box = SurroundingRectangle(ws[0].column_box(mc), color=th.q, buff=0.02)
         x_box = SurroundingRectangle(x_col.column_box(0), color=th.accent, buff=0.02)
         pairs = [(Number(t.X_in[i, f], source=f"{x_in}[{i},{f}]", font=th.mono, font_size=22,
                          color=th.text),
                   Number(head.Wq[f, m], source=f"Wq[{f},{m}]", font=th.mono, font_size=22,
                          color=th.q))
-                 for f in range(d_model)]
+                 for f in (range(d_model) if len(feats) == d_model else range(3))]
         result = Number(t.Q[i, m], source=f"Q[{i},{m}]", font=th.mono, font_size=22,
                         color=th.q)
-        eq = self.at_bottom(sum_of_products(pairs, result, th, font_size=22))
+        bias = None if head.bq is None else Number(head.bq[m], source=f"bq[{m}]", font=th.mono,
+                                                   font_size=22, color=th.q)
+        eq = self.at_bottom(sum_of_products(pairs, result, th, font_size=22, terms=d_model,
+                                            bias=bias))
         dim = dims[m]
         self.beat(Create(x_box), Create(col_box), FadeIn(eq, shift=UP * 0.2), run_time=1.2,
                   wait=1.6,
-                  caption=f"Features of '{t.tokens[i]}' times the '{dim}' column, added up: "
-                          f"{result.text}.")
-        self.beat(TransformFromCopy(eq.result, q.entries[0][m]), FadeIn(result_label),
+                  caption=(f"The {d_model} numbers of '{t.tokens[i]}' times the '{dim}' column, "
+                           f"added up, plus its bias: {result.text}." if bias is not None else
+                           f"Features of '{t.tokens[i]}' times the '{dim}' column, added up: "
+                           f"{result.text}."))
+        self.beat(TransformFromCopy(eq.result, q.entries[0][mc]), FadeIn(result_label),
                   run_time=1.0,
                   caption=f"That is how much '{t.tokens[i]}' asks for '{dim}'.")
-        rest = [q.entries[0][c] for c in range(d_k) if c != m]
+        rest = [q.entries[0][c] for c in range(len(cols)) if c != mc]
         self.beat(FadeOut(eq), FadeOut(col_box), FadeIn(q.brackets),
                   *([LaggedStart(*(FadeIn(e) for e in rest), lag_ratio=0.3)] if rest else []),
                   run_time=1.0, caption="The other columns complete its query.")
@@ -143,7 +152,8 @@ class ProjectionsScene(AttentionScene):
     # -- every word ----------------------------------------------------------------------------
     def projection_all(self, i: int) -> None:
         t, th = self.trace, self.theme
-        n, d_k = t.n, t.d_k
+        n, cols = t.n, shown(t.d_k)
+        d_k = len(cols)  # columns on screen
         gap = 0.55
         lf = label_font(t.tokens, th, width=2.6, start=24)
         label_w = token_width(t.tokens, th, lf) + 0.45
@@ -159,7 +169,7 @@ class ProjectionsScene(AttentionScene):
             color = getattr(th, role)
             labels = {"row_labels": t.tokens, "label_font_size": lf} if k == 0 else {}
             b = place(MatrixBlock(getattr(t, name), theme=th, cell_w=cw, cell_h=ch, color=color,
-                                  source=name, font_size=num_font, **labels), x0, top)
+                                  source=name, font_size=num_font, cols=cols, **labels), x0, top)
             heads.append(MathTex(name, color=color, font_size=36)
                          .next_to(b.cells_box, UP, buff=0.15))
             blocks.append(b)

@@ -67,11 +67,14 @@ class ScoreLayout:
         self.grid_x0 = self.x0 + d * cw + gap
 
 
-def sum_of_products(pairs, result: Number, theme, font_size: float = 24, exact=None):
+def sum_of_products(pairs, result: Number, theme, font_size: float = 24, exact=None,
+                    terms: int | None = None, bias: Number | None = None):
     """'a×b + c×d + ... = r' from (Number, Number) pairs, negative factors in parentheses.
 
     The sign is '=' when the products of the numbers as shown add up to the result as shown,
-    else '≈' (the factors are rounded for display)."""
+    else '≈' (the factors are rounded for display). With ``terms`` (more than the pairs: a
+    trained model's 384 or 32) the first pairs are followed by '… (384 terms)'; with ``bias``,
+    '+ b'. Then the sign is '=': the result is the whole sum's, written out in part."""
     parts = []
     for m, (a, b) in enumerate(pairs):
         if m:
@@ -80,6 +83,12 @@ def sum_of_products(pairs, result: Number, theme, font_size: float = 24, exact=N
             parts += ["(", num, ")"] if num.text.startswith(MINUS) else [num]
             if k == 0:
                 parts.append("\u00d7")
+    if terms is not None and terms > len(pairs):
+        parts += ["+ \u2026", (f"({terms} terms)", theme.muted)]
+        exact = True
+    if bias is not None:
+        parts += ["+"] + (["(", bias, ")"] if bias.text.startswith(MINUS) else [bias])
+        exact = True if terms is not None and terms > len(pairs) else exact
     if exact is None:
         exact = printed_sum_is_exact(
             [(a.qkv_value, a.qkv_digits, b.qkv_value, b.qkv_digits) for a, b in pairs],

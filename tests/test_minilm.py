@@ -226,7 +226,10 @@ def test_overview_of_the_toy_model_shows_its_heads():
 LONG = "The animal didn't cross the street because it was too tired"  # 15 model tokens
 
 
-@pytest.mark.parametrize("scene,arrays", [("embeddings", {"X"})])
+@pytest.mark.parametrize("scene,arrays", [
+    ("embeddings", {"X"}),
+    ("projections", {"X", "Wq", "Wk", "Wv", "Q", "K", "V", "bq"}),
+])
 @pytest.mark.parametrize("sentence", ["Hi", LONG])
 def test_trained_model_stages_show_the_traces_numbers(scene, arrays, sentence):
     """After every animation: every number on screen is the trace's (value, glyphs, cell,
@@ -243,5 +246,7 @@ def test_trained_model_stages_show_the_traces_numbers(scene, arrays, sentence):
     assert check_numbers(t, seen) == arrays
     assert [(k, p) for k, problems in enumerate(beats) for p in problems] == []
     shown = {getattr(m, "qkv_source", "") for m in seen}
-    assert "X[1,383]" in shown and "X[1,3]" not in shown  # 1, 2, 3, ..., 383, 384
+    name = "Q" if scene == "projections" else "X"
+    last = t.d_k - 1 if scene == "projections" else 383
+    assert f"{name}[1,{last}]" in shown and f"{name}[1,3]" not in shown  # 1, 2, 3, ..., last
     assert any(getattr(m, "text", None) == "\u2026" for m in seen)
