@@ -272,6 +272,7 @@ class MatrixBlock(VGroup):
                     lab = shortened(name, limit, theme, font_size=cf, color=lc)
                 if rotate_col_labels:
                     lab.rotate(math.pi / 2)
+                    lab.qkv_turned = True  # (Manim's font_size reads its height: now a width)
                     fit_width(lab, cell_w * 0.9)
                 lab.next_to(self.cell_center(0, j), UP, buff=cell_h / 2 + 0.15)
                 if not rotate_col_labels:  # (the text drawn: a shortened word may lose its g)

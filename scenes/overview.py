@@ -121,6 +121,7 @@ class OverviewScene(AttentionScene):
         cols = VGroup()
         for j, tok in enumerate(t.tokens):
             lab = shortened(tok, key_h - 0.15, th, font_size=lf, color=th.text).rotate(np.pi / 2)
+            lab.qkv_turned = True
             fit_width(lab, cell * 0.9)
             cols.add(lab.next_to([left + (j + 0.5) * cell, top, 0], UP, buff=0.1))
         head = plain_text(f"average of the {heads} heads" + (

@@ -23,7 +23,7 @@ from manim import (
 from attention.core import pick_example
 from attention.display import printed_sum_is_exact
 from scenes.base import AttentionScene
-from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line
+from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line, shown
 from scenes.layout import (
     CELL_RATIO,
     FRAME_W,
@@ -39,7 +39,8 @@ class ScoreLayout:
     """Q on the left, K^T on top, the n x n score grid where they meet."""
 
     def __init__(self, trace, theme, gap: float = 0.4):
-        n, d = trace.n, trace.d_k
+        self.dims = shown(trace.d_k)  # a trained model's 32 in part
+        n, d = trace.n, len(self.dims)
         height = SAFE_TOP - SAFE_BOTTOM
         label_font = 24.0
         for _ in range(3):  # the label size depends on the cell size and back
@@ -104,10 +105,12 @@ def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24):
     def num(x, src, color):
         return Number(x, source=src, font=theme.mono, font_size=font_size, color=color)
 
-    pairs = [(num(a, f"Q[{i},{m}]", theme.q), num(b, f"K[{j},{m}]", theme.k))
-             for m, (a, b) in enumerate(zip(trace.Q[i], trace.K[j]))]
+    d = trace.d_k
+    terms = range(d) if len(shown(d)) == d else range(3)  # a trained model's 32: the first
+    pairs = [(num(trace.Q[i, m], f"Q[{i},{m}]", theme.q), num(trace.K[j, m], f"K[{j},{m}]",
+                                                              theme.k)) for m in terms]
     result = num(trace.scores[i, j], f"scores[{i},{j}]", theme.text)
-    return sum_of_products(pairs, result, theme, font_size)
+    return sum_of_products(pairs, result, theme, font_size, terms=d)
 
 
 class ScoresScene(AttentionScene):
@@ -134,10 +137,11 @@ class ScoresScene(AttentionScene):
                                font_size=lay.num_font, label_font_size=lay.label_font,
                                source=source, **kw)
 
-        q_block = place(block(t.Q, lay.cw, th.q, "Q", row_labels=tok), lay.x0, lay.y0)
-        k_block = place(block(t.K.T, lay.gw, th.k, "KT", col_labels=tok,
+        q_block = place(block(t.Q, lay.cw, th.q, "Q", row_labels=tok, cols=lay.dims),
+                        lay.x0, lay.y0)
+        k_block = place(block(t.K.T, lay.gw, th.k, "KT", col_labels=tok, rows=lay.dims,
                               rotate_col_labels=lay.rotate, col_label_length=lay.label_h - 0.2),
-                        lay.grid_x0, lay.y0 + t.d_k * lay.ch + lay.gap)
+                        lay.grid_x0, lay.y0 + len(lay.dims) * lay.ch + lay.gap)
         grid = place(block(t.scores, lay.gw, th.text, "scores"), lay.grid_x0, lay.y0)
         q_head = MathTex("Q", color=th.q, font_size=36).next_to(q_block.cells_box, UP, buff=0.12)
         k_head = MathTex(r"K^{\top}", color=th.k, font_size=36)

@@ -12,7 +12,7 @@ OPTIONAL = {"positions": (lambda config: config.positions != "none", "--position
                          "--heads 3 or --model minilm")}
 # What a trained model's trace can be drawn as so far: its vectors have 384 numbers, which the
 # stages (built for 6 named features) do not abbreviate yet.
-TRAINED_SCENES = ("embeddings", "projections", "overview")
+TRAINED_SCENES = ("embeddings", "projections", "scores", "softmax", "overview")
 
 
 def applicable(name: str, config) -> bool:

@@ -325,6 +325,9 @@ def layout_problems(scene, min_text: float = 10, min_number: float = 10) -> list
         problems.append(f"overlap: {getattr(a, 'text', a)!r} / {getattr(b, 'text', b)!r}")
     for m in texts:
         floor = min_number if hasattr(m, "qkv_value") else min_text
-        if m.font_size < floor:
-            problems.append(f"too small ({m.font_size:.1f}): {getattr(m, 'text', m)!r}")
+        size = m.font_size  # Manim's reads the height: of a label turned sideways, its width
+        if getattr(m, "qkv_turned", False) and m.height > 0:
+            size *= m.width / m.height
+        if size < floor:
+            problems.append(f"too small ({size:.1f}): {getattr(m, 'text', m)!r}")
     return problems

@@ -229,6 +229,8 @@ LONG = "The animal didn't cross the street because it was too tired"  # 15 model
 @pytest.mark.parametrize("scene,arrays", [
     ("embeddings", {"X"}),
     ("projections", {"X", "Wq", "Wk", "Wv", "Q", "K", "V", "bq"}),
+    ("scores", {"Q", "K", "KT", "scores", "scaled"}),
+    ("softmax", {"scaled", "exps", "exp_sums", "weights", "weight_sums"}),
 ])
 @pytest.mark.parametrize("sentence", ["Hi", LONG])
 def test_trained_model_stages_show_the_traces_numbers(scene, arrays, sentence):
@@ -246,7 +248,8 @@ def test_trained_model_stages_show_the_traces_numbers(scene, arrays, sentence):
     assert check_numbers(t, seen) == arrays
     assert [(k, p) for k, problems in enumerate(beats) for p in problems] == []
     shown = {getattr(m, "qkv_source", "") for m in seen}
-    name = "Q" if scene == "projections" else "X"
-    last = t.d_k - 1 if scene == "projections" else 383
-    assert f"{name}[1,{last}]" in shown and f"{name}[1,3]" not in shown  # 1, 2, 3, ..., last
-    assert any(getattr(m, "text", None) == "\u2026" for m in seen)
+    if scene in ("embeddings", "projections", "scores"):  # 1, 2, 3, ..., the last
+        name = "X" if scene == "embeddings" else "Q"
+        last = 383 if scene == "embeddings" else t.d_k - 1
+        assert f"{name}[1,{last}]" in shown and f"{name}[1,3]" not in shown
+        assert any(getattr(m, "text", None) == "\u2026" for m in seen)
