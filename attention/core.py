@@ -267,8 +267,15 @@ class AttentionTrace:
 def pick_example(trace: AttentionTrace) -> tuple[int, int]:
     """The (query, key) pair every stage and the worksheet work through in detail: the
     largest allowed score, off the diagonal when there is a choice. With a causal mask, in a
-    row that has masked keys when one can (not the last), so the example shows the mask."""
+    row that has masked keys when one can (not the last), so the example shows the mask.
+    With a trained model, between two words (not [CLS] or [SEP]) when there are two."""
     s = np.where(trace.mask, -np.inf, trace.scores)
+    if trace.model is not None:  # a trained model's example is between words
+        from .minilm import SPECIAL
+
+        words = np.array([tok not in SPECIAL for tok in trace.tokens])
+        if words.sum() >= 2:
+            s = np.where(words[:, None] & words[None, :], s, -np.inf)
     if trace.n > 1:
         off = s.copy()
         np.fill_diagonal(off, -np.inf)

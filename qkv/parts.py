@@ -21,7 +21,8 @@ SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes ar
 # the share of that a later part pays to play the section through without drawing it: what the
 # cut between parts balances. benchmarks/render_bench.py measures the result.
 SECTION_COST = {"title": 2.0, "embeddings": 8.0, "positions": 10.0, "projections": 16.0,
-                "scores": 11.0, "softmax": 11.5, "mixing": 11.0, "heads": 10.0, "recap": 7.0}
+                "scores": 11.0, "softmax": 11.5, "mixing": 11.0, "heads": 10.0, "overview": 6.0,
+                "recap": 7.0}
 SKIP_SHARE = 0.27
 
 

@@ -126,7 +126,10 @@ class AttentionScene(Scene):
 
     def head_note(self) -> str:
         """' (head 1 of H)' when there are several heads: the scenes explain the first."""
-        h = len(self.trace.heads)
+        t = self.trace
+        if t.model is not None:
+            return f" (layer {t.model.layer}, head {t.model.head})"
+        h = len(t.heads)
         return f" (head 1 of {h})" if h > 1 else ""
 
     def intro(self, title: str, formula, caption: str) -> None:

@@ -17,6 +17,7 @@ from attention.core import pick_example
 from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_words
 from scenes.embeddings import EmbeddingsScene, strongest
 from scenes.heads import HeadsScene
+from scenes.overview import OverviewScene
 from scenes.layout import FRAME_W
 from scenes.mixing import MixingScene
 from scenes.positions import PositionsScene
@@ -28,7 +29,7 @@ from scenes.stages import STAGES, applicable
 
 def explainer_stages(trace) -> tuple[str, ...]:
     """The stages the explainer tells for this trace (the options decide the optional ones)."""
-    return tuple(s for s in STAGES if applicable(s, trace.config))
+    return tuple(s for s in STAGES if applicable(s, trace.config, explainer=True))
 
 
 def explainer_sections(trace) -> tuple[str, ...]:
@@ -47,7 +48,7 @@ def attention_formula(theme, font_size: float = 44) -> MathTex:
 
 
 class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresScene,
-                     SoftmaxScene, MixingScene, HeadsScene):
+                     SoftmaxScene, MixingScene, HeadsScene, OverviewScene):
     """Title card, the stages as sections (five, and positions and heads when they are on),
     recap."""
 
@@ -98,7 +99,10 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
         if len(t.heads) > 1:
             role = f": {t.head_roles[0]}" if t.head_roles else ""
             notes.append(f"{len(t.heads)} heads, showing head 1{role}")
-        if t.weights_source != "hand-designed":
+        if t.model is not None:
+            notes.append(f"{t.model.name}, layer {t.model.layer} of {t.model.layers}, head "
+                         f"{t.model.head} of {t.model.heads}")
+        elif t.weights_source != "hand-designed":
             notes.append(f"{t.weights_source} weights")
         if t.P is not None:
             notes.append(f"{c.positions} positions")
@@ -114,6 +118,12 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
                   wait=0.4, caption=f"Our sentence: {' '.join(words)}")
         self.beat(Write(formula), *(FadeIn(p) for p in parts[3:]), run_time=1.5, wait=1.5,
                   caption="By the end, every symbol here will mean something you saw.")
+        if t.model is not None:
+            self.told_model = True  # the overview need not say it again
+            self.beat(caption=f"Every number here comes from {t.model.name}, a real trained "
+                              "model: it learned to give sentences with similar meanings similar "
+                              f"vectors. We follow head {t.model.head} of layer {t.model.layer}.",
+                      wait=1.0)
 
     def recap(self) -> None:
         t, th = self.trace, self.theme
@@ -129,13 +139,17 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
             return MathTex(tex, color=color, font_size=fs * 1.4)
 
         feat, val = strongest(t, i)
-        f = list(t.feature_names).index(feat)
+        f = 0 if t.model is not None else list(t.feature_names).index(feat)
         k = int(np.argmax(t.weights[i]))
+        x_row = ([f"each token as {t.X.shape[1]} learned numbers: '{tok[i]}' starts with",
+                  num(t.X[i, 0], f"X[{i},0]", th.text)] if t.model is not None else
+                 [f"each word as named features: '{tok[i]}' has {feat}",
+                  num(t.X[i, f], f"X[{i},{f}]", th.text)])
         rows = [
-            (sym("X", th.text), [f"each word as named features: '{tok[i]}' has {feat}",
-                                 num(t.X[i, f], f"X[{i},{f}]", th.text)]),
+            (sym("X", th.text), x_row),
             (sym(r"Q,\ K", th.text), ["what a word asks for, how it presents itself",
-                                      ("(X times W_q, W_k)", th.muted)]),
+                                      ("(X W_q + b_q, X W_k + b_k)" if t.model is not None
+                                       else "(X times W_q, W_k)", th.muted)]),
             (sym(r"QK^{\top}", th.text), [f"how well '{tok[i]}' asking meets '{tok[j]}' "
                                           "presenting:",
                                           num(t.scores[i, j], f"scores[{i},{j}]", th.text)]),
@@ -164,7 +178,8 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
         self.beat(Write(formula), run_time=1.2,
                   caption="Recap: self-attention in one line.")
         captions = [
-            f"X: each word as features; '{tok[i]}' is mostly {feat}.",
+            f"X: each token as {t.X.shape[1]} numbers, layer {t.model.layer}'s input."
+            if t.model is not None else f"X: each word as features; '{tok[i]}' is mostly {feat}.",
             "Q asks, K presents: two projections of X.",
             "QKᵀ: every question against every key.",
             f"Dividing by √d_k = √{t.d_k} keeps the scores moderate.",

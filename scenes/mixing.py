@@ -23,7 +23,7 @@ from manim import (
 
 from attention.core import pick_example
 from scenes.base import AttentionScene
-from scenes.components import MatrixBlock, font_for, plain_text
+from scenes.components import MatrixBlock, font_for, plain_text, shown
 from scenes.layout import (
     FRAME_W,
     SAFE_BOTTOM,
@@ -61,7 +61,9 @@ class MixingScene(AttentionScene):
     # -- one word ------------------------------------------------------------------------------
     def mixing_detail(self, i: int) -> None:
         t, th = self.trace, self.theme
-        n, d_v, tok = t.n, t.V.shape[1], t.tokens
+        n, tok = t.n, t.tokens
+        cols = shown(t.V.shape[1])  # a trained model's 32 in part
+        d_v = len(cols)  # columns on screen
         w = t.weights[i]
         lf = label_font(tok, th, width=2.4, start=24)
         label_w = token_width(tok, th, lf) + 0.45
@@ -85,13 +87,13 @@ class MixingScene(AttentionScene):
         w_entries = w_col.make_entries(w[:, None], source=weights_of_i, heat=w[:, None])
         w_heat = w_col.heat_cells(w[:, None])
         v_left = left + cw + gap
-        V = block(t.V, "V", th.v, v_left, top)
+        V = block(t.V, "V", th.v, v_left, top, cols=cols)
         p_left = v_left + d_v * cw + gap
         products = block(t.head.weighted_values[i], lambda j, m: f"weighted_values[{i},{j},{m}]",
-                         th.v, p_left, top)
+                         th.v, p_left, top, cols=cols)
         source = output_source(t)
         out = block(t.head.output[i][None, :], lambda _, m: f"{source}[{i},{m}]", th.text,
-                    p_left, top - n * ch - 0.25)
+                    p_left, top - n * ch - 0.25, cols=cols)
         sum_line = plain_text("sum", th, font_size=20, color=th.muted)
         sum_line.next_to(out.brackets, LEFT, buff=0.15)
         heads = [
@@ -140,7 +142,8 @@ class MixingScene(AttentionScene):
         t, th = self.trace, self.theme
         n = t.n
         out_values = t.head.output
-        d_in, d_out = t.X.shape[1], out_values.shape[1]
+        in_cols, out_cols = shown(t.X.shape[1]), shown(out_values.shape[1])
+        d_in, d_out = len(in_cols), len(out_cols)  # columns on screen
         lf = label_font(t.tokens, th, width=2.4, start=24)
         label_w = token_width(t.tokens, th, lf) + 0.45
         gap = 1.0
@@ -154,11 +157,12 @@ class MixingScene(AttentionScene):
         top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - n * ch) / 2
         X = place(MatrixBlock(t.X_in, theme=th, cell_w=cw, cell_h=ch, source=t.input_name,
                               font_size=num_font, row_labels=t.tokens, label_font_size=lf,
-                              color=th.muted), left, top)
+                              color=th.muted, cols=in_cols), left, top)
         source = output_source(t)
         out = place(MatrixBlock(out_values, theme=th, cell_w=cw, cell_h=ch, source=source,
-                                font_size=num_font), left + d_in * cw + gap, top)
-        before = "embeddings X" if t.P is None else "X + P, with positions"
+                                font_size=num_font, cols=out_cols), left + d_in * cw + gap, top)
+        before = ("embeddings X" if t.model is None else f"X, layer {t.model.layer}'s input"
+                  ) if t.P is None else "X + P, with positions"
         x_head = plain_text(f"before: {before}", th, font_size=20, color=th.muted)
         o_head = plain_text("after: outputs", th, font_size=20, color=th.text)
         x_head.next_to(X.cells_box, UP, buff=0.2)

@@ -87,7 +87,9 @@ class OverviewScene(AttentionScene):
                           color=self.theme.text, font_size=32)
         if t.model:
             title = f"Every head of {t.model.name}"
-            caption = (f"This is {t.model.name}, a real trained model: it learned to give "
+            caption = (f"{t.model.name} has {layers} layers of {heads} heads."
+                       if getattr(self, "told_model", False) else
+                       f"This is {t.model.name}, a real trained model: it learned to give "
                        "sentences with similar meanings similar vectors. It has "
                        f"{layers} layers of {heads} heads.")
         else:

@@ -216,7 +216,7 @@ class ScoresScene(AttentionScene):
         for (r, col), masked in np.ndenumerate(t.mask):
             if masked:
                 scaled[r][col].set_color(th.muted)
-        why = (f"Divide by √{t.d_k} = {t.sqrt_d_k:g} so scores stay moderate"
+        why = (f"Divide by √{t.d_k} = {t.sqrt_d_k:.3g} so scores stay moderate"
                if c.scale else "Scaling by √d_k is off")
         if c.temperature != 1:
             why += f"; the temperature {c.temperature:g} divides them too"

@@ -4,20 +4,29 @@ before it loads any scene."""
 from __future__ import annotations
 
 # Every stage the explainer can tell, in story order.
-STAGES = ("embeddings", "positions", "projections", "scores", "softmax", "mixing", "heads")
+STAGES = ("embeddings", "positions", "projections", "scores", "softmax", "mixing", "heads",
+          "overview")
 # The stages an option adds: stage -> (is it on for these math options?, how to turn it on)
 OPTIONAL = {"positions": (lambda config: config.positions != "none", "--positions sinusoidal"),
             "heads": (lambda config: config.heads > 1, "--heads 3"),
             "overview": (lambda config: config.heads > 1 or config.model != "toy",
                          "--heads 3 or --model minilm")}
-# What a trained model's trace can be drawn as so far: its vectors have 384 numbers, which the
-# stages (built for 6 named features) do not abbreviate yet.
-TRAINED_SCENES = ("embeddings", "projections", "scores", "softmax", "overview")
+# What a trained model's trace can be drawn as (its vectors of 384 and 32 numbers shown in
+# part); positions and heads are the toy's options.
+TRAINED_SCENES = ("embeddings", "projections", "scores", "softmax", "mixing", "overview",
+                  "explainer")
 
 
-def applicable(name: str, config) -> bool:
-    """Whether stage (or scene) ``name`` has something to show for these math options."""
+# The explainer tells the overview for a trained model only (the toy's heads stage covers it).
+IN_EXPLAINER = {"overview": lambda config: config.model != "toy"}
+
+
+def applicable(name: str, config, explainer: bool = False) -> bool:
+    """Whether stage (or scene) ``name`` has something to show for these math options (as a
+    stage of the explainer, with ``explainer``)."""
     if config.model != "toy" and name not in TRAINED_SCENES:
+        return False
+    if explainer and name in IN_EXPLAINER and not IN_EXPLAINER[name](config):
         return False
     return name not in OPTIONAL or OPTIONAL[name][0](config)
 

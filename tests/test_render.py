@@ -79,6 +79,11 @@ def packets(path: Path) -> list[bytes]:
         return [bytes(p) for p in c.demux(video=0) if p.dts is not None]
 
 
+def timestamps(path: Path) -> list[tuple[int, int]]:
+    with av.open(str(path)) as c:
+        return [(p.pts, p.dts) for p in c.demux(video=0) if p.dts is not None]
+
+
 def frame_differences(a: Path, b: Path) -> str:
     """Where two videos' decoded frames differ (to tell content from encoding when their
     packets do not match)."""
@@ -124,10 +129,13 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     assert sorted(os.listdir(joined[0].parent)) == sorted(p.name for p in paths)
     for a, b in zip(paths, joined):
         if a.suffix == ".mp4":
-            pa, pb = packets(a), packets(b)
-            first = next((k for k, (x, y) in enumerate(zip(pa, pb)) if x != y), None)
-            same = pa == pb  # (a bool: pytest would print every packet of both)
-            assert same, (a.name, len(pa), len(pb), first, frame_differences(a, b))
+            # The same pictures, frame for frame: joined without re-encoding, the packets are
+            # one process's. (Their bytes matched in every quiet run; under a full-suite load
+            # x264's threaded encoder once wrote one frame's bytes differently, decoding to
+            # the very same pixels.)
+            assert len(packets(a)) == len(packets(b)), a.name
+            assert timestamps(a) == timestamps(b), a.name
+            assert frame_differences(a, b).endswith("[]"), frame_differences(a, b)
         else:
             assert a.read_text() == b.read_text(), a.name
 
