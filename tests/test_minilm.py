@@ -149,11 +149,13 @@ def test_export_json_and_csv_for_the_model(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (("render", "--model", "minilm", "--out", "{tmp}"),
-     "--scene explainer is not built for --model minilm yet; use --scene overview"),
+    (("render", "--model", "minilm", "--scene", "heads", "--out", "{tmp}"),
+     "--scene heads is not built for --model minilm yet"),
+    (("render", "--model", "minilm", "--heads", "3", "--out", "{tmp}"),
+     "--model minilm uses its trained heads, learned positions and scaling as they are: drop "
+     "--heads"),
     (("export", "--model", "minilm", "--format", "md"),
      "worksheets (--format md) are not built for --model minilm yet"),
-    (("slides", "--model", "minilm", "--out", "{tmp}"), "a deck is not built for --model"),
     (("export", "--layer", "3"), "--layer chooses a head of the trained model"),
 ])
 def test_what_the_model_cannot_do_yet_is_one_line(tmp_path, args, message):
@@ -231,6 +233,7 @@ LONG = "The animal didn't cross the street because it was too tired"  # 15 model
     ("projections", {"X", "Wq", "Wk", "Wv", "Q", "K", "V", "bq"}),
     ("scores", {"Q", "K", "KT", "scores", "scaled"}),
     ("softmax", {"scaled", "exps", "exp_sums", "weights", "weight_sums"}),
+    ("mixing", {"weights", "V", "weighted_values", "output", "X"}),
 ])
 @pytest.mark.parametrize("sentence", ["Hi", LONG])
 def test_trained_model_stages_show_the_traces_numbers(scene, arrays, sentence):
@@ -248,8 +251,29 @@ def test_trained_model_stages_show_the_traces_numbers(scene, arrays, sentence):
     assert check_numbers(t, seen) == arrays
     assert [(k, p) for k, problems in enumerate(beats) for p in problems] == []
     shown = {getattr(m, "qkv_source", "") for m in seen}
-    if scene in ("embeddings", "projections", "scores"):  # 1, 2, 3, ..., the last
+    if scene in ("embeddings", "projections", "scores") and t.n > 3:  # 1, 2, 3, ..., the last
         name = "X" if scene == "embeddings" else "Q"
         last = 383 if scene == "embeddings" else t.d_k - 1
         assert f"{name}[1,{last}]" in shown and f"{name}[1,3]" not in shown
         assert any(getattr(m, "text", None) == "\u2026" for m in seen)
+
+
+def test_the_explainer_of_a_trained_model():
+    """Every stage the model has (no positions or heads stages: those are the toy's), then the
+    overview, then the recap; every number the trace's and the layout sound after every
+    animation, for 15 tokens; it says once that this is a real trained model."""
+    from scenes.explainer import ExplainerScene
+    from tests.scene_tools import check_numbers, construct, drawn_number_problems, layout_problems
+
+    t = compute(LONG, model="minilm", layer=5, head=3)
+    beats = []
+    s, seen, _ = construct(ExplainerScene, t, after_play=lambda sc: beats.append(
+        layout_problems(sc) + drawn_number_problems(t, sc)))
+    assert s.qkv_sections == ["title", "embeddings", "projections", "scores", "softmax",
+                              "mixing", "overview", "recap"]
+    assert check_numbers(t, seen) >= {"X", "Wq", "bq", "Q", "K", "scores", "scaled", "exps",
+                                      "weights", "weighted_values", "output"}
+    assert [(k, p) for k, problems in enumerate(beats) for p in problems] == []
+    captions = [c.content for c in s.renderer.file_writer.subcaptions]
+    assert sum("a real trained model" in c for c in captions) == 1
+    assert any("head 3 of layer 5" in c for c in captions)
