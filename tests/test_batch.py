@@ -106,7 +106,7 @@ def test_a_killed_batch_resumes_with_only_what_is_left(tmp_path):
 def test_a_dask_cluster_makes_the_same_files_even_when_a_worker_dies(tmp_path):
     """A LocalCluster of 2 worker processes started here; one worker is killed while it makes
     a row: its row runs again on the other (or the restarted) worker and is written once."""
-    distributed = pytest.importorskip("distributed")
+    import distributed  # (the test extra installs it: this must not skip)
     rows = tmp_path / "rows.jsonl"
     rows.write_text("\n".join(json.dumps(r) for r in [
         {"sentence": "The cat sat on the mat"}, {"sentence": "Dogs bark", "causal": True},
@@ -163,7 +163,6 @@ def test_unusable_files_are_one_line_and_exit_2(tmp_path):
 
 
 def test_an_unreachable_scheduler_is_one_line(tmp_path):
-    pytest.importorskip("distributed")
     rows = tmp_path / "rows.txt"
     rows.write_text("The cat sat\n")
     p = run("batch", str(rows), *CHEAP, "--scheduler", "tcp://127.0.0.1:9",
