@@ -376,10 +376,12 @@ def run_dask(todo: list[Job], scheduler: str):
 
 def run_batch(path: Path, defaults: Job, out: Path, *, jobs: int = 1,
               scheduler: str | None = None, force: bool = False, strict: bool = False,
-              verbose: bool = False, on_row=None) -> tuple[list[Result], list[Path]]:
-    """Check every row, run what is not done yet, write the report; return the results (a
-    row each, in file order) and the report's paths. ``on_row(result)`` after each row run."""
-    batch = plan(path, defaults, out, force, strict)
+              verbose: bool = False, on_row=None,
+              batch: Batch | None = None) -> tuple[list[Result], list[Path]]:
+    """Check every row (unless ``batch``, the :func:`plan` already made), run what is not
+    done yet, write the report; return the results (a row each, in file order) and the
+    report's paths. ``on_row(result)`` after each row run."""
+    batch = batch or plan(path, defaults, out, force, strict)
     results = list(batch.results)
     Path(out).mkdir(parents=True, exist_ok=True)
     runner = run_dask(batch.todo, scheduler) if scheduler else run_local(batch.todo, jobs,

@@ -281,12 +281,12 @@ def batch_with_progress(file, defaults, out, jobs, scheduler, force, strict, ver
     kwargs = dict(jobs=jobs, scheduler=scheduler, force=force, strict=strict, verbose=verbose)
     if not console.is_terminal:
         return run_batch(file, defaults, out, **kwargs)
-    total = len(plan(file, defaults, out, force, strict).todo)
+    checked = plan(file, defaults, out, force, strict)  # (once: run_batch takes it)
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as progress:
-        task = progress.add_task("rows", total=total)
-        return run_batch(file, defaults, out, **kwargs,
+        task = progress.add_task("rows", total=len(checked.todo))
+        return run_batch(file, defaults, out, **kwargs, batch=checked,
                          on_row=lambda _: progress.advance(task))
 
 
