@@ -13,8 +13,9 @@ SCENES = {
                 "row by row: exponentials, the row sum, the division; a heat map of weights"),
     "mixing": ("scenes.mixing:MixingScene",
                "each weight times its value, summed into the output; outputs beside inputs"),
-    "heads": ("scenes.heads:HeadsScene",
-              "with --heads 2 or more: every head's weights side by side, joined by W_o"),
+    "heads": ("scenes.overview:HeadsOrOverviewScene",
+              "with --heads 2 or more: every head's weights side by side, joined by W_o "
+              "(with --model minilm: the overview)"),
     "overview": ("scenes.overview:OverviewScene",
                  "with --model minilm or --heads 3: every head as a small heat map; all layers"),
     "explainer": ("scenes.explainer:ExplainerScene",

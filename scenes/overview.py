@@ -26,7 +26,7 @@ from manim.constants import RESAMPLING_ALGORITHMS
 from attention.minilm import SPECIAL
 from scenes.base import AttentionScene
 from scenes.components import fit_width, plain_text, shortened
-from scenes.heads import strongest_link
+from scenes.heads import HeadsScene, strongest_link
 from scenes.layout import (
     EQUATION_Y,
     FRAME_W,
@@ -225,3 +225,14 @@ class OverviewScene(AttentionScene):
                           "reading the same sentence.")
         self.beat(FadeIn(outline), FadeIn(note), run_time=0.8, wait=1.5,
                   caption=f"Outlined: layer {ml + 1}, head {mh + 1}, {why}.")
+
+
+class HeadsOrOverviewScene(OverviewScene, HeadsScene):
+    """``--scene heads``: the toy's heads stage (``--heads 2`` or more); for a trained model,
+    whose stages explain one head of many, every head at a glance (the overview)."""
+
+    def construct(self) -> None:
+        if self.trace.model is not None:
+            self.overview_stage()
+        else:
+            self.heads_stage()

@@ -8,17 +8,19 @@ STAGES = ("embeddings", "positions", "projections", "scores", "softmax", "mixing
           "overview")
 # The stages an option adds: stage -> (is it on for these math options?, how to turn it on)
 OPTIONAL = {"positions": (lambda config: config.positions != "none", "--positions sinusoidal"),
-            "heads": (lambda config: config.heads > 1, "--heads 3"),
+            "heads": (lambda config: config.heads > 1 or config.model != "toy", "--heads 3"),
             "overview": (lambda config: config.heads > 1 or config.model != "toy",
                          "--heads 3 or --model minilm")}
 # What a trained model's trace can be drawn as (its vectors of 384 and 32 numbers shown in
 # part); positions and heads are the toy's options.
-TRAINED_SCENES = ("embeddings", "projections", "scores", "softmax", "mixing", "overview",
-                  "explainer")
+TRAINED_SCENES = ("embeddings", "projections", "scores", "softmax", "mixing", "heads",
+                  "overview", "explainer")
 
 
-# The explainer tells the overview for a trained model only (the toy's heads stage covers it).
-IN_EXPLAINER = {"overview": lambda config: config.model != "toy"}
+# The explainer tells the overview for a trained model only (the toy's heads stage covers it;
+# a trained model's --scene heads is its overview).
+IN_EXPLAINER = {"overview": lambda config: config.model != "toy",
+                "heads": lambda config: config.model == "toy"}
 
 
 def applicable(name: str, config, explainer: bool = False) -> bool:

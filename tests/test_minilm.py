@@ -149,8 +149,8 @@ def test_export_json_and_csv_for_the_model(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (("render", "--model", "minilm", "--scene", "heads", "--out", "{tmp}"),
-     "--scene heads is not built for --model minilm yet"),
+    (("render", "--model", "minilm", "--scene", "positions", "--out", "{tmp}"),
+     "--scene positions is not built for --model minilm yet"),
     (("render", "--model", "minilm", "--heads", "3", "--out", "{tmp}"),
      "--model minilm uses its trained heads, learned positions and scaling as they are: drop "
      "--heads"),
@@ -207,6 +207,16 @@ def test_overview_draws_every_head_of_the_model_from_the_trace():
         idx = tuple(int(k) for k in index.split(","))
         truth = getattr(t, "head_average" if name == "head_average" else "all_attention")[idx]
         assert (colours == expected_colours(truth)).all(), source
+
+
+def test_scene_heads_of_a_trained_model_is_its_overview():
+    from qkv.registry import load
+
+    t = compute("The cat sat on the mat", model="minilm")
+    read, problems = shown_heat_maps(load("heads"), t)
+    assert problems == []
+    assert {s for s, _ in read} == {f"head_average[{t.model.layer - 1}]"} | {
+        f"attention[{la},{h}]" for la in range(6) for h in range(12)}
 
 
 def test_overview_of_the_toy_model_shows_its_heads():
