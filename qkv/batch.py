@@ -27,8 +27,6 @@ from qkv.output import output_folder, write_atomically
 MAKES = ("video", "still", "deck", "worksheet")
 # Row columns besides the math options, and what each means.
 RENDER_COLUMNS = ("scene", "quality", "format", "theme", "fps", "make")
-QUALITIES = ("low", "medium", "high", "4k")
-THEMES = ("dark", "light")
 MARKERS = ".qkv-batch"  # inside --out: one marker per finished row
 REPORT = "batch-report"
 
@@ -150,8 +148,9 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
     and its trace; QKVError with the reason if ``qkv render`` would refuse it."""
     from qkv.fonts import check_drawable
     from qkv.registry import SCENES, VIDEO_FORMATS
-    from qkv.render import RenderOptions
+    from qkv.render import QUALITIES, RenderOptions
     from scenes.stages import refusal
+    from scenes.theme import THEMES
 
     cells = {k: _text(v) for k, v in row.items()}
     sentence = row.get("sentence")
@@ -162,8 +161,8 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
         if cells.get(o.name) is not None:
             math[o.name] = o.parse(cells[o.name], o.name)
     job = replace(defaults, line=line, sentence=sentence, math=math)
-    for name, choices in (("scene", (*SCENES, "all")), ("quality", QUALITIES),
-                          ("format", VIDEO_FORMATS), ("theme", THEMES), ("make", MAKES)):
+    for name, choices in (("scene", (*SCENES, "all")), ("quality", tuple(QUALITIES)),
+                          ("format", VIDEO_FORMATS), ("theme", tuple(THEMES)), ("make", MAKES)):
         if cells.get(name) is not None:
             value = _choice(name, cells[name], choices)
             job = replace(job, **{"fmt" if name == "format" else name: value})
