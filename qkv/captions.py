@@ -32,10 +32,13 @@ def to_txt(cues: list[srt.Subtitle]) -> str:
 
 
 def video_seconds(path: Path) -> float:
+    """Seconds of picture: the end of the last frame (a soundtrack may end a little later)."""
     import av
 
     with av.open(str(path)) as c:
-        return float(c.duration) / av.time_base
+        stream = c.streams.video[0]
+        end = max((p.pts + (p.duration or 0)) for p in c.demux(stream) if p.pts is not None)
+        return float(end * stream.time_base)
 
 
 def cut(cues: list[srt.Subtitle], start: float, length: float) -> list[srt.Subtitle]:

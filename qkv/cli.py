@@ -64,6 +64,21 @@ def output_options(f):
     return f
 
 
+def narration_options(f):
+    """The voice and the captions of a video, shared by ``render`` and ``batch``."""
+    options = [
+        click.option("--silent", is_flag=True,
+                     help="No spoken narration (mp4, webm and mov are narrated; gif is not)."),
+        click.option("--voice-speed", type=float, default=1.0, show_default=True,
+                     metavar="0.8-1.25", help="How fast the narrator reads."),
+        click.option("--burn-captions", is_flag=True,
+                     help="Draw the captions in a band under the picture."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def config_option(f):
     return click.option("--config", "config_path", type=click.Path(dir_okay=False),
                         help="A TOML file with the sentence, options and your own numbers.")(f)
@@ -149,10 +164,11 @@ def export(sentence, fmt, output, config_path, **math):
 @click.option("--fps", type=int, default=None, help="Frames per second (default: the quality's).")
 @click.option("--sections", is_flag=True,
               help="Also write one clip per section (the explainer's stages).")
+@narration_options
 @math_options
 @config_option
 def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, sections, verbose,
-           config_path, **math):
+           silent, voice_speed, burn_captions, config_path, **math):
     """Render a scene to <out>/<sentence>/<scene>.<format>, with captions (.srt, .vtt) and a
     transcript (.txt)."""
     from qkv.render import RenderOptions
@@ -164,7 +180,9 @@ def render(sentence, scene, jobs, quality, out, theme, fmt, transparent, fps, se
     names = [s for s in SCENES if applicable(s, trace.config)] if scene == "all" else [scene]
     options = RenderOptions(scene=names[0], quality=quality, out=out, theme=theme, fmt=fmt,
                             transparent=transparent, fps=fps, sections=sections,
-                            verbose=verbose)
+                            verbose=verbose, silent=silent, voice_speed=voice_speed,
+                            burn_captions=burn_captions)
+    options.check_voice()
     click.echo(f"rendering {', '.join(names)} for {trace.sentence!r} at {quality} quality...",
                err=True)
     try:

@@ -12,9 +12,8 @@ from itertools import combinations, pairwise
 from pathlib import Path
 
 from attention import AttentionTrace
-from qkv.captions import with_captions
 from qkv.output import output_folder, slug, staging, work_folder
-from qkv.render import RenderOptions, manim_render, section_clips
+from qkv.render import RenderOptions, finish, manim_render, section_clips
 
 SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes are not tried
 # Wall seconds each explainer section took to draw (6 tokens, low quality, 2-core machine), and
@@ -121,5 +120,5 @@ def join_parts(trace: AttentionTrace, options: RenderOptions, pieces: list[Piece
         clips = [clip for p in pieces for clip in p.sections]
         for k, (section, clip) in enumerate(clips, start=1):
             pairs.append((clip, folder / f"{name}-{k}-{slug(section)}{clip.suffix}"))
-        stage.pairs = with_captions(pairs, work, name)
+        stage.pairs = finish(pairs, work, options)
     return stage.written

@@ -12,6 +12,8 @@ from attention import AttentionTrace, QKVError
 from qkv.captions import with_captions
 from qkv.output import slug, staging
 from qkv.registry import VIDEO_FORMATS
+from qkv.soundtrack import SOUND_FORMATS, with_narration
+from qkv.voice import check_speed, narrator, voice_model
 
 QUALITIES = {  # name -> (pixel width, pixel height, frames per second)
     "low": (854, 480, 15),
@@ -34,6 +36,9 @@ class RenderOptions:
     fps: int | None = None  # None: the quality's own frame rate
     sections: bool = False  # also one clip per Manim section (the explainer's stages)
     verbose: bool = False
+    silent: bool = False  # no narration (gif and png are always silent)
+    voice_speed: float = 1.0  # the narrator's pace, 0.8 to 1.25
+    burn_captions: bool = False  # the captions drawn in a band under the picture
     part: tuple[str, ...] | None = None  # the explainer sections one process draws (internal)
 
     def __post_init__(self) -> None:
@@ -45,6 +50,17 @@ class RenderOptions:
             raise QKVError(f"--fps must be between 1 and 120 (got {self.fps})")
         if self.sections and self.fmt in ("png", "gif"):
             raise QKVError("--sections cuts video clips; use it with mp4, webm or mov")
+        check_speed(self.voice_speed)
+
+    @property
+    def narrated(self) -> bool:
+        """Spoken narration: videos whose container carries sound, unless --silent."""
+        return not self.silent and self.fmt in SOUND_FORMATS
+
+    def check_voice(self) -> None:
+        """Before anything is rendered: a narrated video needs the voice installed."""
+        if self.narrated:
+            voice_model()
 
 
 def manim_settings(options: RenderOptions, media_dir: Path) -> dict:
@@ -103,7 +119,9 @@ def manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
 
     manim.logger.setLevel("INFO" if options.verbose else "ERROR")
     with manim.tempconfig(manim_settings(options, work)):
-        scene = load(options.scene)(trace=trace, theme=options.theme)
+        voice = narrator(options.voice_speed).seconds if options.narrated else None
+        scene = load(options.scene)(trace=trace, theme=options.theme, voice=voice,
+                                    burn_captions=options.burn_captions)
         if options.part is not None:
             scene.only_sections = options.part
         scene.render()
@@ -113,9 +131,16 @@ def manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
 def render_scene(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
     """Render ``options.scene`` for ``trace``; return the final paths written: the video (or
     still), its captions and transcript (.srt, .vtt, .txt), and any section clips, each with
-    its own."""
+    its own (and, narrated, its own soundtrack)."""
     with staging(trace, options.out) as stage:
         writer = manim_render(trace, options, stage.work).renderer.file_writer
-        stage.pairs = with_captions(list(output_pairs(writer, options, stage.folder)),
-                                    stage.work, options.scene)
+        pairs = list(output_pairs(writer, options, stage.folder))
+        stage.pairs = finish(pairs, stage.work, options)
     return stage.written
+
+
+def finish(pairs: list[tuple[Path, Path]], work: Path, options: RenderOptions):
+    """The narration muxed into every video, then captions beside each."""
+    if options.narrated:
+        pairs = with_narration(pairs, work, options.scene, narrator(options.voice_speed))
+    return with_captions(pairs, work, options.scene)

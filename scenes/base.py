@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 
-from manim import UP, FadeIn, FadeOut, ManimColor, Scene, config
+import numpy as np
+from manim import UP, FadeIn, FadeOut, ManimColor, Scene, VGroup, config
 
 from attention import (
     DEFAULT_SENTENCE,
@@ -19,11 +20,19 @@ from attention import (
 )
 
 from scenes.components import fit_width, plain_text
-from scenes.layout import EQUATION_Y, FRAME_W
+from scenes.layout import (
+    CAPTION_BAND_TOP,
+    CAPTION_BAND_Y,
+    CAPTION_FONT,
+    CAPTION_SCALE,
+    EQUATION_Y,
+    FRAME_W,
+)
 from scenes.theme import Theme, get_theme
 
 READING_CPS = 20  # subtitle reading speed, characters per second (a common ceiling)
 CUE_GAP = 0.1  # seconds between one caption and the next
+SPEECH_PAUSE = 0.5  # seconds of quiet after a spoken caption, before the next beat
 
 
 def trace_from_env(env=None) -> AttentionTrace:
@@ -42,19 +51,55 @@ class AttentionScene(Scene):
     deck = False  # a slide deck (scenes/slides.py): each beat is a stop, its caption the notes
 
     def __init__(self, trace: AttentionTrace | None = None, theme: Theme | str | None = None,
-                 **kwargs):
+                 voice=None, burn_captions: bool = False, **kwargs):
+        """``voice``: when the video is narrated, a function that tells how many seconds a
+        caption takes to say (qkv's narrator); each beat then lasts at least that long.
+        ``burn_captions``: draw each caption in a band under the picture."""
         self.trace = trace if trace is not None else trace_from_env()
         self.theme = get_theme(theme or os.environ.get("QKV_THEME") or None)
+        self.voice = voice
+        self.burn_captions = burn_captions
         super().__init__(**kwargs)
 
     def setup(self) -> None:
         self.camera.background_color = ManimColor(self.theme.background)
+        if self.burn_captions:  # the same top edge, a band below (scenes/layout.py)
+            cam = self.camera
+            cam.frame_width = config.frame_width * CAPTION_SCALE
+            cam.frame_height = config.frame_height * CAPTION_SCALE
+            top = config.frame_height / 2
+            cam.frame_center = np.array([0.0, top - cam.frame_height / 2, 0.0])
+
+    def caption_mobject(self, caption: str):
+        """The caption as burned into the frame: one line, or two split near the middle,
+        centred in the caption band, in the theme's text colour (WCAG AA on its
+        background)."""
+        width = self.camera.frame_width - 0.6
+        line = plain_text(caption, self.theme, font_size=CAPTION_FONT)
+        if line.width <= width:
+            lines = [line]
+        else:
+            words = caption.split()
+            half = len(caption) / 2
+            cut = min(range(1, len(words)),
+                      key=lambda k: abs(len(" ".join(words[:k])) - half), default=1)
+            lines = [plain_text(" ".join(part), self.theme, font_size=CAPTION_FONT)
+                     for part in (words[:cut], words[cut:]) if part]
+        group = VGroup(*lines).arrange(np.array([0.0, -1.0, 0.0]), buff=0.08)
+        fit_width(group, width)
+        band = CAPTION_BAND_Y - CAPTION_BAND_TOP
+        if group.height > 2 * abs(band) - 0.1:
+            group.scale_to_fit_height(2 * abs(band) - 0.1)
+        group.move_to([0.0, CAPTION_BAND_Y, 0.0])
+        group.qkv_caption = caption
+        return group
 
     # -- narration helpers ---------------------------------------------------------------
     def beat(self, *animations, caption: str | None = None, run_time: float = 1.0,
              wait: float = 0.6) -> None:
         """Play ``animations`` with ``caption`` as the subtitle, then hold for ``wait``, or
-        longer if the caption needs it: at most READING_CPS characters a second.
+        longer if the caption needs it: at most READING_CPS characters a second, and when
+        narrated, until the caption is spoken (it starts with the animations) plus a pause.
 
         In a deck, each beat with a caption is a stop with the caption as its notes; a beat
         without one (a transition) waits and opens the next stop, so that no stop ends on a
@@ -75,10 +120,16 @@ class AttentionScene(Scene):
 
     def _play_beat(self, animations, caption, run_time: float, wait: float) -> None:
         if caption:
-            wait = max(wait, len(caption) / READING_CPS - (run_time if animations else 0))
+            needed = len(caption) / READING_CPS
+            if self.voice is not None:
+                needed = max(needed, self.voice(caption) + SPEECH_PAUSE)
+            wait = max(wait, needed - (run_time if animations else 0))
         # Cues end a moment before the next one starts: no two are ever on screen at once. (A
         # wait is drawn as whole frames, rounded down: one frame more of margin.)
         gap = CUE_GAP + 1 / config.frame_rate
+        shown = self.caption_mobject(caption) if caption and self.burn_captions else None
+        if shown is not None:
+            self.add(shown)
         if animations:
             self.play(*animations, run_time=run_time, subcaption=caption,
                       subcaption_duration=run_time + wait - gap)
@@ -86,6 +137,8 @@ class AttentionScene(Scene):
             self.add_subcaption(caption, duration=wait - gap)
         if wait:
             self.wait(wait)
+        if shown is not None:
+            self.remove(shown)
 
     def _defer(self, play) -> None:
         self.__dict__.setdefault("_deferred", []).append(play)

@@ -18,6 +18,12 @@ LEFT_EDGE, RIGHT_EDGE = -FRAME_W / 2, FRAME_W / 2
 SAFE_TOP = 3.05  # content below this line leaves room for the title
 SAFE_BOTTOM = -3.0  # content above this line leaves room for the equation line
 EQUATION_Y = -3.5  # centre of the bottom band
+# --burn-captions: the camera sees 10% more on every side but the top, so under the 8-unit
+# frame the layout fills, a band 0.8 units tall holds the caption and nothing else.
+CAPTION_SCALE = 1.1
+CAPTION_BAND_TOP = -4.0  # the bottom of the frame the layout fills
+CAPTION_BAND_Y = -4.4  # centre of the caption band
+CAPTION_FONT = 20  # ~1.3x MIN_FONT's size on screen after the 1/1.1 zoom
 CELL_RATIO = 0.62  # preferred cell height / cell width
 MIN_FONT = 14  # labels and captions (~26 px em, ~19 px digits at 1080p)
 MIN_NUMBER_FONT = 10  # numbers in dense grids (~18 px em at 1080p)
