@@ -22,11 +22,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from attention import MATH_OPTIONS, AttentionConfig, QKVError, compute_config
+from attention.core import MathOption
 from qkv.output import output_folder, write_atomically
 
 MAKES = ("video", "still", "deck", "worksheet")
 # Row columns besides the math options, and what each means.
-RENDER_COLUMNS = ("scene", "quality", "format", "theme", "fps", "make")
+RENDER_COLUMNS = ("scene", "quality", "format", "theme", "fps", "make", "silent", "voice_speed",
+                  "burn_captions")
 MARKERS = ".qkv-batch"  # inside --out: one marker per finished row
 REPORT = "batch-report"
 
@@ -48,6 +50,9 @@ class Job:
     theme: str = "dark"
     fps: int | None = None
     make: str = "video"
+    silent: bool = False
+    voice_speed: float = 1.0
+    burn_captions: bool = False
 
     @property
     def key(self) -> str:
@@ -148,7 +153,7 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
     and its trace; QKVError with the reason if ``qkv render`` would refuse it."""
     from qkv.fonts import check_drawable
     from qkv.registry import SCENES, VIDEO_FORMATS
-    from qkv.render import QUALITIES, RenderOptions
+    from qkv.render import QUALITIES
     from scenes.stages import refusal
     from scenes.theme import THEMES
 
@@ -171,6 +176,11 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
             job = replace(job, fps=int(cells["fps"]))
         except ValueError:
             raise QKVError(f"fps={cells['fps']!r} is not a whole number") from None
+    for name, kind, default in (("silent", bool, False), ("voice_speed", float, 1.0),
+                                ("burn_captions", bool, False)):
+        if cells.get(name) is not None:
+            option = MathOption(name, kind, default, "", "", ())
+            job = replace(job, **{name: option.parse(cells[name], name)})
     if job.scene == "all":
         raise QKVError("scene=all is not for a batch; give one scene a row")
     trace = compute_config(sentence, AttentionConfig(**math))
@@ -179,7 +189,7 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
         why = refusal(job.scene, trace.config)
         if why:
             raise QKVError(why)
-        RenderOptions(scene=job.scene, quality=job.quality, fmt=_format(job), fps=job.fps)
+        render_options(job).check_voice()
     elif job.make == "deck":
         why = refusal("explainer", trace.config)
         if why:
@@ -191,6 +201,14 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
 
 def _format(job: Job) -> str:
     return "png" if job.make == "still" else job.fmt
+
+
+def render_options(job: Job, out: Path = Path("renders")):
+    from qkv.render import RenderOptions
+
+    return RenderOptions(scene=job.scene, quality=job.quality, out=out, theme=job.theme,
+                         fmt=_format(job), fps=job.fps, silent=job.silent,
+                         voice_speed=job.voice_speed, burn_captions=job.burn_captions)
 
 
 # -- making one row's files (in a worker) -----------------------------------------------------
@@ -215,11 +233,8 @@ def run_job(job: Job) -> dict:
 
 
 def _make(job: Job, root: Path) -> list[Path]:
-    from qkv.render import RenderOptions
-
     trace = compute_config(job.sentence, AttentionConfig(**job.math))
-    options = RenderOptions(scene=job.scene, quality=job.quality, out=root, theme=job.theme,
-                            fmt=_format(job), fps=job.fps)
+    options = render_options(job, root)
     if job.make in ("video", "still"):
         from qkv.render import render_scene
 

@@ -259,9 +259,10 @@ def slides(sentence, to, one_file, quality, out, theme, verbose, config_path, **
 @click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
 @click.option("--force", is_flag=True, help="Make every row again, even those already done.")
 @output_options
+@narration_options
 @math_options
 def batch(file, scene, fmt, fps, make, jobs, scheduler, strict, force, quality, out, theme,
-          verbose, **math):
+          verbose, silent, voice_speed, burn_captions, **math):
     """Many sentences at once, from a .csv (a 'sentence' column and any option as a column),
     .txt (a sentence a line) or .jsonl FILE. A row's cells override the command line. Rows
     already done are skipped; batch-report.csv and .json in --out say what happened."""
@@ -271,7 +272,8 @@ def batch(file, scene, fmt, fps, make, jobs, scheduler, strict, force, quality, 
     given = {k: v for k, v in math.items()
              if v != next(o.default for o in MATH_OPTIONS if o.name == k)}
     defaults = Job(line=0, sentence="", math=given, scene=scene, quality=quality, fmt=fmt,
-                   theme=theme, fps=fps, make=make)
+                   theme=theme, fps=fps, make=make, silent=silent, voice_speed=voice_speed,
+                   burn_captions=burn_captions)
     try:
         results, report = batch_with_progress(file, defaults, out, jobs, scheduler, force,
                                               strict, verbose)

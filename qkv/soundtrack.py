@@ -40,6 +40,8 @@ def mux(video: Path, track: np.ndarray, dest: Path) -> None:
     with av.open(str(video)) as src, av.open(str(dest), mode="w") as out:
         vin = src.streams.video[0]
         vout = out.add_stream_from_template(vin)
+        if vin.metadata.get("alpha_mode") == "1":  # a transparent webm stays one (as Manim
+            vout.pix_fmt = "yuva420p"  # writes it: the muxer then marks the track's alpha)
         aout = out.add_stream("libopus" if opus else "aac", rate=rate, layout="mono")
         resampler = av.AudioResampler(format=aout.codec_context.format, layout="mono",
                                       rate=rate)

@@ -7,9 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from attention import compute
+from qkv.captions import video_seconds
 from qkv.output import output_folder, staging
 from qkv.parts import SECTION_COST, explainer_parts
 from qkv.pool import plan, render_scenes
@@ -60,9 +62,43 @@ def check_captions(video: Path, paths: list[Path]) -> list:
     return cues
 
 
+def audio_of(path: Path):
+    """(samples as floats, sample rate, codec name) of a video's soundtrack."""
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(stream)])
+        return samples.astype(float), stream.codec_context.sample_rate, stream.codec_context.name
+
+
+def speech_onsets(samples, rate: int) -> list[float]:
+    """Where speech starts after a quiet spell (0.3 s or more), from the energy of 10 ms
+    windows: a window is loud above 5% of the loudest window's RMS."""
+    win = rate // 100
+    n = len(samples) // win
+    rms = np.sqrt((samples[: n * win].reshape(n, win) ** 2).mean(axis=1))
+    loud = rms > 0.05 * rms.max()
+    quiet = 30  # windows
+    return [k * win / rate for k in range(n)
+            if loud[k] and not loud[max(0, k - quiet):k].any()]
+
+
+def check_narration(video: Path, cues, fps: int) -> None:
+    """The soundtrack lasts as long as the picture (within a frame); each caption's speech
+    starts within 0.15 s of its cue; no speech is heard outside a cue."""
+    samples, rate, _ = audio_of(video)
+    picture = video_seconds(video)
+    assert abs(len(samples) / rate - picture) <= 1 / fps, (len(samples) / rate, picture)
+    onsets = speech_onsets(samples, rate)
+    for start, _, text in cues:
+        assert any(abs(o - start) <= 0.15 for o in onsets), (start, text, onsets)
+    for o in onsets:
+        assert any(s - 0.15 <= o <= e for s, e, _ in cues), (o, cues)
+
+
 def test_render_scores_low_quality(tmp_path):
     t = compute("The cat sat on the mat")
-    paths = render_scene(t, RenderOptions(scene="scores", quality="low", out=tmp_path))
+    paths = render_scene(t, RenderOptions(scene="scores", quality="low", out=tmp_path,
+                                          silent=True))
     folder = output_folder(t, tmp_path)
     assert folder.name.startswith("the-cat-sat-on-the-mat-")
     assert paths == [folder / f"scores{s}" for s in (".mp4", *CAPTIONS)]
@@ -72,6 +108,8 @@ def test_render_scores_low_quality(tmp_path):
     assert 10 < duration < 60
     cues = check_captions(paths[0], paths)
     assert len(cues) >= 6
+    with av.open(str(paths[0])) as c:  # --silent: no soundtrack at all
+        assert [s.type for s in c.streams] == ["video"]
 
 
 def packets(path: Path) -> list[bytes]:
@@ -104,8 +142,9 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     video, clips = videos[0], videos[1:]
     w, h, duration = video_info(video)
     assert (w, h) == (854, 480)
-    assert 60 <= duration <= 150
+    assert 120 <= duration <= 240  # narrated: each beat lasts as long as its speech
     cues = check_captions(video, paths)
+    check_narration(video, cues, fps=5)
     # One cue per narrated step, in order, inside the video, never overlapping.
     assert len(cues) >= 30
     for (s0, e0, text), (s1, _, _) in zip(cues, cues[1:]):
@@ -120,7 +159,11 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     clip_cues = [check_captions(c, paths) for c in clips]
     assert [c[2] for cs in clip_cues for c in cs] == [c[2] for c in cues]
     assert all(clip_cues)
-
+    # Each clip carries its own narration: its slice of the whole soundtrack.
+    whole, rate, codec = audio_of(video)
+    assert (rate, codec) == (22050, "aac")
+    for clip, cs in zip(clips, clip_cues):
+        check_narration(clip, cs, fps=5)
     # With 2 jobs the explainer is drawn in two parts and joined: the very same packets,
     # captions and clips as one process writes, and nothing else left in the folder.
     assert len(plan(t, options, ["explainer"], 2)) == 2
@@ -136,6 +179,8 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
             assert len(packets(a)) == len(packets(b)), a.name
             assert timestamps(a) == timestamps(b), a.name
             assert frame_differences(a, b).endswith("[]"), frame_differences(a, b)
+            # The same soundtrack, sample for sample (decoded: AAC's bytes are not compared)
+            assert np.array_equal(audio_of(a)[0], audio_of(b)[0]), a.name
         else:
             assert a.read_text() == b.read_text(), a.name
 
@@ -186,8 +231,13 @@ def test_render_formats(tmp_path):
         assert paths[0] == folder / f"scores.{fmt}"
         if fmt == "png":
             assert Image.open(paths[0]).size == (854, 480)
-        else:
-            assert 10 < video_info(paths[0])[2] < 60
+            continue
+        assert 10 < video_info(paths[0])[2] < 60
+        with av.open(str(paths[0])) as c:  # narrated, in the container's own codec
+            codecs = [s.codec_context.name for s in c.streams.audio]
+        assert codecs == {"gif": [], "webm": ["opus"], "mov": ["aac"]}[fmt], fmt
+        if fmt == "webm":
+            check_narration(paths[0], read_srt(paths[0].with_suffix(".srt")), fps=5)
     clear = render_scene(t, RenderOptions(scene="scores", quality="low", fps=5, fmt="webm",
                                           transparent=True, out=tmp_path / "alpha"))[0]
     with av.open(str(clear)) as c:
