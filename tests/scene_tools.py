@@ -59,7 +59,7 @@ DRY = Path(_DRY.name)
 
 
 def construct(scene_cls, trace, theme="dark", skip_animations=True, after_play=None,
-              **settings):
+              scene_kwargs=None, **settings):
     """Run a scene's construct with dry_run (nothing written); return (scene, everything added).
 
     With ``skip_animations`` every animation jumps to its end state: the same mobjects, the
@@ -67,7 +67,8 @@ def construct(scene_cls, trace, theme="dark", skip_animations=True, after_play=N
     with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "ERROR",
                      "progress_bar": "none", "output_file": str(DRY / "dry"), **LOW, **settings}), \
             recording_adds() as seen:
-        scene = scene_cls(trace=trace, theme=theme, skip_animations=skip_animations)
+        scene = scene_cls(trace=trace, theme=theme, skip_animations=skip_animations,
+                          **(scene_kwargs or {}))
         scene.qkv_after_play = after_play
         scene.render()
         scene.renderer.update_frame(scene)

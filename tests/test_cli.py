@@ -98,6 +98,8 @@ def test_other_formats(fmt):
     (["render", "--fps", "0"], "between 1 and 120"),
     (["render", "--sections", "--format", "gif"], "--sections"),
     (["render", "--format", "avi"], "avi"),
+    (["render", "--voice-speed", "2"], "between 0.8 and 1.25"),
+    (["render", "--voice-speed", "fast"], "not a valid float"),
 ], ids=lambda a: str(a)[:40])
 def test_bad_input_one_line_exit_2_no_file(tmp_path, args, fragment):
     if args[0] == "render":
