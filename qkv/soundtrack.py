@@ -18,13 +18,14 @@ from qkv.captions import video_seconds
 from qkv.voice import RATE, Narrator
 
 SOUND_FORMATS = ("mp4", "webm", "mov")  # containers that carry narration (not gif, png)
+GAIN = 0.89  # Piper peaks each line at full scale: -1 dB leaves the lossy encoder headroom
 
 
 def lay(cues, seconds: float, narrator: Narrator) -> np.ndarray:
     """[samples] int16: each cue's speech from its start, silence between; ``seconds`` long."""
     track = np.zeros(round(seconds * RATE), dtype=np.int16)
     for cue in cues:
-        speech = narrator.samples(cue.content)
+        speech = (narrator.samples(cue.content) * GAIN).astype(np.int16)
         at = round(cue.start.total_seconds() * RATE)
         piece = speech[: max(0, len(track) - at)]
         track[at: at + len(piece)] = piece
