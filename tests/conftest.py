@@ -20,3 +20,14 @@ def private_media_dir(tmp_path_factory):
     from manim import config
 
     config.media_dir = str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Tests that read the same built scene run in one xdist group (one process), which builds
+    it once: a module names the group of each test with a function ``xdist_group(item)``."""
+    for item in items:
+        group_of = getattr(item.module, "xdist_group", None)
+        group = group_of(item) if group_of else None
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))

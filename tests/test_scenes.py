@@ -34,10 +34,45 @@ MIN_TEXT_FONT = 10  # Manim font size 10 is about 18 px (em) at 1080p
 CONTROL = Path(__file__).parent / "control_data"
 
 
-@lru_cache(maxsize=None)
 def build(scene: str, sentence: str, theme: str = "dark", **kwargs):
-    """Construct once per case: (trace, scene, every mobject added, last frame, and for each
-    animation the layout problems and the drawn-number problems seen after it)."""
+    """Construct once per case (per test process: see :func:`xdist_group`): (trace, scene,
+    every mobject added, last frame, and for each animation the layout problems and the
+    drawn-number problems seen after it)."""
+    return _build(scene, sentence, theme, tuple(sorted(kwargs.items())))
+
+
+def build_key(scene: str, size: str, theme: str = "dark", options=()) -> str:
+    """(No brackets: pytest-xdist reads a group name only if no "]" follows its "@".)"""
+    given = "-".join(f"{k}={v}" for k, v in sorted(dict(options).items()))
+    return f"build-{scene}-{size}-{theme}-{given}"
+
+
+def xdist_group(item) -> str | None:
+    """The build a test reads (conftest.py puts the tests of one build in one xdist group, so
+    one process builds it once and serves them all)."""
+    p = getattr(item, "callspec", None)
+    p = p.params if p else {}
+    name = item.originalname
+    if name == "test_every_number_drawn_is_the_traces":
+        return build_key(p["scene"], "6", options=p["options"])
+    if name in ("test_positions_stage_numbers", "test_heads_stage_numbers"):
+        return build_key(name.split("_")[1], "6", options=p["options"])
+    if name == "test_explainer_numbers_and_sections":
+        return build_key("explainer", "6")
+    if name == "test_explainer_with_every_option_tells_every_stage":
+        return build_key("explainer", "6", options=EVERYTHING)
+    if name == "test_final_frame_layout":
+        return build_key(p["scene"], p["size"], options=p["options"])
+    if name == "test_every_beat_layout":
+        return build_key("explainer", p["size"], options=p["options"])
+    if name == "test_last_frame_matches_control":
+        options = {"positions": POSITIONS, "heads": HEADS}.get(p["scene"], ())
+        return build_key(p["scene"], "6", p["theme"], options)
+    return None
+
+
+@lru_cache(maxsize=None)
+def _build(scene: str, sentence: str, theme: str, kwargs: tuple):
     t = compute(sentence, **dict(kwargs))
     beats = []
 

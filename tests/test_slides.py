@@ -19,7 +19,8 @@ from qkv.render import RenderOptions
 from qkv.slides import DECK_NAME, render_deck
 
 SENTENCES = ["The cat sat on the mat", "Cats & dogs <b>nap</b>"]
-# One worker builds both decks (the fixture is per module) and runs every test that uses them.
+# One worker builds both decks (once each: the fixture lives for the session, so tests of other
+# modules run between these do not make it build them again) and runs every test that uses them.
 pytestmark = pytest.mark.xdist_group("decks")
 
 
@@ -28,7 +29,7 @@ def narration(paths) -> list[str]:
     return paths[0].read_text(encoding="utf-8").splitlines()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def decks(tmp_path_factory):
     """Each sentence's deck, built once (as HTML and PPTX) however the tests are ordered."""
     built = {}

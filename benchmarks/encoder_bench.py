@@ -1,0 +1,105 @@
+"""Encoder settings for qkv's videos: wall time, file size and picture quality (SSIM against
+Manim's own settings, frame by frame) for a few libx264 settings.
+
+    .venv/bin/python benchmarks/encoder_bench.py                    # 1080p60 (~15 min)
+    .venv/bin/python benchmarks/encoder_bench.py --quality low      # 480p15
+
+Each setting renders the same scenes (silent, one process, through the real CLI, with
+QKV_X264 set: see qkv/encoder.py) and an empty scene as long as them (the floor). "manim" is
+Manim 0.21's own writer (crf 23, preset medium, every frame of a hold converted again).
+Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.ssim import luma_frames, ssim  # noqa: E402
+
+SETTINGS = {
+    "manim": "manim",
+    "crf 23, medium, animation, holds once": "crf=23,preset=medium,tune=animation",
+    "crf 23, veryfast, animation, holds once": "crf=23,preset=veryfast,tune=animation",
+    "crf 23, ultrafast, holds once": "crf=23,preset=ultrafast",
+    "crf 23, superfast, animation, holds once": "crf=23,preset=superfast,tune=animation",
+}
+SCENES = ("embeddings", "scores", "softmax", "mixing")
+FLOOR = """
+import sys
+from manim import tempconfig, Scene
+from manim.renderer.cairo_renderer import CairoRenderer
+from qkv.encoder import QkvFileWriter
+from qkv.render import QUALITIES
+w, h, fps = QUALITIES[sys.argv[1]]
+class Floor(Scene):
+    def construct(self):
+        self.wait(float(sys.argv[3]))
+with tempconfig({"media_dir": sys.argv[2], "pixel_width": w, "pixel_height": h,
+                 "frame_rate": fps, "disable_caching": True, "verbosity": "ERROR",
+                 "progress_bar": "none"}):
+    Floor(renderer=CairoRenderer(file_writer_class=QkvFileWriter)).render()
+"""
+
+
+def run(cmd, env) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def video_seconds(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as c:
+        return float(c.duration) / av.time_base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quality", default="high", choices=["low", "medium", "high"])
+    parser.add_argument("--every", type=int, default=4, help="compare every Nth frame")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}; quality {args.quality}; scenes {', '.join(SCENES)}")
+    print()
+    print("| setting | scenes wall (s) | RTF | floor wall (s) | floor RTF | size (MB) | size / manim "
+          "| SSIM min | SSIM mean |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        base = None
+        for name, value in SETTINGS.items():
+            env = {**os.environ, "QKV_X264": value}
+            out = tmp / name.replace(" ", "_").replace(",", "")
+            cmd = [sys.executable, "-m", "qkv", "render", "--silent", "--jobs", "1",
+                   "--quality", args.quality, "--out", str(out)]
+            wall = sum(run([*cmd, "--scene", s], env) for s in SCENES)
+            videos = [next(out.rglob(f"{s}.mp4")) for s in SCENES]
+            length = sum(video_seconds(v) for v in videos)
+            size = sum(v.stat().st_size for v in videos) / 1e6
+            floor = run([sys.executable, "-c", FLOOR, args.quality, str(out / "floor"),
+                         f"{length:.2f}"], env)
+            if base is None:
+                base = (videos, size)
+                scores = [1.0]
+            else:
+                scores = [ssim(a, b) for va, vb in zip(base[0], videos)
+                          for a, b in zip(luma_frames(va, args.every),
+                                          luma_frames(vb, args.every))]
+            print(f"| {name} | {wall:.1f} | {wall / length:.2f} | {floor:.1f} | "
+                  f"{floor / length:.2f} | {size:.2f} | {size / base[1]:.2f} | "
+                  f"{min(scores):.4f} | {sum(scores) / len(scores):.4f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""How qkv's videos are encoded: Manim's file writer with two changes, both measured
+(``benchmarks/encoder_bench.py``; the README's Speed section has the figures).
+
+1. x264 settings for this kind of picture (flat colours, text, long still holds) instead of
+   Manim's hard-coded ``crf 23`` with the default (medium) preset: :data:`X264`.
+2. A still hold (``self.wait``, and every frame of a beat's pause) is converted from RGBA to
+   the encoder's YUV once, not once per frame: Manim hands the same frame ``num_frames`` times
+   to the encoder and converts it each time.
+
+Manim is pinned below 0.22; this subclass overrides one method of its ``SceneFileWriter`` and
+one of the encode job it creates, and falls back to Manim's own code for anything else
+(webm, transparent mov).
+"""
+
+from __future__ import annotations
+
+import os
+
+from manim.scene.scene_file_writer import SceneFileWriter
+
+# libx264 options for mp4 (and opaque mov). For the encoder benchmark, QKV_X264="key=value,..."
+# replaces them, and QKV_X264=manim leaves Manim's writer exactly as it is.
+X264 = {"crf": "23", "preset": "veryfast", "tune": "animation"}
+
+
+def x264_options() -> dict[str, str] | None:
+    raw = os.environ.get("QKV_X264")
+    if raw is None:
+        return dict(X264)
+    if raw == "manim":
+        return None
+    return dict(item.split("=", 1) for item in raw.split(",") if item)
+
+
+class QkvFileWriter(SceneFileWriter):
+    """Manim's file writer, with qkv's encoder settings and cheap still holds."""
+
+    def open_partial_movie_stream(self, file_path=None) -> None:
+        super().open_partial_movie_stream(file_path)
+        job, options = self._current_encode_job, x264_options()
+        if job is None or options is None or job.stream.codec_context.name != "libx264":
+            return
+        job.stream.codec_context.options = {"an": "1", **options}  # read when it opens
+        job._encode_and_write_frame = _holds_converted_once(job)
+
+
+def _holds_converted_once(job):
+    """The encode job's frame writer: a frame repeated ``num_frames`` times is converted to
+    the stream's pixel format once; each repeat is a cheap copy of that converted frame
+    (a fresh VideoFrame each time: the encoder may keep the ones it was given)."""
+    import av
+
+    def encode(frame, num_frames: int) -> None:
+        rgba = av.VideoFrame.from_ndarray(frame, format="rgba")
+        if num_frames == 1:
+            frames = [rgba]
+        else:
+            yuv = rgba.reformat(format=job.stream.pix_fmt).to_ndarray()
+            fmt = job.stream.pix_fmt
+            frames = (av.VideoFrame.from_ndarray(yuv, format=fmt) for _ in range(num_frames))
+        for f in frames:
+            for packet in job.stream.encode(f):
+                job.container.mux(packet)
+
+    return encode
