@@ -33,21 +33,6 @@ SETTINGS = {
     "crf 23, ultrafast, holds once": "crf=23,preset=ultrafast",
 }
 SCENES = ("scores", "softmax")
-FLOOR = """
-import sys
-from manim import tempconfig, Scene
-from manim.renderer.cairo_renderer import CairoRenderer
-from qkv.encoder import QkvFileWriter
-from qkv.render import QUALITIES
-w, h, fps = QUALITIES[sys.argv[1]]
-class Floor(Scene):
-    def construct(self):
-        self.wait(float(sys.argv[3]))
-with tempconfig({"media_dir": sys.argv[2], "pixel_width": w, "pixel_height": h,
-                 "frame_rate": fps, "disable_caching": True, "verbosity": "ERROR",
-                 "progress_bar": "none"}):
-    Floor(renderer=CairoRenderer(file_writer_class=QkvFileWriter)).render()
-"""
 
 
 def run(cmd, env) -> float:
@@ -67,7 +52,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quality", default="high", choices=["low", "medium", "high"])
     parser.add_argument("--every", type=int, default=20, help="compare every Nth frame")
+    parser.add_argument("--setting", action="append", metavar="X264_OPTIONS",
+                        help="instead of the built-in list: e.g. crf=23,preset=superfast "
+                             "(repeatable; Manim's own writer is always the first row)")
     args = parser.parse_args()
+    settings = SETTINGS if not args.setting else {
+        "manim": "manim", **{f"{s.replace(',', ', ')}, holds once": s for s in args.setting}}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; quality {args.quality}; scenes {', '.join(SCENES)}")
     print()
@@ -77,17 +67,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         base = None
-        for name, value in SETTINGS.items():
+        for name, value in settings.items():
             env = {**os.environ, "QKV_X264": value}
-            out = tmp / name.replace(" ", "_").replace(",", "")
+            out = tmp / f"setting-{len(list(tmp.iterdir()))}"
             cmd = [sys.executable, "-m", "qkv", "render", "--silent", "--jobs", "1",
                    "--quality", args.quality, "--out", str(out)]
             wall = sum(run([*cmd, "--scene", s], env) for s in SCENES)
             videos = [next(out.rglob(f"{s}.mp4")) for s in SCENES]
             length = sum(video_seconds(v) for v in videos)
             size = sum(v.stat().st_size for v in videos) / 1e6
-            floor = run([sys.executable, "-c", FLOOR, args.quality, str(out / "floor"),
-                         f"{length:.2f}"], env)
+            floor = run([sys.executable, str(ROOT / "benchmarks" / "floor_scene.py"),
+                         args.quality, str(out / "floor"), f"{length:.2f}"], env)
             if base is None:
                 base = (videos, size)
                 scores = [1.0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,6 @@ SENTENCES = {
     16: "A small child quietly read an old book about brave knights while rain fell outside "
         "tonight",
 }
-MANIM_QUALITY = {"low": "-ql", "high": "-qh"}
 
 
 def timed(cmd: list[str], env: dict | None = None) -> float:
@@ -47,17 +47,36 @@ def video_seconds(path: Path) -> float:
         return float(c.duration) / av.time_base
 
 
-def render(sentence: str, quality: str, out: Path, *extra: str) -> tuple[float, list[Path]]:
+def render(sentence: str, quality: str, out: Path, *extra: str,
+           env: dict | None = None) -> tuple[float, list[Path]]:
     wall = timed([sys.executable, "-m", "qkv", "render", sentence, "--quality", quality,
-                  "--out", str(out), *extra])
+                  "--out", str(out), *extra], env)
     return wall, sorted(out.rglob("*.mp4"))
 
 
+def narration_rows(tmp: Path, qualities) -> None:
+    """The default explainer silent, then narrated with an empty speech cache (every caption
+    synthesised), then narrated again (every caption from the cache)."""
+    print()
+    print("| explainer, default sentence | quality | --jobs | wall (s) | video (s) | RTF |")
+    print("|---|---|---|---|---|---|")
+    cache = {**os.environ, "XDG_CACHE_HOME": str(tmp / "speech-cache")}
+    for quality in qualities:
+        jobs = "1" if quality == "low" else "2"
+        for what, extra in (("--silent", ["--silent"]), ("narrated, empty cache", []),
+                            ("narrated, cached speech", [])):
+            if what == "narrated, empty cache":
+                shutil.rmtree(tmp / "speech-cache", ignore_errors=True)
+            wall, movies = render(SENTENCES[6], quality, tmp / f"voice-{quality}-{what[:6]}",
+                                  "--scene", "explainer", "--jobs", jobs, *extra, env=cache)
+            length = video_seconds(movies[0])
+            print(f"| {what} | {quality} | {jobs} | {wall:.1f} | {length:.1f} | "
+                  f"{wall / length:.2f} |", flush=True)
+
+
 def floor(seconds: float, quality: str, out: Path) -> float:
-    env = {**os.environ, "QKV_FLOOR_SECONDS": f"{seconds:.3f}"}
-    return timed([sys.executable, "-m", "manim", "render", MANIM_QUALITY[quality], "-v",
-                  "ERROR", "--media_dir", str(out), "--disable_caching",
-                  str(ROOT / "benchmarks" / "floor_scene.py"), "FloorScene"], env)
+    return timed([sys.executable, str(ROOT / "benchmarks" / "floor_scene.py"), quality, str(out),
+                  f"{seconds:.3f}"])
 
 
 def main() -> None:
@@ -71,6 +90,8 @@ def main() -> None:
           f"{platform.python_version()}, {platform.platform()}")
     print()
     head = "".join(f" {q} --jobs {j} wall (s) | RTF |" for q in qualities for j in (1, 2))
+    print("Every render below is --silent except the narration table at the end.")
+    print()
     print(f"| explainer | tokens | video (s) |{head}")
     print("|---|---|---|" + "---|---|" * 2 * len(qualities))
     walls: dict[tuple[int, str, int], float] = {}
@@ -84,7 +105,8 @@ def main() -> None:
                         cells.append(" – | – |")  # one process at 1080p60: default only
                         continue
                     wall, movies = render(sentence, quality, tmp / f"{n}-{quality}-{jobs}",
-                                          "--scene", "explainer", "--jobs", str(jobs))
+                                          "--scene", "explainer", "--jobs", str(jobs),
+                                          "--silent")
                     length = video_seconds(movies[0])
                     walls[n, quality, jobs] = wall
                     cells.append(f" {wall:.1f} | {wall / length:.2f} |")
@@ -100,7 +122,7 @@ def main() -> None:
                   f"{fw / length6:.2f} |", flush=True)
         for jobs in (1, 2):
             wall, movies = render(SENTENCES[6], "low", tmp / f"all-{jobs}", "--scene", "all",
-                                  "--jobs", str(jobs))
+                                  "--jobs", str(jobs), "--silent")
             total = sum(video_seconds(m) for m in movies if "-" not in m.stem)
             print(f"| all 6 scenes, --jobs {jobs} | low | {wall:.1f} | {total:.1f} | "
                   f"{wall / total:.2f} |", flush=True)
@@ -112,6 +134,7 @@ def main() -> None:
                           f"{walls[16, quality, jobs] / walls[6, quality, jobs]:.2f}x")
             print(f"{quality}, 6 tokens: --jobs 1 / --jobs 2 = "
                   f"{walls[6, quality, 1] / walls[6, quality, 2]:.2f}x")
+        narration_rows(tmp, qualities)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from manim.scene.scene_file_writer import SceneFileWriter
 
 # libx264 options for mp4 (and opaque mov). For the encoder benchmark, QKV_X264="key=value,..."
 # replaces them, and QKV_X264=manim leaves Manim's writer exactly as it is.
-X264 = {"crf": "23", "preset": "veryfast", "tune": "animation"}
+X264 = {"crf": "23", "preset": "superfast"}
 
 
 def x264_options() -> dict[str, str] | None:

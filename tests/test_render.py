@@ -265,3 +265,21 @@ def test_registry_loads_every_scene():
     assert len(set(classes)) == len(classes) and classes[-1] is ExplainerScene
     for name, cls in zip(stages, classes):
         assert hasattr(cls, f"{name}_stage")
+
+
+def test_encoder_settings_keep_the_picture(tmp_path, monkeypatch):
+    """qkv's x264 settings and still holds converted once (qkv/encoder.py) against Manim's own
+    writer, on every frame of the explainer (every stage): SSIM at least 0.99 on every frame,
+    the same number of frames, and a file at most 1.5 times the size."""
+    from tests.ssim import luma_frames, ssim
+
+    t = compute("The cat sat on the mat")
+    options = RenderOptions(scene="explainer", quality="low", fps=3, silent=True)
+    monkeypatch.setenv("QKV_X264", "manim")
+    manim = render_scene(t, replace(options, out=tmp_path / "manim"))[0]
+    monkeypatch.delenv("QKV_X264")
+    ours = render_scene(t, replace(options, out=tmp_path / "qkv"))[0]
+    scores = [ssim(a, b) for a, b in zip(luma_frames(manim), luma_frames(ours))]
+    assert len(scores) == len(packets(manim)) == len(packets(ours)) > 300
+    assert min(scores) >= 0.99, (min(scores), int(np.argmin(scores)))
+    assert ours.stat().st_size <= 1.5 * manim.stat().st_size
