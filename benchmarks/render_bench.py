@@ -3,13 +3,16 @@
     .venv/bin/python benchmarks/render_bench.py            # low and high quality (~40 min)
     .venv/bin/python benchmarks/render_bench.py --full     # and high --jobs 1 for all (~1 h)
     .venv/bin/python benchmarks/render_bench.py --quick    # low quality only
+    .venv/bin/python benchmarks/render_bench.py --narration --quick   # narration table only
 
 Each sentence's explainer is rendered through the real CLI (`python -m qkv render`, as a
 user would) with --jobs 1 (one process) and --jobs 2 (drawn in two parts, joined), at each
 quality (at high quality --jobs 1 only for the default sentence, unless --full). A floor
 row renders an empty scene as long as the default sentence's explainer, at
 the same quality (what Manim and encoding cost with nothing to draw), and a last pair renders
-every scene (`--scene all`) with --jobs 1 and --jobs 2. Prints Markdown tables.
+every scene (`--scene all`) with --jobs 1 and --jobs 2; all of those --silent. A last table
+renders the default explainer silent, narrated with an empty speech cache, and narrated with
+the speech cached. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -82,12 +85,18 @@ def floor(seconds: float, quality: str, out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="low quality only")
+    parser.add_argument("--narration", action="store_true",
+                        help="only the narration table (silent, empty cache, cached speech)")
     parser.add_argument("--full", action="store_true",
                         help="also high quality --jobs 1 for every sentence (+20 min)")
     args = parser.parse_args()
     qualities = ["low"] if args.quick else ["low", "high"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform()}")
+    if args.narration:
+        with tempfile.TemporaryDirectory() as tmp:
+            narration_rows(Path(tmp), qualities)
+        return
     print()
     head = "".join(f" {q} --jobs {j} wall (s) | RTF |" for q in qualities for j in (1, 2))
     print("Every render below is --silent except the narration table at the end.")
