@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from manim import UP, FadeIn, FadeOut, ManimColor, Scene, VGroup, config
+from manim import DOWN, UP, FadeIn, FadeOut, ManimColor, Scene, VGroup, config
 
 from attention import (
     DEFAULT_SENTENCE,
@@ -85,11 +85,11 @@ class AttentionScene(Scene):
                       key=lambda k: abs(len(" ".join(words[:k])) - half), default=1)
             lines = [plain_text(" ".join(part), self.theme, font_size=CAPTION_FONT)
                      for part in (words[:cut], words[cut:]) if part]
-        group = VGroup(*lines).arrange(np.array([0.0, -1.0, 0.0]), buff=0.08)
+        group = VGroup(*lines).arrange(DOWN, buff=0.08)
         fit_width(group, width)
-        band = CAPTION_BAND_Y - CAPTION_BAND_TOP
-        if group.height > 2 * abs(band) - 0.1:
-            group.scale_to_fit_height(2 * abs(band) - 0.1)
+        height = 2 * (CAPTION_BAND_TOP - CAPTION_BAND_Y) - 0.1  # the band's, less a margin
+        if group.height > height:
+            group.scale_to_fit_height(height)
         group.move_to([0.0, CAPTION_BAND_Y, 0.0])
         group.qkv_caption = caption
         return group
