@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from render_bench import timed, video_seconds  # noqa: E402
 
 from tests.ssim import luma_frames, ssim  # noqa: E402
 
@@ -33,19 +33,6 @@ SETTINGS = {
     "crf 23, ultrafast, holds once": "crf=23,preset=ultrafast",
 }
 SCENES = ("scores", "softmax")
-
-
-def run(cmd, env) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
-    return time.perf_counter() - start
-
-
-def video_seconds(path: Path) -> float:
-    import av
-
-    with av.open(str(path)) as c:
-        return float(c.duration) / av.time_base
 
 
 def main() -> None:
@@ -72,11 +59,11 @@ def main() -> None:
             out = tmp / f"setting-{len(list(tmp.iterdir()))}"
             cmd = [sys.executable, "-m", "qkv", "render", "--silent", "--jobs", "1",
                    "--quality", args.quality, "--out", str(out)]
-            wall = sum(run([*cmd, "--scene", s], env) for s in SCENES)
+            wall = sum(timed([*cmd, "--scene", s], env) for s in SCENES)
             videos = [next(out.rglob(f"{s}.mp4")) for s in SCENES]
             length = sum(video_seconds(v) for v in videos)
             size = sum(v.stat().st_size for v in videos) / 1e6
-            floor = run([sys.executable, str(ROOT / "benchmarks" / "floor_scene.py"),
+            floor = timed([sys.executable, str(ROOT / "benchmarks" / "floor_scene.py"),
                          args.quality, str(out / "floor"), f"{length:.2f}"], env)
             if base is None:
                 base = (videos, size)

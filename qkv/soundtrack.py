@@ -76,8 +76,8 @@ def with_narration(pairs: list[tuple[Path, Path]], work: Path, name: str,
     import srt
 
     srt_pair = next(((s, d) for s, d in pairs if d.name == f"{name}.srt"), None)
-    whole = next((s for s, d in pairs if d.name == f"{name}.{d.suffix[1:]}"
-                  and d.suffix[1:] in SOUND_FORMATS), None)
+    whole = next((s for s, d in pairs if d.stem == name and d.suffix[1:] in SOUND_FORMATS),
+                 None)
     if srt_pair is None or whole is None:
         return pairs
     cues = list(srt.parse(srt_pair[0].read_text(encoding="utf-8")))

@@ -109,9 +109,6 @@ class Narrator:
         self.speed = float(speed)
         self.cache = Path(cache) if cache is not None else cache_folder()
 
-    def __getstate__(self):  # sent to worker processes without its Piper
-        return {**self.__dict__, "_piper": None, "_tmp": None}
-
     def key(self, text: str) -> str:
         return hashlib.sha256(f"{VOICE}|{self.speed:.3f}|{text}".encode()).hexdigest()[:32]
 
