@@ -87,9 +87,13 @@ def join_videos(parts: list[Path], dest: Path) -> None:
     listing.unlink()
 
 
+SRT_RESOLUTION = 0.0015  # an .srt time is cut to the millisecond (a part may start at 97.9666…)
+
+
 def join_captions(pieces: list[Piece]) -> str:
     """Each part's own cues, moved from scene time to the joined video's time. (A part that
-    plays earlier sections through without drawing them also holds their cues: dropped.)"""
+    plays earlier sections through without drawing them also holds their cues, which start a
+    frame or more before the part: dropped.)"""
     import datetime
 
     import srt
@@ -98,7 +102,7 @@ def join_captions(pieces: list[Piece]) -> str:
     for piece in pieces:
         shift = datetime.timedelta(seconds=offset - piece.start)
         for cue in srt.parse(piece.captions):
-            if cue.start.total_seconds() >= piece.start - 1e-6:
+            if cue.start.total_seconds() >= piece.start - SRT_RESOLUTION:
                 cues.append(srt.Subtitle(0, cue.start + shift, cue.end + shift, cue.content))
         offset += piece.end - piece.start
     return srt.compose(cues)  # numbers the cues 1, 2, ...

@@ -2,6 +2,7 @@
 and clip, the explainer in one process and in parts (the same packets), every format,
 staging that renames only complete files."""
 
+import datetime
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -183,6 +184,28 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
             assert np.array_equal(audio_of(a)[0], audio_of(b)[0]), a.name
         else:
             assert a.read_text() == b.read_text(), a.name
+
+
+def test_joined_captions_keep_the_cue_a_part_starts_with():
+    """At 30 fps a part starts at a time like 97.9666…; its first cue is written to the
+    .srt cut to 97.966. It is that part's cue (an earlier section's would start a frame or
+    more before), kept and moved to the joined timeline."""
+    import srt
+
+    from qkv.parts import Piece, join_captions
+
+    def cue(start, end, text):
+        return srt.Subtitle(0, *(datetime.timedelta(seconds=t) for t in (start, end)), text)
+
+    start = 2939 / 30  # 97.9666…
+    first = Piece(Path("a"), Path("a.mp4"), srt.compose([cue(90.0, 97.8, "one")]), 0.0, start,
+                  ())
+    second = Piece(Path("b"), Path("b.mp4"), srt.compose(
+        [cue(90.0, 97.8, "one"), cue(start, start + 3, "two"), cue(101.0, 102.0, "three")]),
+        start, 110.0, ())
+    joined = list(srt.parse(join_captions([first, second])))
+    assert [c.content for c in joined] == ["one", "two", "three"]
+    assert abs(joined[1].start.total_seconds() - start) < 0.0015
 
 
 def test_staging_renames_into_place_only_when_all_went_well(tmp_path):
