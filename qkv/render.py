@@ -114,9 +114,8 @@ def section_clips(writer) -> list[tuple[str, Path]]:
 def manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
     """Let Manim render into ``work``; return the scene (its file writer knows the files)."""
     import manim
-    from manim.renderer.cairo_renderer import CairoRenderer
 
-    from qkv.encoder import QkvFileWriter
+    from qkv.drawing import QkvRenderer
     from qkv.registry import load
 
     manim.logger.setLevel("INFO" if options.verbose else "ERROR")
@@ -124,7 +123,7 @@ def manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
         voice = narrator(options.voice_speed).seconds if options.narrated else None
         scene = load(options.scene)(trace=trace, theme=options.theme, voice=voice,
                                     burn_captions=options.burn_captions,
-                                    renderer=CairoRenderer(file_writer_class=QkvFileWriter))
+                                    renderer=QkvRenderer())
         if options.part is not None:
             scene.only_sections = options.part
         scene.render()

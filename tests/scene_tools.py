@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from manim import MathTex, Scene, SingleStringMathTex, Text, tempconfig
 
+from qkv.drawing import QkvRenderer
 from scenes.components import Number, display_text, format_number
 
 LOW = {"pixel_width": 854, "pixel_height": 480, "frame_rate": 15}
@@ -68,6 +69,7 @@ def construct(scene_cls, trace, theme="dark", skip_animations=True, after_play=N
                      "progress_bar": "none", "output_file": str(DRY / "dry"), **LOW, **settings}), \
             recording_adds() as seen:
         scene = scene_cls(trace=trace, theme=theme, skip_animations=skip_animations,
+                          renderer=QkvRenderer(skip_animations=skip_animations),
                           **(scene_kwargs or {}))
         scene.qkv_after_play = after_play
         scene.render()
