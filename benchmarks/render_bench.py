@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/render_bench.py --full     # and high --jobs 1 for all (~1 h)
     .venv/bin/python benchmarks/render_bench.py --quick    # low quality only
     .venv/bin/python benchmarks/render_bench.py --narration --quick   # narration table only
+    .venv/bin/python benchmarks/render_bench.py --targets   # only the rows speed is judged by (~12 min)
 
 Each sentence's explainer is rendered through the real CLI (`python -m qkv render`, as a
 user would) with --jobs 1 (one process) and --jobs 2 (drawn in two parts, joined), at each
@@ -82,6 +83,34 @@ def floor(seconds: float, quality: str, out: Path) -> float:
                   f"{seconds:.3f}"])
 
 
+def target_rows(tmp: Path) -> None:
+    """The rows the speed targets are judged by, in one run: the default explainer at 480p15
+    and 1080p60 with --jobs 1 and 2, 16 tokens at 480p15 with --jobs 1, the 1080p60 floor."""
+    print()
+    print("| what | quality | --jobs | wall (s) | video (s) | RTF |")
+    print("|---|---|---|---|---|---|")
+    walls = {}
+    for n, quality, jobs in ((6, "low", 1), (16, "low", 1), (6, "low", 2), (16, "low", 2),
+                             (6, "high", 2), (6, "high", 1)):
+        wall, movies = render(SENTENCES[n], quality, tmp / f"t-{n}-{quality}-{jobs}", "--scene",
+                              "explainer", "--jobs", str(jobs), "--silent")
+        length = video_seconds(movies[0])
+        walls[n, quality, jobs] = wall
+        print(f"| explainer, {n} tokens | {quality} | {jobs} | {wall:.1f} | {length:.1f} | "
+              f"{wall / length:.2f} |", flush=True)
+        if (n, quality, jobs) == (6, "high", 2):
+            fw = floor(length, "high", tmp / "floor-high")
+            print(f"| floor: empty scene | high | 1 | {fw:.1f} | {length:.1f} | "
+                  f"{fw / length:.2f} |", flush=True)
+    print()
+    for jobs in (1, 2):
+        print(f"low, --jobs {jobs}: 16 tokens / 6 tokens = "
+              f"{walls[16, 'low', jobs] / walls[6, 'low', jobs]:.2f}x")
+    for quality in ("low", "high"):
+        print(f"{quality}, 6 tokens: --jobs 1 / --jobs 2 = "
+              f"{walls[6, quality, 1] / walls[6, quality, 2]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="low quality only")
@@ -89,10 +118,16 @@ def main() -> None:
                         help="only the narration table (silent, empty cache, cached speech)")
     parser.add_argument("--full", action="store_true",
                         help="also high quality --jobs 1 for every sentence (+20 min)")
+    parser.add_argument("--targets", action="store_true",
+                        help="only the rows the speed targets are judged by (~12 min)")
     args = parser.parse_args()
     qualities = ["low"] if args.quick else ["low", "high"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform()}")
+    if args.targets:
+        with tempfile.TemporaryDirectory() as tmp:
+            target_rows(Path(tmp))
+        return
     if args.narration:
         with tempfile.TemporaryDirectory() as tmp:
             narration_rows(Path(tmp), qualities)

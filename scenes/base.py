@@ -19,7 +19,7 @@ from attention import (
     compute_config,
 )
 
-from scenes.components import fit_width, plain_text
+from scenes.components import fit_width, light, plain_text
 from scenes.layout import (
     CAPTION_BAND_TOP,
     CAPTION_BAND_Y,
@@ -156,6 +156,13 @@ class AttentionScene(Scene):
             for _ in np.arange(0, self.duration, 1 / config.frame_rate):
                 t += dt
         self.renderer.time = t
+
+    def add(self, *mobjects):
+        """Manim's add; the SVG path objects of formulas' glyphs are let go (see
+        :func:`~scenes.components.light`): every animation of them copies them."""
+        for m in mobjects:
+            light(m)
+        return super().add(*mobjects)
 
     def _defer(self, play) -> None:
         self.__dict__.setdefault("_deferred", []).append(play)

@@ -25,20 +25,29 @@ def parse_number(s: str) -> float:
     return {"-\u221e": -math.inf, "\u221e": math.inf}.get(s, None) or float(s)
 
 
-_GLYPHS: dict[tuple[str, str], tuple[VMobject, float]] = {}
+CONTOURS = 3  # outlines per glyph, at least: a digit has up to 3 (8); see Number
 
 
-def _glyph(ch: str, font: str) -> tuple[VMobject, float]:
-    """One character of a monospaced font at size 48, placed relative to its cell's origin,
-    and the font's advance width. Pango is asked once per character; numbers are then
-    assembled from copies, which is ~30 times faster than a Text per number."""
+_GLYPHS: dict[tuple[str, str], tuple[list[np.ndarray], float]] = {}
+
+
+def _glyph(ch: str, font: str) -> tuple[list[np.ndarray], float]:
+    """One character of a monospaced font at size 48, placed relative to its cell's origin:
+    its outlines (each closed contour's Bézier points, padded with empty contours at the
+    glyph's centre to at least CONTOURS) and the font's advance width. Pango is asked once
+    per character; numbers are then assembled from these points, which is ~30 times faster
+    than a Text per number."""
     key = (font, ch)
     if key not in _GLYPHS:
         probe = Text(f"0{ch}0", font=font, font_size=48)
         left, mid, right = probe.submobjects
         advance = (right.get_center()[0] - left.get_center()[0]) / 2
         ref = np.array([left.get_center()[0] + advance, left.get_center()[1], 0.0])
-        _GLYPHS[key] = (mid.copy().shift(-ref), advance)
+        points = mid.points - ref
+        contours = [points[a:b] for a, b in mid.get_subpath_split_indices_from_points(points)]
+        centre = (points.min(axis=0) + points.max(axis=0)) / 2
+        contours += [np.repeat(centre[None], 4, axis=0)] * (CONTOURS - len(contours))
+        _GLYPHS[key] = (contours, advance)
     return _GLYPHS[key]
 
 
@@ -50,27 +59,28 @@ class Cell(tuple):
         return self
 
 
-class Number(VGroup):
+class Number(VMobject):
     """A number on screen, tagged with the value it shows and where it comes from.
 
     ``text`` is the string shown, ``qkv_value`` the value, ``qkv_source`` the trace entry
-    (``"Q[2,1]"``). Drawn in a monospaced font from cached glyphs."""
+    (``"Q[2,1]"``). Drawn in a monospaced font from cached glyphs, as one shape: a grid of
+    numbers is then as many mobjects as numbers, not as characters, which is what drawing a
+    frame and copying for an animation cost. Every glyph has the same number of outlines
+    (empty ones added), so one number morphs into another glyph by glyph."""
 
     def __init__(self, value: float, *, digits: int = 2, source: str = "",
                  font: str = "DejaVu Sans Mono", font_size: float = 24, color=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(fill_opacity=1, stroke_width=0, **kwargs)
         self.qkv_value = float(value)
         self.qkv_digits = digits
         self.qkv_source = source
         self.qkv_font = font
         self.text = self.qkv_text = format_number(value, digits)
+        pieces = []
         for k, ch in enumerate(self.text):
-            glyph, advance = _glyph(ch, font)
-            # A bare VMobject with the glyph's outline: far cheaper to make and to copy
-            # (animations copy it) than a deep copy of the SVG-derived glyph.
-            piece = VMobject(fill_opacity=1, stroke_width=0)
-            piece.points = glyph.points + RIGHT * k * advance
-            self.add(piece)
+            contours, advance = _glyph(ch, font)
+            pieces += [c + RIGHT * k * advance for c in contours]
+        self.points = np.concatenate(pieces)
         self.scale(font_size / 48, about_point=np.zeros(3)).center()
         self._size_at = (font_size, self.height)
         if color is not None:
@@ -113,10 +123,33 @@ def display_text(text: str) -> str:
     return shown
 
 
+_TEXTS: dict[tuple, Text] = {}
+TEXTS_KEPT = 4000
+
+
 def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None = None, **kw):
-    """User or narration text: always Pango plain text, never markup or LaTeX."""
-    return Text(display_text(text), font=theme.font, font_size=font_size,
-                color=color or theme.text, **kw)
+    """User or narration text: always Pango plain text, never markup or LaTeX. The same text
+    in the same style is made once and copied after that (making a Text, mostly reading the
+    SVG Pango writes, costs ~30 times what copying one does)."""
+    shown, color = display_text(text), color or theme.text
+    key = (shown, theme.font, float(font_size), str(color), tuple(sorted(kw.items())))
+    made = _TEXTS.get(key)
+    if made is None:
+        made = light(Text(shown, font=theme.font, font_size=font_size, color=color, **kw))
+        if len(_TEXTS) >= TEXTS_KEPT:
+            _TEXTS.pop(next(iter(_TEXTS)))
+        _TEXTS[key] = made
+    return made.copy()
+
+
+def light(mob):
+    """``mob`` without the SVG path objects its glyphs were made from (read once, when they
+    are made): every animation copies what it animates, and copying those objects (a few
+    hundred points of svgelements each) is most of what copying a text costs."""
+    for m in mob.get_family():
+        if getattr(m, "path_obj", None) is not None:
+            m.path_obj = None
+    return mob
 
 
 DESCENDERS = set("gjpqy,;()[]{}|@$/\\_Qç")

@@ -73,9 +73,19 @@ def construct(scene_cls, trace, theme="dark", skip_animations=True, after_play=N
                           **(scene_kwargs or {}))
         scene.qkv_after_play = after_play
         scene.render()
-        scene.renderer.update_frame(scene)
-        frame = np.array(scene.renderer.get_frame())
+        frame = still_frame(scene)
     return scene, seen, frame
+
+
+def still_frame(scene) -> np.ndarray:
+    """The frame a still hold of the scene shows now, drawn as Manim draws one: everything
+    onto a background that already holds everything (so edges come out as in the video)."""
+    renderer = scene.renderer
+    renderer.static_image = None
+    renderer.update_frame(scene)
+    renderer.static_image = renderer.get_frame()
+    renderer.update_frame(scene)
+    return np.array(renderer.get_frame())
 
 
 TAG = re.compile(r"(?:head(\d+)\.)?([A-Za-z_]+)\[(\d+(?:,\d+)*)\]")
@@ -187,6 +197,31 @@ def glyph_problems(num: Number) -> list[str]:
     return [f"{num.qkv_source}{p}" for p in _GLYPH_VERDICTS[key]]
 
 
+def glyph_outlines(num: Number) -> list[list[np.ndarray]]:
+    """The glyphs a Number draws, left to right, each as its closed outlines (Bézier points):
+    its contours, empty ones and exact repeats left out, grouped where they overlap
+    left to right (the glyphs of a monospaced font never do; a 0 and its hole do)."""
+    tiny = 1e-3 * num.font_size / 48
+    contours = {}
+    for piece in num.family_members_with_points():
+        for a, b in piece.get_subpath_split_indices_from_points(piece.points):
+            c = piece.points[a:b]
+            lo, hi = c.min(axis=0), c.max(axis=0)
+            if len(c) >= 4 and (hi - lo)[:2].max() >= tiny:
+                contours.setdefault(tuple(np.round(np.r_[lo, hi][[0, 1, 3, 4]] / tiny)), c)
+    glyphs: list[list[np.ndarray]] = []
+    right = -np.inf
+    for c in sorted(contours.values(), key=lambda c: c[:, 0].min()):
+        left_edge, right_edge = c[:, 0].min(), c[:, 0].max()
+        if glyphs and left_edge < right - tiny:  # overlaps the glyph before: part of it
+            glyphs[-1].append(c)
+            right = max(right, right_edge)
+        else:
+            glyphs.append([c])
+            right = right_edge
+    return glyphs
+
+
 def _glyph_problems(num: Number) -> list[str]:
     """The shapes drawn, left to right, must be the glyphs of the number's characters (each
     at least 90% the same pixels), at its size, on one line. A shape drawn twice in one
@@ -194,10 +229,8 @@ def _glyph_problems(num: Number) -> list[str]:
     is read once. Problems start with ': ' (the caller puts the number's tag before)."""
     scale = num.font_size / 48
     shapes = {}
-    for piece in num.family_members_with_points():
-        if len(piece.points) < 4 or max(piece.width, piece.height) < 1e-3 * scale:
-            continue
-        centre, raster = _shape(piece.points, scale)
+    for outlines in glyph_outlines(num):
+        centre, raster = _shape(np.concatenate(outlines), scale)
         shapes.setdefault((round(centre[0] / scale, 2), round(centre[1] / scale, 2)),
                           (centre, raster))
     drawn = sorted(shapes.values(), key=lambda s: s[0][0])
@@ -298,12 +331,24 @@ def text_mobjects(scene):
     return found
 
 
+def bounds(m) -> np.ndarray:
+    """[[left, bottom], [right, top]] of ``m`` as Manim's get_left()... give them (the anchors
+    of every curve of its family), in one pass instead of four."""
+    from manim import VMobject
+
+    pts = [p.points[0::4] for p in m.family_members_with_points()] + \
+          [p.points[3::4] if isinstance(p, VMobject) and len(p.points) > 1 else p.points
+           for p in m.family_members_with_points()]
+    every = np.concatenate(pts)[:, :2]
+    return np.array([every.min(axis=0), every.max(axis=0)])
+
+
 def overlapping_pairs(mobs, tol: float = 0.01):
     """Pairs of mobjects whose bounding boxes overlap by more than ``tol`` on both axes."""
     if not mobs:
         return []
-    lo = np.array([[m.get_left()[0], m.get_bottom()[1]] for m in mobs]) + tol
-    hi = np.array([[m.get_right()[0], m.get_top()[1]] for m in mobs]) - tol
+    boxes = np.array([bounds(m) for m in mobs])
+    lo, hi = boxes[:, 0] + tol, boxes[:, 1] - tol
     pairs = []
     for a in range(len(mobs)):
         over = (lo[a] < hi[a + 1:]).all(axis=1) & (lo[a + 1:] < hi[a]).all(axis=1)
@@ -320,9 +365,10 @@ def layout_problems(scene, min_text: float = 10, min_number: float = 10) -> list
     w, h = config.frame_width / 2 + 1e-6, config.frame_height / 2 + 1e-6
     for top in scene.mobjects:
         for m in top.get_family():
-            if len(m.points) and not (-w <= m.get_left()[0] and m.get_right()[0] <= w
-                                      and -h <= m.get_bottom()[1] and m.get_top()[1] <= h):
-                problems.append(f"outside the frame: {m!r}")
+            if len(m.points):
+                (x0, y0), (x1, y1) = bounds(m)
+                if not (-w <= x0 and x1 <= w and -h <= y0 and y1 <= h):
+                    problems.append(f"outside the frame: {m!r}")
     texts = text_mobjects(scene)
     for a, b in overlapping_pairs(texts):
         problems.append(f"overlap: {getattr(a, 'text', a)!r} / {getattr(b, 'text', b)!r}")
