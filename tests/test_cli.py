@@ -330,3 +330,29 @@ def test_every_math_option_reaches_every_interface(tmp_path):
     config = trace_from_env({"QKV_MODEL": "minilm", "QKV_LAYER": "2", "QKV_HEAD": "3",
                              "QKV_SENTENCE": "Hi"}).config
     assert [getattr(config, n) for n in trained] == ["minilm", 2, 3]
+
+
+def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
+    """A render keeps the SVGs LaTeX and Pango made (whole files only); the next render reads
+    them: here it never calls LaTeX, which would fail the render."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = [*QKV, "render", "Cats sleep", "--scene", "scores", "--quality", "low", "--fps", "2",
+            "--silent"]
+    first = subprocess.run([*args, "--out", str(tmp_path / "a")], env=env, capture_output=True,
+                           text=True)
+    assert first.returncode == 0, first.stderr
+    cache = tmp_path / "cache" / "qkv" / "manim"
+    formulas, texts = sorted((cache / "Tex").iterdir()), sorted((cache / "texts").iterdir())
+    assert len(formulas) >= 3 and len(texts) >= 5
+    assert {p.suffix for p in formulas + texts} == {".svg"}  # no half-written .part
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("latex", "dvisvgm"):  # found before the real ones: they leave a mark, fail
+        fake = bin_dir / tool
+        fake.write_text(f"#!/bin/sh\ntouch {tmp_path}/{tool}-ran\nexit 1\n")
+        fake.chmod(0o755)
+    second = subprocess.run([*args, "--out", str(tmp_path / "b")], capture_output=True,
+                            text=True, env={**env, "PATH": f"{bin_dir}:{env['PATH']}"})
+    assert second.returncode == 0, second.stderr
+    assert not list(tmp_path.glob("*-ran"))
+    assert sorted((cache / "Tex").iterdir()) == formulas
