@@ -16,13 +16,15 @@ from qkv.output import output_folder, slug, staging, work_folder
 from qkv.render import RenderOptions, finish, manim_render, section_clips
 
 SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes are not tried
-# Wall seconds each explainer section took to draw (6 tokens, low quality, 2-core machine), and
-# the share of that a later part pays to play the section through without drawing it: what the
-# cut between parts balances. benchmarks/render_bench.py measures the result.
-SECTION_COST = {"title": 2.0, "embeddings": 8.0, "positions": 10.0, "projections": 16.0,
-                "scores": 11.0, "softmax": 11.5, "mixing": 11.0, "heads": 10.0, "overview": 6.0,
-                "recap": 7.0}
-SKIP_SHARE = 0.27
+# Wall seconds each explainer section took to draw (6 tokens, low quality, 2-core machine; heads
+# with 3 heads and positions on), and the share of that a later part pays to play the section
+# through without drawing it (building its mobjects and starting its animations: measured 0.42
+# for the default explainer, 0.32 with every option): what the cut between parts balances.
+# benchmarks/render_bench.py measures the result.
+SECTION_COST = {"title": 1.0, "embeddings": 3.2, "positions": 5.5, "projections": 5.9,
+                "scores": 4.5, "softmax": 4.9, "mixing": 4.6, "heads": 9.6, "overview": 2.5,
+                "recap": 3.4}
+SKIP_SHARE = 0.4
 
 
 def explainer_parts(jobs: int, sections) -> list[tuple[str, ...]]:
