@@ -133,7 +133,10 @@ def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None =
     SVG Pango writes, costs ~30 times what copying one does)."""
     shown, color = display_text(text), color or theme.text
     key = (shown, theme.font, float(font_size), str(color), tuple(sorted(kw.items())))
-    made = _TEXTS.get(key)
+    try:
+        made = _TEXTS.get(key)
+    except TypeError:  # an unhashable option (a dict of colours): made fresh each time
+        return light(Text(shown, font=theme.font, font_size=font_size, color=color, **kw))
     if made is None:
         made = light(Text(shown, font=theme.font, font_size=font_size, color=color, **kw))
         if len(_TEXTS) >= TEXTS_KEPT:
