@@ -92,6 +92,13 @@ class Number(VMobject):
         size, height = self._size_at
         return size * self.height / height if height else size
 
+    def get_family(self, recurse: bool = True) -> list:
+        """[self] for a number without parts (Manim's walk costs ~10 times that per call, and
+        every frame asks each number for its family several times)."""
+        if not self.submobjects:
+            return [self]
+        return super().get_family(recurse)
+
 
 LRM = "\u200e"  # left-to-right mark
 TEXT_STYLE = "\ufe0e"  # variation selector 15: draw the character as text, not as emoji
