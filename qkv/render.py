@@ -123,6 +123,17 @@ def drawn_cache() -> Path:
     return user_cache_path("qkv") / "manim"
 
 
+def whole_svg(path: Path) -> bool:
+    """An SVG that ends as one does: never an empty file (Pango writes one for a text it cannot
+    draw, before the render fails) or one cut short."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - 64))
+            return b"</svg>" in f.read()
+    except OSError:
+        return False
+
+
 def seed_drawn(work: Path, cache: Path) -> None:
     """Give a render's own media folder every formula and text drawn before (hard links, or
     copies across file systems): LaTeX and Pango then run only for new ones (~8 s saved for
@@ -147,7 +158,7 @@ def keep_drawn(work: Path, cache: Path) -> None:
         for sub in DRAWN_KEPT:
             folder = cache / sub
             for f in (work / sub).glob("*.svg"):
-                if not (folder / f.name).exists():
+                if not (folder / f.name).exists() and whole_svg(f):
                     folder.mkdir(parents=True, exist_ok=True)
                     tmp = folder / f".{f.name}.{os.getpid()}.part"
                     shutil.copyfile(f, tmp)

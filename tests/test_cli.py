@@ -356,3 +356,17 @@ def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
     assert second.returncode == 0, second.stderr
     assert not list(tmp_path.glob("*-ran"))
     assert sorted((cache / "Tex").iterdir()) == formulas
+
+
+def test_the_drawn_cache_takes_only_whole_svgs(tmp_path):
+    """Pango writes an empty SVG for a text it cannot draw (before the render fails): such a
+    file, or one cut short, never enters the cache, where every later render would read it."""
+    from qkv.render import keep_drawn
+
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    (work / "texts").mkdir(parents=True)
+    (work / "texts" / "empty.svg").write_bytes(b"")
+    (work / "texts" / "cut.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><path d="M')
+    (work / "texts" / "whole.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>\n')
+    keep_drawn(work, cache)
+    assert [p.name for p in (cache / "texts").iterdir()] == ["whole.svg"]
