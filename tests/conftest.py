@@ -16,18 +16,10 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session", autouse=True)
 def private_media_dir(tmp_path_factory):
     """Manim's media folder (its cache of text drawn by Pango) per test process: with
-    pytest-xdist two workers would otherwise write and read the same files. It starts with
-    the formulas and texts qkv's renders kept (qkv.render.seed_drawn) and gives back what it
-    drew, whole files only, as a render does."""
+    pytest-xdist two workers would otherwise write and read the same files."""
     from manim import config
 
-    from qkv.render import drawn_cache, keep_drawn, seed_drawn
-
-    media = tmp_path_factory.mktemp("media")
-    config.media_dir = str(media)
-    seed_drawn(media, drawn_cache())
-    yield
-    keep_drawn(media, drawn_cache())
+    config.media_dir = str(tmp_path_factory.mktemp("media"))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
