@@ -143,6 +143,8 @@ def seed_drawn(work: Path, cache: Path) -> None:
             src, dst = cache / sub, work / sub
             dst.mkdir(parents=True, exist_ok=True)
             for f in src.glob("*.svg") if src.is_dir() else ():
+                if not whole_svg(f):  # never handed on: Manim would read it as it is
+                    continue
                 try:
                     os.link(f, dst / f.name)
                 except OSError:

@@ -360,8 +360,9 @@ def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
 
 def test_the_drawn_cache_takes_only_whole_svgs(tmp_path):
     """Pango writes an empty SVG for a text it cannot draw (before the render fails): such a
-    file, or one cut short, never enters the cache, where every later render would read it."""
-    from qkv.render import keep_drawn
+    file, or one cut short, never enters the cache, where every later render would read it,
+    and one found there is never handed to a render."""
+    from qkv.render import keep_drawn, seed_drawn
 
     work, cache = tmp_path / "work", tmp_path / "cache"
     (work / "texts").mkdir(parents=True)
@@ -370,3 +371,6 @@ def test_the_drawn_cache_takes_only_whole_svgs(tmp_path):
     (work / "texts" / "whole.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>\n')
     keep_drawn(work, cache)
     assert [p.name for p in (cache / "texts").iterdir()] == ["whole.svg"]
+    (cache / "texts" / "empty.svg").write_bytes(b"")  # however one got there: not handed on
+    seed_drawn(tmp_path / "next", cache)
+    assert [p.name for p in (tmp_path / "next" / "texts").iterdir()] == ["whole.svg"]
