@@ -5,6 +5,7 @@ still, captions, section clips) renamed into place when complete (:mod:`qkv.outp
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import os
 import shutil
 from dataclasses import dataclass
@@ -147,6 +148,8 @@ def seed_drawn(work: Path, cache: Path) -> None:
                     continue
                 try:
                     os.link(f, dst / f.name)
+                except FileExistsError:
+                    continue  # already there (never written over: it may share the inode)
                 except OSError:
                     shutil.copyfile(f, dst / f.name)
     except OSError:
@@ -169,6 +172,16 @@ def keep_drawn(work: Path, cache: Path) -> None:
         pass  # a cache that cannot be written only costs time
 
 
+@contextmanager
+def drawn_kept(work: Path):
+    """Around a render into ``work``: the cache's formulas and texts before, its new ones
+    kept after (only when the render finished)."""
+    cache = drawn_cache()
+    seed_drawn(work, cache)
+    yield
+    keep_drawn(work, cache)
+
+
 def manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
     """Let Manim render into ``work``; return the scene (its file writer knows the files)."""
     import manim
@@ -177,9 +190,7 @@ def manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
     from qkv.registry import load
 
     manim.logger.setLevel("INFO" if options.verbose else "ERROR")
-    cache = drawn_cache()
-    seed_drawn(work, cache)
-    with manim.tempconfig(manim_settings(options, work)):
+    with drawn_kept(work), manim.tempconfig(manim_settings(options, work)):
         voice = narrator(options.voice_speed).seconds if options.narrated else None
         scene = load(options.scene)(trace=trace, theme=options.theme, voice=voice,
                                     burn_captions=options.burn_captions,
@@ -187,7 +198,6 @@ def manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
         if options.part is not None:
             scene.only_sections = options.part
         scene.render()
-        keep_drawn(work, cache)
     return scene
 
 

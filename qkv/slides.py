@@ -16,7 +16,7 @@ from pathlib import Path
 from attention import AttentionTrace, QKVError
 from qkv.captions import to_txt
 from qkv.output import staging
-from qkv.render import RenderOptions, drawn_cache, keep_drawn, manim_settings, seed_drawn
+from qkv.render import RenderOptions, drawn_kept, manim_settings
 
 DECK_FORMATS = ("html", "pptx")
 DECK_NAME = "explainer-deck"
@@ -69,12 +69,10 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
     logging.getLogger("manim-slides").setLevel(level)
     with staging(trace, options.out) as stage:
         tmp, folder = stage.work, stage.folder
-        seed_drawn(tmp, drawn_cache())
-        with manim.tempconfig(manim_settings(options, tmp)):
+        with drawn_kept(tmp), manim.tempconfig(manim_settings(options, tmp)):
             scene = ExplainerDeck(trace=trace, theme=options.theme, output_folder=tmp / "slides",
                                   renderer=QkvRenderer())
             scene.render()
-        keep_drawn(tmp, drawn_cache())
         deck = PresentationConfig.from_file(tmp / "slides" / f"{type(scene).__name__}.json")
         script = tmp / f"{DECK_NAME}.txt"  # the narration, a line per stop: a speaker's script
         script.write_text(to_txt(scene.renderer.file_writer.subcaptions), encoding="utf-8")

@@ -336,9 +336,10 @@ def bounds(m) -> np.ndarray:
     of every curve of its family), in one pass instead of four."""
     from manim import VMobject
 
-    pts = [p.points[0::4] for p in m.family_members_with_points()] + \
+    family = m.family_members_with_points()
+    pts = [p.points[0::4] for p in family] + \
           [p.points[3::4] if isinstance(p, VMobject) and len(p.points) > 1 else p.points
-           for p in m.family_members_with_points()]
+           for p in family]
     every = np.concatenate(pts)[:, :2]
     return np.array([every.min(axis=0), every.max(axis=0)])
 
