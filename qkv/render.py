@@ -136,8 +136,7 @@ def whole_svg(path: Path) -> bool:
 
 
 def seed_drawn(work: Path, cache: Path) -> None:
-    """Give a render's own media folder every formula and text drawn before (hard links, or
-    copies across file systems): LaTeX and Pango then run only for new ones (~8 s saved for
+    """Give a render's own media folder a copy of every formula and text drawn before: LaTeX and Pango then run only for new ones (~8 s saved for
     the explainer). Manim never rewrites a file it finds, so the cache is only read."""
     try:
         for sub in DRAWN_KEPT:
@@ -146,12 +145,8 @@ def seed_drawn(work: Path, cache: Path) -> None:
             for f in src.glob("*.svg") if src.is_dir() else ():
                 if not whole_svg(f):  # never handed on: Manim would read it as it is
                     continue
-                try:
-                    os.link(f, dst / f.name)
-                except FileExistsError:
-                    continue  # already there (never written over: it may share the inode)
-                except OSError:
-                    shutil.copyfile(f, dst / f.name)
+                if not (dst / f.name).exists():  # copies, not links: nothing a render
+                    shutil.copyfile(f, dst / f.name)  # does to its own files reaches the cache
     except OSError:
         pass  # an unreadable cache only costs time
 
