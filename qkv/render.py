@@ -136,8 +136,8 @@ def whole_svg(path: Path) -> bool:
 
 
 def seed_drawn(work: Path, cache: Path) -> None:
-    """Give a render's own media folder a copy of every formula and text drawn before: LaTeX and Pango then run only for new ones (~8 s saved for
-    the explainer). Manim never rewrites a file it finds, so the cache is only read."""
+    """Give a render's own media folder a copy of every formula and text drawn before: LaTeX
+    and Pango then run only for new ones (~8 s saved for the explainer)."""
     try:
         for sub in DRAWN_KEPT:
             src, dst = cache / sub, work / sub
