@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, Mobject, Rectangle, Text, VGroup, VMobject
+from manim import (DOWN, LEFT, RIGHT, UP, MarkupText, Mobject, Rectangle, Text, VGroup,
+                   VMobject)
 
 from attention.display import MINUS, format_number
 from scenes.theme import Theme
@@ -99,6 +100,26 @@ class Number(VMobject):
             return [self]
         return super().get_family(recurse)
 
+    def get_subpaths_from_points(self, points: np.ndarray) -> list[np.ndarray]:
+        """Manim's split into outlines (a new one wherever a curve does not start where the
+        last one ended, by np.isclose's rule), compared in one numpy step rather than one
+        np.allclose call per curve: every Transform of a number splits both ends this way,
+        which was a third of building a 16-token grid's animations."""
+        n = self.n_points_per_cubic_curve
+        starts = np.arange(n, len(points), n)
+        ends, begins = points[starts - 1], points[starts]
+        joined = (np.abs(ends - begins)
+                  <= self.tolerance_for_point_equality + 1e-05 * np.abs(begins)).all(axis=1)
+        split = [0, *starts[~joined].tolist(), len(points)]
+        return [points[i:j] for i, j in zip(split, split[1:]) if j - i >= n]
+
+    def consider_points_equals(self, p0, p1) -> bool:
+        """np.allclose(p0, p1, atol=tolerance) as Manim asks it, for a number's points (always
+        finite), without np.allclose's overhead: Transform asks it once per outline."""
+        p0, p1 = np.asarray(p0), np.asarray(p1)
+        return bool((np.abs(p0 - p1) <= self.tolerance_for_point_equality
+                     + 1e-05 * np.abs(p1)).all())
+
 
 LRM = "\u200e"  # left-to-right mark
 TEXT_STYLE = "\ufe0e"  # variation selector 15: draw the character as text, not as emoji
@@ -155,10 +176,14 @@ def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None =
 def light(mob):
     """``mob`` without the SVG path objects its glyphs were made from (read once, when they
     are made): every animation copies what it animates, and copying those objects (a few
-    hundred points of svgelements each) is most of what copying a text costs."""
+    hundred points of svgelements each) is most of what copying a text costs. A Text also
+    drops its map of SVG element ids to (empty) groups, read only by MathTex's colouring:
+    three quarters of what copying a light Text still cost."""
     for m in mob.get_family():
         if getattr(m, "path_obj", None) is not None:
             m.path_obj = None
+        if isinstance(m, (Text, MarkupText)) and getattr(m, "id_to_vgroup_dict", None):
+            m.id_to_vgroup_dict = {}
     return mob
 
 

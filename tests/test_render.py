@@ -333,3 +333,110 @@ def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
     assert len(a) == len(b) > 30
     for k, (x, y) in enumerate(zip(a, b)):
         assert np.array_equal(x, y), f"frame {k} differs"
+
+
+def _same_tree(a, b, path="", seen=None, skip=()):
+    """Assert that ``a`` and ``b`` hold the same values, attribute by attribute, down through
+    every mobject, list, dict and array (nothing but the objects themselves, and attributes
+    named in ``skip``, may differ)."""
+    from manim import Mobject
+
+    seen = set() if seen is None else seen
+    assert type(a) is type(b), (path, type(a), type(b))
+    if (id(a), id(b)) in seen:
+        return
+    seen.add((id(a), id(b)))
+    if isinstance(a, np.ndarray):
+        assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True), path
+    elif isinstance(a, Mobject):
+        assert a.__dict__.keys() - set(skip) == b.__dict__.keys() - set(skip), path
+        for k in a.__dict__.keys() - set(skip):
+            _same_tree(a.__dict__[k], b.__dict__[k], f"{path}.{k}", seen, skip)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b)):
+            _same_tree(x, y, f"{path}[{k}]", seen, skip)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _same_tree(a[k], b[k], f"{path}[{k!r}]", seen, skip)
+    else:
+        assert a == b, (path, a, b)
+
+
+def test_copies_are_the_copies_manim_makes():
+    """qkv/drawing.py's Mobject.__deepcopy__ (atomic attributes shared, not handed to
+    copy.deepcopy) against Manim's own, on everything a scene shows: the same values all the
+    way down, the same sharing inside the copy, and nothing shared with the original but
+    what cannot change."""
+    import copy
+
+    from manim import RIGHT, MathTex, Mobject, Text
+
+    import qkv.drawing
+    from tests.scene_tools import construct
+
+    scene, _, _ = construct(load("scores"), compute("Hi there", causal=True))
+    shown = [*scene.mobjects, MathTex(r"\frac{QK^T}{\sqrt{d_k}}")]
+    assert Mobject.__deepcopy__ is qkv.drawing.mobject_deepcopy  # a QkvRenderer installed it
+    ours = [m.copy() for m in shown]
+    try:
+        Mobject.__deepcopy__ = qkv.drawing.MANIMS_DEEPCOPY
+        manims = [m.copy() for m in shown]
+    finally:
+        Mobject.__deepcopy__ = qkv.drawing.mobject_deepcopy
+    assert sum(len(m.get_family()) for m in shown) > 150
+    for original, a, b in zip(shown, ours, manims):
+        _same_tree(a, b)
+        _same_tree(a, original, skip=("original_id",))  # (the id of what it was copied from)
+        family = a.get_family()
+        assert not {id(m) for m in family} & {id(m) for m in original.get_family()}
+        for m, o in zip(family, original.get_family()):
+            for k, v in m.__dict__.items():
+                if isinstance(v, (np.ndarray, list, dict)) and len(v):
+                    assert v is not o.__dict__[k], k  # nothing mutable is shared
+    texts = [m for top in ours for m in top.get_family() if isinstance(m, Text)]
+    assert texts and all(t.chars[0] is t.submobjects[0] for t in texts)  # glyphs in 2 lists
+    before = shown[0].get_center().copy()
+    ours[0].shift(RIGHT)
+    assert np.array_equal(shown[0].get_center(), before)
+    assert copy.deepcopy(ours[0]).get_center()[0] == ours[0].get_center()[0]
+
+
+def test_numbers_split_their_outlines_as_manim_does():
+    """Number's own outline split and point comparison (scenes/components.py: one numpy step)
+    against VMobject's, for numbers as made and halfway through morphing into another (a
+    Transform adds points to both to align them), and for points just inside and just
+    outside the tolerance."""
+    import math
+
+    from manim import Transform, VMobject
+
+    from scenes.components import Number
+
+    values = [0.0, -1.5, 0.123, 12.5, -0.004, 88.88, -math.inf, 1 / 3]
+    numbers = [Number(v, digits=d) for v in values for d in (1, 2, 3)]
+    for a, b in zip(numbers, numbers[5:] + numbers[:5]):
+        morph = a.copy()
+        anim = Transform(morph, b.copy())
+        anim.begin()
+        anim.interpolate(0.5)
+        for n in (a, morph):
+            ours = n.get_subpaths_from_points(n.points)
+            manims = VMobject.get_subpaths_from_points(n, n.points)
+            assert len(ours) == len(manims) > 1
+            assert all(np.array_equal(x, y) for x, y in zip(ours, manims))
+    rng = np.random.default_rng(0)
+    n = numbers[0]
+    for a in numbers:  # curves that start a hair (about the tolerance) from where one ended
+        points = a.points.copy()
+        points[4::4] += rng.normal(size=points[4::4].shape) * 1e-6
+        ours = a.get_subpaths_from_points(points)
+        manims = VMobject.get_subpaths_from_points(a, points)
+        assert len(ours) == len(manims)
+        assert all(np.array_equal(x, y) for x, y in zip(ours, manims))
+    for _ in range(2000):
+        p0 = rng.normal(size=3) * 10.0 ** rng.integers(-3, 3)
+        p1 = p0 + rng.normal(size=3) * 10.0 ** rng.integers(-9, -3)
+        assert n.consider_points_equals(p0, p1) == VMobject.consider_points_equals(n, p0, p1)
+    assert sum(n.consider_points_equals(p, p + 1e-6) for p in rng.normal(size=(50, 3))) > 0
