@@ -68,7 +68,7 @@ class QkvCamera(Camera):
         key = points.tobytes()
         path = self._paths.get(key)
         if path is None:
-            super().set_cairo_context_path(ctx, vmobject)
+            self._trace(ctx, vmobject, points)
             path = self._paths[key] = ctx.copy_path()
             if len(self._paths) > PATHS_KEPT:
                 self._paths.popitem(last=False)
@@ -76,6 +76,27 @@ class QkvCamera(Camera):
             ctx.new_path()
             ctx.append_path(path)
         return self
+
+    @staticmethod
+    def _trace(ctx, vmobject, points):
+        """Manim's ``Camera.set_cairo_context_path`` for finite points: the same cairo calls
+        with the same numbers, read from a list of Python floats rather than one numpy
+        element at a time (each a new numpy scalar), which was most of its cost."""
+        n = vmobject.n_points_per_cubic_curve
+        ctx.new_path()
+        splits = vmobject.get_subpath_split_indices_from_points(points, n_dims=2)
+        flat = points[:, :2].ravel().tolist()  # [x0, y0, x1, y1, ...]
+        curve_to = ctx.curve_to
+        for a, b in splits.tolist():
+            if b - a < n:
+                continue
+            ctx.new_sub_path()
+            ctx.move_to(flat[2 * a], flat[2 * a + 1])
+            # the curve from point i: handles i + 1, i + 2, anchor i + 3
+            for j in range(2 * a + 2, 2 * (b - n) + 3, 2 * n):
+                curve_to(*flat[j:j + 6])
+            if vmobject.consider_points_equals_2d(points[a], points[b - 1]):
+                ctx.close_path()
 
 
 class QkvRenderer(CairoRenderer):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from manim import DOWN, UP, FadeIn, FadeOut, ManimColor, Scene, VGroup, config
+from manim import (DOWN, UP, Animation, FadeIn, FadeOut, ManimColor, Mobject, Scene, VGroup,
+                   VMobject, config)
+from manim.utils.bezier import interpolate
 
 from attention import (
     DEFAULT_SENTENCE,
@@ -33,6 +35,49 @@ from scenes.theme import Theme, get_theme
 READING_CPS = 20  # subtitle reading speed, characters per second (a common ceiling)
 CUE_GAP = 0.1  # seconds between one caption and the next
 SPEECH_PAUSE = 0.5  # seconds of quiet after a spoken caption, before the next beat
+
+
+class FadeAway(Animation):
+    """Manim's FadeOut (no shift, no scale) that changes nothing but colours: each shape's
+    fill, stroke and background-stroke colours go from their own to the same with opacity 0,
+    interpolated as FadeOut's Transform interpolates them. FadeOut also re-interpolates every
+    point of every shape between two equal copies each frame, and copies the whole mobject
+    twice to begin: fading out the stages of a 16-token explainer (480p15) took 4.3-4.9 s
+    of its ~36 s of CPU, 2.5 s with this. For VMobjects only (:meth:`fades_away`); afterwards, as FadeOut, the mobject is removed
+    and restored to how it was."""
+
+    def __init__(self, mobject, **kwargs):
+        super().__init__(mobject, remover=True, **kwargs)
+
+    @staticmethod
+    def fades_away(mobject) -> bool:
+        """Whether every part drawn (with points: all a Transform changes) is a VMobject."""
+        return all(isinstance(m, VMobject) for m in mobject.family_members_with_points())
+
+    def create_starting_mobject(self):
+        return Mobject()  # the start is kept as colours (begin), not as a copy
+
+    def begin(self) -> None:
+        self._colours = []
+        for m in self.mobject.family_members_with_points():
+            start = (m.fill_rgbas.copy(), m.stroke_rgbas.copy(),
+                     m.background_stroke_rgbas.copy())
+            end = tuple(a.copy() for a in start)
+            for a in end:
+                a[:, 3] = 0.0
+            self._colours.append((m, start, end))
+        super().begin()
+
+    def interpolate_mobject(self, alpha: float) -> None:
+        a = self.rate_func(alpha)
+        for m, (f0, s0, b0), (f1, s1, b1) in self._colours:
+            m.fill_rgbas = interpolate(f0, f1, a)
+            m.stroke_rgbas = interpolate(s0, s1, a)
+            m.background_stroke_rgbas = interpolate(b0, b1, a)
+
+    def clean_up_from_scene(self, scene) -> None:
+        super().clean_up_from_scene(scene)
+        self.interpolate(0)
 
 
 def trace_from_env(env=None) -> AttentionTrace:
@@ -195,7 +240,7 @@ class AttentionScene(Scene):
         fade opens the next stop, so that no stop ends on an empty screen."""
         if not self.mobjects:
             return
-        fade = [FadeOut(m) for m in self.mobjects]
+        fade = [FadeAway(m) if FadeAway.fades_away(m) else FadeOut(m) for m in self.mobjects]
         if self.deck:
             self._defer(lambda: self.play(*fade, run_time=run_time))
         else:

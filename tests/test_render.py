@@ -440,3 +440,50 @@ def test_numbers_split_their_outlines_as_manim_does():
         p1 = p0 + rng.normal(size=3) * 10.0 ** rng.integers(-9, -3)
         assert n.consider_points_equals(p0, p1) == VMobject.consider_points_equals(n, p0, p1)
     assert sum(n.consider_points_equals(p, p + 1e-6) for p in rng.normal(size=(50, 3))) > 0
+
+
+def test_stages_fade_away_as_manims_fade_out_would():
+    """scenes/base.py's FadeAway (between stages) against Manim's FadeOut, on a whole stage:
+    the same colours at every point of the fade, points left as they are, and afterwards the
+    stage removed from the scene and its colours as before."""
+    from manim import FadeOut, Scene, VMobject
+
+    from scenes.base import FadeAway
+    from tests.scene_tools import construct
+
+    scene, _, _ = construct(load("softmax"), compute("Cats chase mice", causal=True))
+    stage = scene.mobjects
+    assert all(FadeAway.fades_away(m) for m in stage)
+    ours = [m.copy() for m in stage]
+    manims = [m.copy() for m in stage]
+    before = [[(f.points.copy(), *((f.fill_rgbas.copy(), f.stroke_rgbas.copy())
+                                   if isinstance(f, VMobject) else (None, None)))
+               for f in m.get_family()] for m in ours]
+    fades = [FadeAway(m) for m in ours], [FadeOut(m) for m in manims]
+    for anim in (*fades[0], *fades[1]):
+        anim.begin()
+    for alpha in (0.0, 0.1, 0.35, 0.5, 0.8, 1.0):
+        for a, b in zip(*fades):
+            a.interpolate(alpha)
+            b.interpolate(alpha)
+            for x, y, (points, _, _) in zip(a.mobject.get_family(), b.mobject.get_family(),
+                                            before[ours.index(a.mobject)]):
+                if not len(x.points):  # not drawn, and not changed by FadeOut either
+                    assert not isinstance(x, VMobject) or np.array_equal(
+                        x.fill_rgbas, y.fill_rgbas)
+                    continue
+                for name in ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas"):
+                    assert np.allclose(getattr(x, name), getattr(y, name), atol=1e-12), name
+                assert np.array_equal(x.points, points)
+                assert np.allclose(y.points, points, atol=1e-12)
+    assert max(abs(f.fill_rgbas[:, 3]).max() for m in ours
+               for f in m.family_members_with_points()) == 0
+    holder = Scene()
+    holder.add(*ours)
+    for anim in fades[0]:
+        anim.clean_up_from_scene(holder)
+    assert holder.mobjects == []
+    for m, was in zip(ours, before):
+        for f, (_, fill, stroke) in zip(m.get_family(), was):
+            if isinstance(f, VMobject):
+                assert np.array_equal(f.fill_rgbas, fill) and np.array_equal(f.stroke_rgbas, stroke)
