@@ -16,15 +16,16 @@ from qkv.output import output_folder, slug, staging, work_folder
 from qkv.render import RenderOptions, finish, manim_render, section_clips
 
 SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes are not tried
-# Wall seconds each explainer section took to draw (6 tokens, low quality, 2-core machine; heads
-# with 3 heads and positions on), and the share of that a later part pays to play the section
-# through without drawing it (building its mobjects and starting its animations: measured 0.42
-# for the default explainer, 0.32 with every option): what the cut between parts balances.
-# benchmarks/render_bench.py measures the result.
-SECTION_COST = {"title": 1.0, "embeddings": 3.2, "positions": 5.5, "projections": 5.9,
-                "scores": 4.5, "softmax": 4.9, "mixing": 4.6, "heads": 9.6, "overview": 2.5,
-                "recap": 3.4}
-SKIP_SHARE = 0.4
+# CPU seconds each explainer section took to draw (6 tokens, low quality, one fresh process on
+# a 2-core machine; positions and heads with every option on: 3 heads, sinusoidal positions),
+# and the share of that a later part pays to play the section through without drawing it
+# (building its mobjects and starting its animations: measured 0.20 for the default explainer,
+# 0.24 with every option, once stage fades and copies got cheap; 0.42 and 0.32 before): what
+# the cut between parts balances. benchmarks/render_bench.py measures the result.
+SECTION_COST = {"title": 1.2, "embeddings": 3.4, "positions": 4.7, "projections": 5.8,
+                "scores": 4.6, "softmax": 4.6, "mixing": 4.3, "heads": 9.9, "overview": 2.5,
+                "recap": 3.1}
+SKIP_SHARE = 0.22
 
 
 def explainer_parts(jobs: int, sections) -> list[tuple[str, ...]]:
