@@ -487,3 +487,25 @@ def test_stages_fade_away_as_manims_fade_out_would():
         for f, (_, fill, stroke) in zip(m.get_family(), was):
             if isinstance(f, VMobject):
                 assert np.array_equal(f.fill_rgbas, fill) and np.array_equal(f.stroke_rgbas, stroke)
+
+
+def test_families_are_the_families_manim_lists():
+    """qkv/drawing.py's Mobject.get_family (a leaf answered at once) against Manim's, for
+    every mobject a stage adds and for a group that holds one part twice."""
+    from manim import Circle, Mobject, Square, VGroup
+
+    import qkv.drawing
+    from tests.scene_tools import construct
+
+    _, seen, _ = construct(load("mixing"), compute("Cats chase mice", heads=2))
+    s, c = Square(), Circle()
+    twice = VGroup(VGroup(s, c), s, VGroup())
+    assert Mobject.get_family is qkv.drawing.mobject_get_family
+    ours = [m.get_family() for m in [*seen, twice]]
+    try:
+        Mobject.get_family = qkv.drawing.MANIMS_GET_FAMILY
+        manims = [m.get_family() for m in [*seen, twice]]
+    finally:
+        Mobject.get_family = qkv.drawing.mobject_get_family
+    assert ours == manims and sum(map(len, ours)) > 500
+    assert twice.get_family() == [twice, twice[0], c, s, twice[2]]
