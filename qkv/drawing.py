@@ -34,8 +34,8 @@ import numpy as np
 from manim import config
 from manim.camera.camera import Camera
 from manim.mobject.mobject import Mobject
-from manim.utils.iterables import remove_list_redundancies
 from manim.renderer.cairo_renderer import CairoRenderer
+from manim.utils.iterables import remove_list_redundancies
 
 from qkv.encoder import QkvFileWriter
 
@@ -44,8 +44,6 @@ PATHS_KEPT = 50_000  # cairo paths the camera remembers (a glyph's is ~1 KB)
 # What copy.deepcopy returns unchanged (its "atomic" types, the ones attributes hold)
 ATOMIC = frozenset({type(None), bool, int, float, complex, str, bytes})
 MANIMS_DEEPCOPY = Mobject.__deepcopy__
-
-
 MANIMS_GET_FAMILY = Mobject.get_family
 
 

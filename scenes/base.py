@@ -43,8 +43,8 @@ class FadeAway(Animation):
     interpolated as FadeOut's Transform interpolates them. FadeOut also re-interpolates every
     point of every shape between two equal copies each frame, and copies the whole mobject
     twice to begin: fading out the stages of a 16-token explainer (480p15) took 4.3-4.9 s
-    of its ~36 s of CPU, 2.5 s with this. For VMobjects only (:meth:`fades_away`); afterwards, as FadeOut, the mobject is removed
-    and restored to how it was."""
+    of its ~36 s of CPU, 2.5 s with this. For VMobjects only (:meth:`fades_away`);
+    afterwards, as after FadeOut, the mobject is removed and restored to how it was."""
 
     def __init__(self, mobject, **kwargs):
         super().__init__(mobject, remover=True, **kwargs)

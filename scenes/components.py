@@ -102,16 +102,12 @@ class Number(VMobject):
 
     def get_subpaths_from_points(self, points: np.ndarray) -> list[np.ndarray]:
         """Manim's split into outlines (a new one wherever a curve does not start where the
-        last one ended, by np.isclose's rule), compared in one numpy step rather than one
-        np.allclose call per curve: every Transform of a number splits both ends this way,
-        which was a third of building a 16-token grid's animations."""
+        last one ended, by np.isclose's rule), found with Manim's own one-step numpy split
+        rather than one np.allclose call per curve: every Transform of a number splits both
+        ends this way, which was a third of building a 16-token grid's animations."""
         n = self.n_points_per_cubic_curve
-        starts = np.arange(n, len(points), n)
-        ends, begins = points[starts - 1], points[starts]
-        joined = (np.abs(ends - begins)
-                  <= self.tolerance_for_point_equality + 1e-05 * np.abs(begins)).all(axis=1)
-        split = [0, *starts[~joined].tolist(), len(points)]
-        return [points[i:j] for i, j in zip(split, split[1:]) if j - i >= n]
+        return [points[i:j] for i, j in self.get_subpath_split_indices_from_points(points).tolist()
+                if j - i >= n]
 
     def consider_points_equals(self, p0, p1) -> bool:
         """np.allclose(p0, p1, atol=tolerance) as Manim asks it, for a number's points (always
