@@ -42,10 +42,13 @@ def video_seconds(path: Path) -> float:
 
 
 def cut(cues: list[srt.Subtitle], start: float, length: float) -> list[srt.Subtitle]:
-    """The cues that begin inside [start, start + length), in that clip's time."""
+    """The cues that begin inside [start, start + length), in that clip's time. A clip starts
+    at a frame (11.3333… s at 3 fps) and its first cue at that time cut to the millisecond
+    (11.333): it starts the clip at 0, not a fraction of a millisecond before (srt drops a cue
+    that starts before 0)."""
     t0, t1 = datetime.timedelta(seconds=start), datetime.timedelta(seconds=start + length)
-    eps = datetime.timedelta(milliseconds=1)
-    return [srt.Subtitle(0, c.start - t0, min(c.end, t1) - t0, c.content)
+    eps, zero = datetime.timedelta(milliseconds=1), datetime.timedelta(0)
+    return [srt.Subtitle(0, max(c.start - t0, zero), min(c.end, t1) - t0, c.content)
             for c in cues if t0 - eps <= c.start < t1 - eps]
 
 

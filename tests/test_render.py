@@ -208,6 +208,26 @@ def test_joined_captions_keep_the_cue_a_part_starts_with():
     assert abs(joined[1].start.total_seconds() - start) < 0.0015
 
 
+def test_a_clip_keeps_the_cue_it_starts_with():
+    """At 3 fps a section clip starts at 34/3 s = 11.3333…; its first cue, written to the .srt
+    cut to 11.333, is that clip's, at 0 (it was once dropped: it began 0.3 ms before 0)."""
+    import srt
+
+    from qkv.captions import cut
+
+    def cue(start, end, text):
+        return srt.Subtitle(0, *(datetime.timedelta(seconds=t) for t in (start, end)), text)
+
+    cues = [cue(7.0, 10.244, "title"), cue(11.333, 17.828, "tokens"),
+            cue(18.333, 21.445, "features")]
+    start = 34 / 3
+    assert [c.content for c in cut(cues, 0.0, start)] == ["title"]
+    clip = cut(cues, start, 26 + 2 / 3)
+    assert [c.content for c in srt.parse(srt.compose(clip))] == ["tokens", "features"]
+    assert clip[0].start == datetime.timedelta(0)
+    assert abs(clip[1].start.total_seconds() - (18.333 - start)) < 1e-6
+
+
 def test_staging_renames_into_place_only_when_all_went_well(tmp_path):
     t = compute("Hi there")
     options = RenderOptions(out=tmp_path)
