@@ -5,9 +5,9 @@ still, captions, section clips) renamed into place when complete (:mod:`qkv.outp
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,10 +143,10 @@ def seed_drawn(work: Path, cache: Path) -> None:
             src, dst = cache / sub, work / sub
             dst.mkdir(parents=True, exist_ok=True)
             for f in src.glob("*.svg") if src.is_dir() else ():
-                if not whole_svg(f):  # never handed on: Manim would read it as it is
-                    continue
-                if not (dst / f.name).exists():  # copies, not links: nothing a render
-                    shutil.copyfile(f, dst / f.name)  # does to its own files reaches the cache
+                # a copy, not a link: nothing a render does to its own files reaches the
+                # cache; a file not whole is never handed on (Manim would read it as it is)
+                if not (dst / f.name).exists() and whole_svg(f):
+                    shutil.copyfile(f, dst / f.name)
     except OSError:
         pass  # an unreadable cache only costs time
 
