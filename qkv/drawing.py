@@ -3,9 +3,8 @@ measured (``benchmarks/render_bench.py``; the README's Speed section has the fig
 frame shows what Manim's own renderer would draw (tests/test_render.py compares them).
 
 1. **A skipped play draws nothing.** Manim draws the whole scene twice for a play it skips
-   (the sections another ``--jobs`` part draws, every play of a ``dry_run``) although no
-   frame of it is written. The next drawn play draws its own background, so nothing stale
-   can show.
+   (every play of a ``dry_run``: the tests build scenes so) although no frame of it is
+   written. The next drawn play draws its own background, so nothing stale can show.
 2. **A shape's path is built once.** Turning a VMobject's Bézier points into a cairo path is
    a Python loop over its curves, run for every mobject on every frame; the camera keeps the
    path of each set of points it has drawn (keyed by the points' bytes) and replays it; a

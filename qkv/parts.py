@@ -17,15 +17,13 @@ from qkv.render import RenderOptions, finish, manim_render, section_clips
 
 SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes are not tried
 # CPU seconds each explainer section took to draw (6 tokens, low quality, one fresh process on
-# a 2-core machine; positions and heads with every option on: 3 heads, sinusoidal positions),
-# and the share of that a later part pays to play the section through without drawing it
-# (building its mobjects and starting its animations: measured 0.20 for the default explainer,
-# 0.24 with every option, once stage fades and copies got cheap; 0.42 and 0.32 before): what
-# the cut between parts balances. benchmarks/render_bench.py measures the result.
+# a 2-core machine; positions and heads with every option on: 3 heads, sinusoidal positions):
+# what the cut between parts balances. A part draws only its own sections (it starts with
+# the first of them, at time 0), so the cut balances those alone.
+# benchmarks/render_bench.py measures the result.
 SECTION_COST = {"title": 1.2, "embeddings": 3.4, "positions": 4.7, "projections": 5.8,
                 "scores": 4.6, "softmax": 4.6, "mixing": 4.3, "heads": 9.9, "overview": 2.5,
                 "recap": 3.1}
-SKIP_SHARE = 0.22
 
 
 def explainer_parts(jobs: int, sections) -> list[tuple[str, ...]]:
@@ -35,7 +33,7 @@ def explainer_parts(jobs: int, sections) -> list[tuple[str, ...]]:
     best = None
     for cuts in combinations(range(1, len(names)), min(jobs, len(names)) - 1):
         bounds = (0, *cuts, len(names))
-        slowest = max(sum(cost[a:b]) + SKIP_SHARE * sum(cost[:a]) for a, b in pairwise(bounds))
+        slowest = max(sum(cost[a:b]) for a, b in pairwise(bounds))
         if best is None or slowest < best[0]:
             best = (slowest, bounds)
     return [tuple(names[a:b]) for a, b in pairwise(best[1])]
@@ -47,9 +45,10 @@ class Piece:
 
     work: Path
     video: Path
-    captions: str  # SRT text, in the scene's time
-    start: float  # where the part begins, in the scene's time
-    end: float
+    # the part's cues (srt.Subtitle, to the microsecond as Manim made them; its .srt file
+    # cuts them to the millisecond), in its own time: 0 where its first section starts
+    cues: tuple
+    length: float  # seconds
     sections: tuple[tuple[str, Path], ...]  # (name, clip) with --sections
 
 
@@ -62,11 +61,9 @@ def render_part(trace: AttentionTrace, options: RenderOptions) -> Piece:
     try:
         scene = manim_render(trace, options, work)
         writer = scene.renderer.file_writer
-        captions = Path(writer.movie_file_path).with_suffix(".srt")
         sections = tuple(section_clips(writer)) if options.sections else ()
-        return Piece(work, Path(writer.movie_file_path),
-                     captions.read_text(encoding="utf-8") if captions.exists() else "",
-                     scene.part_start, scene.renderer.time, sections)
+        return Piece(work, Path(writer.movie_file_path), tuple(writer.subcaptions),
+                     scene.renderer.time, sections)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -90,24 +87,20 @@ def join_videos(parts: list[Path], dest: Path) -> None:
     listing.unlink()
 
 
-SRT_RESOLUTION = 0.0015  # an .srt time is cut to the millisecond (a part may start at 97.9666…)
-
-
 def join_captions(pieces: list[Piece]) -> str:
-    """Each part's own cues, moved from scene time to the joined video's time. (A part that
-    plays earlier sections through without drawing them also holds their cues, which start a
-    frame or more before the part: dropped.)"""
+    """Each part's cues, moved onto the joined video's timeline (after the parts before it),
+    as SRT text. (Moved before they are cut to the millisecond: so each lands on the
+    millisecond one process writes, but for a time within a microsecond of one.)"""
     import datetime
 
     import srt
 
     cues, offset = [], 0.0
     for piece in pieces:
-        shift = datetime.timedelta(seconds=offset - piece.start)
-        for cue in srt.parse(piece.captions):
-            if cue.start.total_seconds() >= piece.start - SRT_RESOLUTION:
-                cues.append(srt.Subtitle(0, cue.start + shift, cue.end + shift, cue.content))
-        offset += piece.end - piece.start
+        shift = datetime.timedelta(seconds=offset)
+        cues += [srt.Subtitle(0, cue.start + shift, cue.end + shift, cue.content)
+                 for cue in piece.cues]
+        offset += piece.length
     return srt.compose(cues)  # numbers the cues 1, 2, ...
 
 

@@ -14,6 +14,7 @@ from attention import AttentionTrace
 from qkv.output import render_owner, sweep
 from qkv.parts import SPLIT_FORMATS, Piece, explainer_parts, join_parts, render_part
 from qkv.render import RenderOptions, render_scene
+from scenes.stages import explainer_sections
 
 
 def _worker_init(verbose: bool) -> None:
@@ -47,8 +48,6 @@ def plan(trace: AttentionTrace, options: RenderOptions, scenes: list[str],
     tasks = []
     for name in scenes:
         if name == "explainer" and jobs > 1 and options.fmt in SPLIT_FORMATS:
-            from scenes.explainer import explainer_sections
-
             tasks += [replace(options, scene=name, part=p)
                       for p in explainer_parts(jobs, explainer_sections(trace))]
         else:

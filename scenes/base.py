@@ -185,23 +185,6 @@ class AttentionScene(Scene):
         if shown is not None:
             self.remove(shown)
 
-    def play(self, *args, **kwargs) -> None:
-        """Manim's play; a skipped play (a section another part draws) then moves the clock
-        as drawing would have: by whole frames, added up the same way. So every part of a
-        split explainer puts each caption at the very time one process does, however long
-        its beats are (a spoken caption's length is any number of seconds)."""
-        start = self.renderer.time
-        super().play(*args, **kwargs)
-        if not self.renderer.skip_animations:
-            return
-        dt, t = 1 / self.camera.frame_rate, start
-        if self.is_current_animation_frozen_frame():  # a still hold: one frame, repeated
-            t += int(self.duration / dt) * dt
-        else:
-            for _ in np.arange(0, self.duration, 1 / config.frame_rate):
-                t += dt
-        self.renderer.time = t
-
     def add(self, *mobjects):
         """Manim's add; the SVG path objects of formulas' glyphs are let go (see
         :func:`~scenes.components.light`): every animation of them copies them."""

@@ -11,7 +11,6 @@ import unicodedata
 
 import numpy as np
 from manim import DOWN, LEFT, UP, FadeIn, LaggedStart, MathTex, VGroup, Write
-from manim.utils.exceptions import EndSceneEarlyException
 
 from attention.core import pick_example
 from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_words
@@ -24,17 +23,7 @@ from scenes.positions import PositionsScene
 from scenes.projections import ProjectionsScene
 from scenes.scores import ScoresScene
 from scenes.softmax import SoftmaxScene
-from scenes.stages import STAGES, applicable
-
-
-def explainer_stages(trace) -> tuple[str, ...]:
-    """The stages the explainer tells for this trace (the options decide the optional ones)."""
-    return tuple(s for s in STAGES if applicable(s, trace.config, explainer=True))
-
-
-def explainer_sections(trace) -> tuple[str, ...]:
-    """The explainer's Manim sections: a title, one per stage, a recap."""
-    return ("title", *explainer_stages(trace), "recap")
+from scenes.stages import explainer_sections, explainer_stages
 
 
 def attention_formula(theme, font_size: float = 44) -> MathTex:
@@ -52,30 +41,33 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
     """Title card, the stages as sections (five, and positions and heads when they are on),
     recap."""
 
-    # A run of consecutive SECTIONS to draw, for one part of a parallel render (the sections
-    # before it are played without drawing, so the scene reaches the same state; the scene
-    # ends after it). None: all of them.
+    # A run of consecutive sections to draw, for one part of a parallel render: the part
+    # starts with its first section at time 0 (the screen is empty at every section's start,
+    # and no section reads what an earlier one built), and ends after its last section's
+    # closing fade. None: all of them.
     only_sections: tuple[str, ...] | None = None
 
     def construct(self) -> None:
-        self.section("title")
-        self.title_card()
-        for name in explainer_stages(self.trace):
-            self.clear_stage()
-            self.section(name)
-            getattr(self, f"{name}_stage")()
-        self.clear_stage()
-        self.section("recap")
-        self.recap()
-
-    def section(self, name: str) -> None:
-        only = self.only_sections
         sections = explainer_sections(self.trace)
-        if only is not None and sections.index(name) > sections.index(only[-1]):
-            raise EndSceneEarlyException  # this part is drawn; Manim finishes the file
-        if only is not None and name == only[0]:
-            self.part_start = self.renderer.time  # where this part begins, in scene time
-        self.next_section(name, skip_animations=only is not None and name not in only)
+        only = self.only_sections or sections
+        for name in sections[sections.index(only[0]):]:
+            self.clear_stage()  # the fade that ends a section belongs to its clip
+            if name not in only:
+                return  # the next part draws on from here
+            self.next_section(name)
+            self.section_method(name)()
+
+    def section_method(self, name: str):
+        """What tells section ``name``: the title card, a stage, or the recap."""
+        if name in ("title", "recap"):
+            return getattr(self, "title_card" if name == "title" else "recap")
+        return getattr(self, f"{name}_stage")
+
+    @property
+    def told_model(self) -> bool:
+        """The title card says which trained model the numbers come from; the overview need
+        not say it again."""
+        return self.trace.model is not None
 
     def title_card(self) -> None:
         t, th = self.trace, self.theme
@@ -119,7 +111,6 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
         self.beat(Write(formula), *(FadeIn(p) for p in parts[3:]), run_time=1.5, wait=1.5,
                   caption="By the end, every symbol here will mean something you saw.")
         if t.model is not None:
-            self.told_model = True  # the overview need not say it again
             self.beat(caption=f"Every number here comes from {t.model.name}, a real trained "
                               "model: it learned to give sentences with similar meanings similar "
                               f"vectors. We follow head {t.model.head} of layer {t.model.layer}.",

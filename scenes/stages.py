@@ -33,6 +33,17 @@ def applicable(name: str, config, explainer: bool = False) -> bool:
     return name not in OPTIONAL or OPTIONAL[name][0](config)
 
 
+def explainer_stages(trace) -> tuple[str, ...]:
+    """The stages the explainer tells for this trace (the options decide the optional ones)."""
+    return tuple(s for s in STAGES if applicable(s, trace.config, explainer=True))
+
+
+def explainer_sections(trace) -> tuple[str, ...]:
+    """The explainer's Manim sections: a title, one per stage, a recap. (The parts of a
+    parallel render are cut from them before any Manim is loaded.)"""
+    return ("title", *explainer_stages(trace), "recap")
+
+
 def refusal(name: str, config) -> str | None:
     """Why scene ``name`` cannot be drawn for these options, and the fix; None if it can."""
     if config.model != "toy" and name not in TRAINED_SCENES:

@@ -61,3 +61,13 @@ def test_cli_export_does_not_import_manim():
                           "try:\n    main(['export', '--format', 'csv'])\nexcept SystemExit:\n"
                           "    pass")
     assert "manim" not in loaded
+
+
+def test_a_parallel_render_cuts_its_parts_without_manim():
+    """The parent of a --jobs render only plans and joins: loading Manim there (1.5 s of CPU)
+    would take it from the parts being drawn on the same cores."""
+    loaded = loaded_after("from attention import compute\nfrom qkv.pool import plan\n"
+                          "from qkv.render import RenderOptions\n"
+                          "tasks = plan(compute('The cat sat on the mat'), RenderOptions(),"
+                          " ['explainer'], 2)\nassert len(tasks) == 2, tasks")
+    assert "manim" not in loaded

@@ -18,7 +18,8 @@ from qkv.parts import SECTION_COST, explainer_parts
 from qkv.pool import plan, render_scenes
 from qkv.registry import SCENES, load
 from qkv.render import RenderOptions, render_scene
-from scenes.explainer import ExplainerScene, explainer_sections
+from scenes.explainer import ExplainerScene
+from scenes.stages import explainer_sections
 
 STAGES = ["embeddings", "projections", "scores", "softmax", "mixing"]
 
@@ -186,10 +187,11 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
             assert a.read_text() == b.read_text(), a.name
 
 
-def test_joined_captions_keep_the_cue_a_part_starts_with():
-    """At 30 fps a part starts at a time like 97.9666…; its first cue is written to the
-    .srt cut to 97.966. It is that part's cue (an earlier section's would start a frame or
-    more before), kept and moved to the joined timeline."""
+def test_joined_captions_are_the_captions_one_process_writes():
+    """Each part's cues are in its own time (its first section starts at 0); joined, they
+    are moved by the parts before and only then cut to the millisecond, so they read as one
+    process's .srt does. At 3 fps a part starts at 1/3 s; its cue at 2/3 s lands at 1 s,
+    where moving the .srt's 0.666 by 0.333 would have said 0.999."""
     import srt
 
     from qkv.parts import Piece, join_captions
@@ -197,15 +199,17 @@ def test_joined_captions_keep_the_cue_a_part_starts_with():
     def cue(start, end, text):
         return srt.Subtitle(0, *(datetime.timedelta(seconds=t) for t in (start, end)), text)
 
-    start = 2939 / 30  # 97.9666…
-    first = Piece(Path("a"), Path("a.mp4"), srt.compose([cue(90.0, 97.8, "one")]), 0.0, start,
-                  ())
-    second = Piece(Path("b"), Path("b.mp4"), srt.compose(
-        [cue(90.0, 97.8, "one"), cue(start, start + 3, "two"), cue(101.0, 102.0, "three")]),
-        start, 110.0, ())
-    joined = list(srt.parse(join_captions([first, second])))
-    assert [c.content for c in joined] == ["one", "two", "three"]
-    assert abs(joined[1].start.total_seconds() - start) < 0.0015
+    first = Piece(Path("a"), Path("a.mp4"), (cue(0.0, 0.3, "one"),), 1 / 3, ())
+    second = Piece(Path("b"), Path("b.mp4"), (cue(0.0, 0.6, "two"), cue(2 / 3, 0.9, "three"),
+                                              cue(4 / 3, 11 / 6, "four")), 3.0, ())
+    third = Piece(Path("c"), Path("c.mp4"), (cue(1 / 3, 1.0, "five"),), 1.0, ())
+    one_process = [cue(0.0, 0.3, "one"), cue(1 / 3, 1 / 3 + 0.6, "two"),
+                   cue(1 / 3 + 2 / 3, 1 / 3 + 0.9, "three"),
+                   cue(1 / 3 + 4 / 3, 1 / 3 + 11 / 6, "four"),
+                   cue(1 / 3 + 3.0 + 1 / 3, 1 / 3 + 3.0 + 1.0, "five")]
+    joined = join_captions([first, second, third])
+    assert joined == srt.compose(one_process)
+    assert "00:00:01,000 --> 00:00:01,233\nthree" in joined
 
 
 def test_a_clip_keeps_the_cue_it_starts_with():
@@ -329,9 +333,9 @@ def test_encoder_settings_keep_the_picture(tmp_path, monkeypatch):
 
 
 def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
-    """qkv/drawing.py (nothing drawn for skipped plays, cairo paths kept and replayed) against
-    Manim's own renderer: every decoded frame the same, pixel for pixel, for a whole render
-    and for a --jobs part that skips the sections before it."""
+    """qkv/drawing.py (cairo paths kept and replayed, cheaper copies and families) against
+    Manim's own renderer: every decoded frame the same, pixel for pixel, for a --jobs part
+    of the explainer (two of its stages)."""
     import qkv.drawing
     from manim.renderer.cairo_renderer import CairoRenderer
 
