@@ -46,8 +46,14 @@ class FadeAway(Animation):
     of its ~36 s of CPU, 2.5 s with this. For VMobjects only (:meth:`fades_away`);
     afterwards, as after FadeOut, the mobject is removed and restored to how it was."""
 
+    fading_in = False  # FadeInPlace: from opacity 0 to the mobject's own colours
+
     def __init__(self, mobject, **kwargs):
-        super().__init__(mobject, remover=True, **kwargs)
+        if self.fading_in:
+            kwargs.setdefault("introducer", True)
+        else:
+            kwargs.setdefault("remover", True)
+        super().__init__(mobject, **kwargs)
 
     @staticmethod
     def fades_away(mobject) -> bool:
@@ -60,12 +66,11 @@ class FadeAway(Animation):
     def begin(self) -> None:
         self._colours = []
         for m in self.mobject.family_members_with_points():
-            start = (m.fill_rgbas.copy(), m.stroke_rgbas.copy(),
-                     m.background_stroke_rgbas.copy())
-            end = tuple(a.copy() for a in start)
-            for a in end:
+            own = (m.fill_rgbas.copy(), m.stroke_rgbas.copy(), m.background_stroke_rgbas.copy())
+            clear = tuple(a.copy() for a in own)
+            for a in clear:
                 a[:, 3] = 0.0
-            self._colours.append((m, start, end))
+            self._colours.append((m, clear, own) if self.fading_in else (m, own, clear))
         super().begin()
 
     def interpolate_mobject(self, alpha: float) -> None:
@@ -77,7 +82,26 @@ class FadeAway(Animation):
 
     def clean_up_from_scene(self, scene) -> None:
         super().clean_up_from_scene(scene)
-        self.interpolate(0)
+        if not self.fading_in:
+            self.interpolate(0)
+
+
+class FadeInPlace(FadeAway):
+    """Manim's FadeIn (no shift, no scale) by colours alone, as :class:`FadeAway` is its
+    FadeOut: the mobject is added, and its shapes' colours go from opacity 0 to their own
+    (exactly their own at the end). FadeIn copies the mobject twice and interpolates every
+    point each frame; the grids of a stage fade in cell by cell."""
+
+    fading_in = True
+
+
+def fade_in(mobject, **kwargs) -> Animation:
+    """FadeIn(mobject, ...): by colours alone (:class:`FadeInPlace`) when nothing moves or
+    grows and every shape is a VMobject; else Manim's FadeIn."""
+    if not ({"shift", "scale", "target_position"} & kwargs.keys()) and \
+            FadeAway.fades_away(mobject):
+        return FadeInPlace(mobject, **kwargs)
+    return FadeIn(mobject, **kwargs)
 
 
 def trace_from_env(env=None) -> AttentionTrace:

@@ -9,7 +9,6 @@ import numpy as np
 from manim import (
     DOWN,
     Create,
-    FadeIn,
     FadeOut,
     LaggedStart,
     MathTex,
@@ -19,7 +18,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene
+from scenes.base import AttentionScene, fade_in
 from scenes.components import GridLines, MatrixBlock, font_for, shown, wrapped_words
 from scenes.layout import (
     FRAME_W,
@@ -81,7 +80,7 @@ class EmbeddingsScene(AttentionScene):
                    "words and punctuation.")
         words = wrapped_words(t.tokens, th, width=FRAME_W, font_size=36)
         words.lines.move_to([0, 0.3, 0])
-        self.beat(LaggedStart(*(FadeIn(w, shift=DOWN * 0.2) for w in words), lag_ratio=0.15),
+        self.beat(LaggedStart(*(fade_in(w, shift=DOWN * 0.2) for w in words), lag_ratio=0.15),
                   run_time=1.2, wait=0.8,
                   caption="A transformer needs numbers, not letters.")
 
@@ -97,7 +96,7 @@ class EmbeddingsScene(AttentionScene):
         entries = X.make_entries(t.X, source="X", heat=heat)
         lines = GridLines(X, th.grid)
         self.beat(*(ReplacementTransform(w, lab) for w, lab in zip(words, X.row_labels)),
-                  LaggedStart(*(FadeIn(lab) for lab in X.col_labels), lag_ratio=0.1),
+                  LaggedStart(*(fade_in(lab) for lab in X.col_labels), lag_ratio=0.1),
                   Create(lines), run_time=1.5,
                   caption=f"Each token becomes {d} numbers, what layer {t.model.layer} of the "
                           "model receives: learned, not named. Shown: the first 3 and the last "
@@ -108,7 +107,7 @@ class EmbeddingsScene(AttentionScene):
         i, _ = pick_example(t)
         feat, val = strongest(t, i)
         first = ", ".join(f"{x:.2f}" for x in t.X[i, :3])
-        self.beat(LaggedStart(*(FadeIn(VGroup(c, e)) for c, e in zip(cells[i], entries[i])),
+        self.beat(LaggedStart(*(fade_in(VGroup(c, e)) for c, e in zip(cells[i], entries[i])),
                               lag_ratio=0.3),
                   run_time=1.5, wait=1.2,
                   caption=f"'{t.tokens[i]}' begins {first}, and so on for {d} numbers. "
@@ -119,7 +118,7 @@ class EmbeddingsScene(AttentionScene):
         # -- Beat 4: every other word, briskly ------------------------------------------------
         others = [r for r in range(n) if r != i]
         if others:
-            self.beat(LaggedStart(*(FadeIn(VGroup(cells[r], entries[r])) for r in others),
+            self.beat(LaggedStart(*(fade_in(VGroup(cells[r], entries[r])) for r in others),
                                   lag_ratio=0.2),
                       run_time=min(2.5, 0.3 * len(others) + 0.8),
                       caption="Every token's row: its learned embedding plus its position's, "

@@ -10,9 +10,10 @@ from __future__ import annotations
 import unicodedata
 
 import numpy as np
-from manim import DOWN, LEFT, UP, FadeIn, LaggedStart, MathTex, VGroup, Write
+from manim import DOWN, LEFT, UP, LaggedStart, MathTex, VGroup, Write
 
 from attention.core import pick_example
+from scenes.base import fade_in
 from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_words
 from scenes.embeddings import EmbeddingsScene, strongest
 from scenes.heads import HeadsScene
@@ -103,12 +104,12 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
             parts.append(fit_width(plain_text(" \u00b7 ".join(notes), th, font_size=22,
                                               color=th.muted), FRAME_W))
         VGroup(*parts).arrange(DOWN, buff=0.55)
-        self.beat(FadeIn(title, shift=DOWN * 0.2), run_time=0.8, wait=0.2,
+        self.beat(fade_in(title, shift=DOWN * 0.2), run_time=0.8, wait=0.2,
                   caption="How does a sentence look at itself? Self-attention in "
                           f"{len(explainer_stages(t))} steps.")
-        self.beat(LaggedStart(*(FadeIn(w) for w in sentence), lag_ratio=0.1), run_time=1.0,
+        self.beat(LaggedStart(*(fade_in(w) for w in sentence), lag_ratio=0.1), run_time=1.0,
                   wait=0.4, caption=f"Our sentence: {' '.join(words)}")
-        self.beat(Write(formula), *(FadeIn(p) for p in parts[3:]), run_time=1.5, wait=1.5,
+        self.beat(Write(formula), *(fade_in(p) for p in parts[3:]), run_time=1.5, wait=1.5,
                   caption="By the end, every symbol here will mean something you saw.")
         if t.model is not None:
             self.beat(caption=f"Every number here comes from {t.model.name}, a real trained "
@@ -178,5 +179,5 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
             "V contributes: each output mixes the values by weight.",
         ]
         for line, caption in zip(lines, captions):
-            self.beat(FadeIn(line, shift=UP * 0.15), run_time=0.8, wait=1.4, caption=caption)
+            self.beat(fade_in(line, shift=UP * 0.15), run_time=0.8, wait=1.4, caption=caption)
         self.wait(1.0)

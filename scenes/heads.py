@@ -11,7 +11,6 @@ from manim import (
     DOWN,
     LEFT,
     UP,
-    FadeIn,
     FadeOut,
     LaggedStart,
     Line,
@@ -21,7 +20,7 @@ from manim import (
 
 from attention import QKVError
 from attention.core import pick_example
-from scenes.base import AttentionScene
+from scenes.base import AttentionScene, fade_in
 from scenes.components import (
     GridLines,
     MatrixBlock,
@@ -140,9 +139,9 @@ class HeadsScene(AttentionScene):
                 title.next_to(line, UP, buff=0.12, aligned_edge=LEFT)
             heads.append(VGroup(title, line))
         word_ = t.tokens[i]
-        self.beat(FadeIn(word), FadeIn(x), run_time=1.0,
+        self.beat(fade_in(word), fade_in(x), run_time=1.0,
                   caption=f"Every head reads the same row: '{word_}', {d} numbers.")
-        self.beat(FadeIn(arrow), LaggedStart(*(FadeIn(g, shift=DOWN * 0.1) for g in heads),
+        self.beat(fade_in(arrow), LaggedStart(*(fade_in(g, shift=DOWN * 0.1) for g in heads),
                                              lag_ratio=0.4),
                   run_time=1.0 + 0.4 * h, wait=1.5,
                   caption=f"Each head has its own W_q, W_k and W_v, {d} by {dh}: its query, "
@@ -209,8 +208,8 @@ class HeadsScene(AttentionScene):
                                 "link", th, font_size=16, color=th.muted)
             legend.next_to(VGroup(*(p[-1] for p, _ in beats)), DOWN, buff=0.25)
         for k, (parts, caption) in enumerate(beats):
-            extra = [FadeIn(legend)] if k == 0 and not numbers else []
-            self.beat(FadeIn(parts), *extra, run_time=1.0, wait=1.0, caption=caption)
+            extra = [fade_in(legend)] if k == 0 and not numbers else []
+            self.beat(fade_in(parts), *extra, run_time=1.0, wait=1.0, caption=caption)
         self.heads_legend = legend
 
     # -- each head's output, joined, times W_o -------------------------------------------------
@@ -256,16 +255,16 @@ class HeadsScene(AttentionScene):
         signs = [MathTex(s, color=th.muted, font_size=34).move_to(
             [left + (k + 1) * d * cw + (k + 0.5) * gap, top - min(n, d) * ch / 2, 0])
             for k, s in enumerate([r"\times", "="])]
-        self.beat(FadeIn(concat.row_labels), FadeIn(concat.brackets), FadeIn(heads[0]),
-                  LaggedStart(*(FadeIn(column, shift=DOWN * 0.1)
+        self.beat(fade_in(concat.row_labels), fade_in(concat.brackets), fade_in(heads[0]),
+                  LaggedStart(*(fade_in(column, shift=DOWN * 0.1)
                                 for column in concat.get_columns()), lag_ratio=0.1),
-                  FadeIn(seams),
+                  fade_in(seams),
                   run_time=1.5, wait=1.0,
                   caption=f"Each head's output, side by side: {d} numbers per word again.")
-        self.beat(FadeIn(signs[0]), FadeIn(w_o), FadeIn(heads[1]), run_time=1.0,
+        self.beat(fade_in(signs[0]), fade_in(w_o), fade_in(heads[1]), run_time=1.0,
                   caption="W_o mixes what the heads found back into one row per word.")
-        self.beat(FadeIn(signs[1]), FadeIn(out_head), FadeIn(out.col_labels),
-                  FadeIn(out.brackets),
-                  LaggedStart(*(FadeIn(row) for row in out.entries), lag_ratio=0.15),
+        self.beat(fade_in(signs[1]), fade_in(out_head), fade_in(out.col_labels),
+                  fade_in(out.brackets),
+                  LaggedStart(*(fade_in(row) for row in out.entries), lag_ratio=0.15),
                   run_time=min(2.5, 0.2 * n + 1.0), wait=1.5,
                   caption="The result: the attention layer's output, in the features of X.")

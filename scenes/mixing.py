@@ -12,7 +12,6 @@ from manim import (
     LEFT,
     UP,
     Create,
-    FadeIn,
     FadeOut,
     LaggedStart,
     MathTex,
@@ -22,7 +21,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene
+from scenes.base import AttentionScene, fade_in
 from scenes.components import MatrixBlock, font_for, plain_text, shown
 from scenes.layout import (
     FRAME_W,
@@ -110,14 +109,14 @@ class MixingScene(AttentionScene):
         equals = MathTex("=", color=th.muted, font_size=30).move_to(
             [(v_left + d_v * cw + p_left) / 2, top - n * ch / 2, 0])
 
-        self.beat(FadeIn(w_col.row_labels), FadeIn(heads[0]), FadeIn(w_heat), FadeIn(w_entries),
-                  FadeIn(V), FadeIn(heads[1]), FadeIn(times), run_time=1.2,
+        self.beat(fade_in(w_col.row_labels), fade_in(heads[0]), fade_in(w_heat), fade_in(w_entries),
+                  fade_in(V), fade_in(heads[1]), fade_in(times), run_time=1.2,
                   caption=f"The weights of '{tok[i]}', beside every word's value.")
         j = int(np.argmax(w))
         box = SurroundingRectangle(VGroup(w_col.row_box(j), V.row_box(j)), color=th.accent,
                                    buff=0.03)
-        self.beat(Create(box), FadeIn(equals), FadeIn(heads[2]),
-                  TransformFromCopy(V.entries[j], products.entries[j]), FadeIn(products.brackets),
+        self.beat(Create(box), fade_in(equals), fade_in(heads[2]),
+                  TransformFromCopy(V.entries[j], products.entries[j]), fade_in(products.brackets),
                   run_time=1.2, wait=1.2,
                   caption=f"'{tok[j]}' has weight {w[j]:.2f}: its value counts the most.")
         rest = [r for r in range(n) if r != j]
@@ -131,7 +130,7 @@ class MixingScene(AttentionScene):
             self.beat(FadeOut(box), run_time=0.3)
         gather = [FadeOut(products.entries[r][m].copy(), target_position=out.cell_center(0, m))
                   for r in range(n) for m in range(d_v)]  # every column slides into its sum
-        self.beat(FadeIn(sum_line), FadeIn(out.brackets), *gather, FadeIn(out.entries),
+        self.beat(fade_in(sum_line), fade_in(out.brackets), *gather, fade_in(out.entries),
                   run_time=1.5, wait=1.8,
                   caption=f"Add the rows: the output of '{tok[i]}'.")
         self.mixing_parts = VGroup(w_col.row_labels, *heads, w_heat, w_entries, V, times,
@@ -170,11 +169,11 @@ class MixingScene(AttentionScene):
         arrow = MathTex(r"\Rightarrow", color=th.muted, font_size=34).move_to(
             [left + d_in * cw + gap / 2, top - n * ch / 2, 0])
         self.beat(FadeOut(self.mixing_parts), run_time=0.6, wait=0)
-        self.beat(FadeIn(X), FadeIn(x_head), FadeIn(o_head), FadeIn(arrow),
-                  FadeIn(out.brackets), FadeIn(out.entries[i], shift=DOWN * 0.2), run_time=1.2,
+        self.beat(fade_in(X), fade_in(x_head), fade_in(o_head), fade_in(arrow),
+                  fade_in(out.brackets), fade_in(out.entries[i], shift=DOWN * 0.2), run_time=1.2,
                   caption=f"The output of '{t.tokens[i]}' takes its row.")
         others = [r for r in range(n) if r != i]
         if others:
-            self.beat(LaggedStart(*(FadeIn(out.entries[r]) for r in others), lag_ratio=0.25),
+            self.beat(LaggedStart(*(fade_in(out.entries[r]) for r in others), lag_ratio=0.25),
                       run_time=min(2.5, 0.3 * len(others) + 0.8), wait=2.0,
                       caption="Every word the same way: each row is now a word in context.")

@@ -12,7 +12,6 @@ from manim import (
     DOWN,
     LEFT,
     UP,
-    FadeIn,
     FadeOut,
     Group,
     ImageMobject,
@@ -24,7 +23,7 @@ from manim import (
 from manim.constants import RESAMPLING_ALGORITHMS
 
 from attention.minilm import SPECIAL
-from scenes.base import AttentionScene
+from scenes.base import AttentionScene, fade_in
 from scenes.components import fit_width, plain_text, shortened
 from scenes.heads import HeadsScene, strongest_link
 from scenes.layout import (
@@ -166,10 +165,10 @@ class OverviewScene(AttentionScene):
         fit_width(legend, FRAME_W)
         legend.move_to([0, EQUATION_Y, 0])
         i, j = strongest_pair(avg, t.tokens)
-        self.beat(FadeIn(average), FadeIn(legend), run_time=1.0,
+        self.beat(fade_in(average), fade_in(legend), run_time=1.0,
                   caption=f"Averaged over the {heads} heads, '{t.tokens[i]}' looks most at "
                           f"'{t.tokens[j]}': {avg[i, j]:.2f} of its attention.")
-        self.beat(LaggedStart(*(FadeIn(g) for g in thumbs), lag_ratio=0.15),
+        self.beat(LaggedStart(*(fade_in(g) for g in thumbs), lag_ratio=0.15),
                   run_time=min(3.0, 1.0 + 0.15 * heads), wait=1.0,
                   caption=f"Each head of layer {layer + 1} alone: every one looks for something "
                           "else." if t.model else "Each head alone: every one looks for "
@@ -217,13 +216,13 @@ class OverviewScene(AttentionScene):
         why = ("the head you chose" if t.model.chosen_by == "you" else
                "the head whose word rows pick one other word most sharply")
         self.beat(FadeOut(self.layer_view), run_time=0.6, wait=0)
-        self.beat(FadeIn(names), FadeIn(rows),
-                  LaggedStart(*(FadeIn(Group(*grid[k * heads:(k + 1) * heads]))
+        self.beat(fade_in(names), fade_in(rows),
+                  LaggedStart(*(fade_in(Group(*grid[k * heads:(k + 1) * heads]))
                                 for k in range(layers)), lag_ratio=0.2),
                   run_time=2.0, wait=1.0,
                   caption=f"All {layers} layers, {heads} heads each: {layers * heads} ways of "
                           "reading the same sentence.")
-        self.beat(FadeIn(outline), FadeIn(note), run_time=0.8, wait=1.5,
+        self.beat(fade_in(outline), fade_in(note), run_time=0.8, wait=1.5,
                   caption=f"Outlined: layer {ml + 1}, head {mh + 1}, {why}.")
 
 

@@ -19,7 +19,6 @@ from manim import (
     Create,
     DashedVMobject,
     Dot,
-    FadeIn,
     FadeOut,
     LaggedStart,
     Line,
@@ -31,7 +30,7 @@ from manim import (
 
 from attention import QKVError
 from attention.core import position_waves
-from scenes.base import AttentionScene
+from scenes.base import AttentionScene, fade_in
 from scenes.components import (
     MatrixBlock,
     fit_width,
@@ -154,11 +153,11 @@ class PositionsScene(AttentionScene):
     # -- the waves -------------------------------------------------------------------------------
     def positions_waves(self, panel: WavePanel) -> None:
         t = self.trace
-        self.beat(FadeIn(panel.axes), FadeIn(panel.labels), Create(panel.waves), run_time=2.0,
+        self.beat(fade_in(panel.axes), fade_in(panel.labels), Create(panel.waves), run_time=2.0,
                   caption="Each pair of features gets a sine wave and a cosine wave; "
                           "the first pair's is fastest.")
         last = t.n - 1
-        self.beat(LaggedStart(*(FadeIn(d, scale=1.5) for d in panel.dots), lag_ratio=0.02),
+        self.beat(LaggedStart(*(fade_in(d, scale=1.5) for d in panel.dots), lag_ratio=0.02),
                   run_time=1.5, wait=1.2,
                   caption=f"Word 0 ('{t.tokens[0]}') to word {last} ('{t.tokens[last]}') "
                           "reads its numbers off the waves.")
@@ -192,11 +191,11 @@ class PositionsScene(AttentionScene):
             [left + (k + 1) * d * cw + (k + 0.5) * gap, top - n * ch / 2, 0])
             for k, s in enumerate("+=")]
         x, p, x_in = blocks
-        self.beat(FadeIn(x), FadeIn(heads[0]), FadeIn(signs[0]), FadeIn(p), FadeIn(heads[1]),
+        self.beat(fade_in(x), fade_in(heads[0]), fade_in(signs[0]), fade_in(p), fade_in(heads[1]),
                   run_time=1.2,
                   caption="Beside each word's embedding, the vector of its position.")
-        self.beat(FadeIn(signs[1]), FadeIn(heads[2]), FadeIn(x_in.brackets),
-                  LaggedStart(*(FadeIn(row, shift=RIGHT * 0.2) for row in x_in.entries),
+        self.beat(fade_in(signs[1]), fade_in(heads[2]), fade_in(x_in.brackets),
+                  LaggedStart(*(fade_in(row, shift=RIGHT * 0.2) for row in x_in.entries),
                               lag_ratio=0.15),
                   run_time=min(2.5, 0.25 * n + 1.0), wait=1.2,
                   caption="Add them: X + P is what goes into attention from here on.")
@@ -249,8 +248,8 @@ class PositionsScene(AttentionScene):
         title = plain_text("their attention weights", th, font_size=22, color=th.accent)
         title.next_to(strip.col_labels, UP, buff=0.3).set_x(0)
         best = [int(np.argmax(t.weights[r])) for r in rows]
-        self.beat(FadeIn(title), FadeIn(strip.row_labels), FadeIn(strip.col_labels),
-                  FadeIn(heat), FadeIn(entries), run_time=1.2, wait=2.0,
+        self.beat(fade_in(title), fade_in(strip.row_labels), fade_in(strip.col_labels),
+                  fade_in(heat), fade_in(entries), run_time=1.2, wait=2.0,
                   caption=f"So their attention differs too: '{t.tokens[a]}' looks most at "
                           f"'{t.tokens[best[0]]}' ({t.weights[a, best[0]]:.2f}), "
                           f"'{t.tokens[b]}' at '{t.tokens[best[1]]}' "

@@ -11,7 +11,6 @@ from manim import (
     LEFT,
     UP,
     Create,
-    FadeIn,
     FadeOut,
     LaggedStart,
     MathTex,
@@ -21,7 +20,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene
+from scenes.base import AttentionScene, fade_in
 from scenes.components import MatrixBlock, Number, font_for, plain_text, shortened, shown
 from scenes.layout import (
     FRAME_W,
@@ -108,8 +107,8 @@ class ProjectionsScene(AttentionScene):
         result_label = plain_text("\u2192", th, font_size=28).next_to(
             results[0].cells_box, LEFT, buff=0.2)
 
-        self.beat(FadeIn(word), FadeIn(x_col),
-                  LaggedStart(*(FadeIn(VGroup(w, h)) for w, h in zip(ws, heads)),
+        self.beat(fade_in(word), fade_in(x_col),
+                  LaggedStart(*(fade_in(VGroup(w, h)) for w, h in zip(ws, heads)),
                               lag_ratio=0.3), run_time=1.5,
                   caption=f"Start with '{t.tokens[i]}' and the three weight matrices.")
 
@@ -131,20 +130,20 @@ class ProjectionsScene(AttentionScene):
         eq = self.at_bottom(sum_of_products(pairs, result, th, font_size=22, terms=d_model,
                                             bias=bias))
         dim = dims[m]
-        self.beat(Create(x_box), Create(col_box), FadeIn(eq, shift=UP * 0.2), run_time=1.2,
+        self.beat(Create(x_box), Create(col_box), fade_in(eq, shift=UP * 0.2), run_time=1.2,
                   wait=1.6,
                   caption=(f"The {d_model} numbers of '{t.tokens[i]}' times the '{dim}' column, "
                            f"added up, plus its bias: {result.text}." if bias is not None else
                            f"Features of '{t.tokens[i]}' times the '{dim}' column, added up: "
                            f"{result.text}."))
-        self.beat(TransformFromCopy(eq.result, q.entries[0][mc]), FadeIn(result_label),
+        self.beat(TransformFromCopy(eq.result, q.entries[0][mc]), fade_in(result_label),
                   run_time=1.0,
                   caption=f"That is how much '{t.tokens[i]}' asks for '{dim}'.")
         rest = [q.entries[0][c] for c in range(len(cols)) if c != mc]
-        self.beat(FadeOut(eq), FadeOut(col_box), FadeIn(q.brackets),
-                  *([LaggedStart(*(FadeIn(e) for e in rest), lag_ratio=0.3)] if rest else []),
+        self.beat(FadeOut(eq), FadeOut(col_box), fade_in(q.brackets),
+                  *([LaggedStart(*(fade_in(e) for e in rest), lag_ratio=0.3)] if rest else []),
                   run_time=1.0, caption="The other columns complete its query.")
-        self.beat(FadeIn(results[1]), FadeIn(results[2]), run_time=1.2, wait=1.0,
+        self.beat(fade_in(results[1]), fade_in(results[2]), run_time=1.2, wait=1.0,
                   caption="Times W_k: how it presents itself. Times W_v: what it contributes.")
         self.projection_parts = VGroup(x_col, word, *ws, *heads, q, *results[1:],
                                        result_label, x_box)
@@ -175,12 +174,12 @@ class ProjectionsScene(AttentionScene):
             blocks.append(b)
             x0 += d_k * cw + gap
         self.beat(FadeOut(self.projection_parts), run_time=0.6, wait=0)
-        self.beat(*(FadeIn(VGroup(b.brackets, b.row_labels, h)) for b, h in zip(blocks, heads)),
-                  *(FadeIn(b.entries[i], shift=DOWN * 0.3) for b in blocks), run_time=1.0,
+        self.beat(*(fade_in(VGroup(b.brackets, b.row_labels, h)) for b, h in zip(blocks, heads)),
+                  *(fade_in(b.entries[i], shift=DOWN * 0.3) for b in blocks), run_time=1.0,
                   caption=f"'{t.tokens[i]}' takes its row in Q, K and V.")
         others = [r for r in range(n) if r != i]
         if others:
-            self.beat(LaggedStart(*(FadeIn(VGroup(*(b.entries[r] for b in blocks)))
+            self.beat(LaggedStart(*(fade_in(VGroup(*(b.entries[r] for b in blocks)))
                                     for r in others), lag_ratio=0.25),
                       run_time=min(2.5, 0.3 * len(others) + 0.8), wait=1.5,
                       caption="Every word does the same. Q, K and V keep these colours.")

@@ -11,7 +11,6 @@ from manim import (
     LEFT,
     UP,
     Create,
-    FadeIn,
     FadeOut,
     LaggedStart,
     MathTex,
@@ -22,7 +21,7 @@ from manim import (
 
 from attention.core import pick_example
 from attention.display import printed_sum_is_exact
-from scenes.base import AttentionScene
+from scenes.base import AttentionScene, fade_in
 from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line, shown
 from scenes.layout import (
     CELL_RATIO,
@@ -147,7 +146,7 @@ class ScoresScene(AttentionScene):
         k_head = MathTex(r"K^{\top}", color=th.k, font_size=36)
         k_head.next_to(k_block.brackets, LEFT, buff=0.15)
         lines = GridLines(grid, th.grid)
-        self.beat(FadeIn(q_block), FadeIn(q_head), FadeIn(k_block), FadeIn(k_head),
+        self.beat(fade_in(q_block), fade_in(q_head), fade_in(k_block), fade_in(k_head),
                   Create(lines), run_time=1.5,
                   caption="Queries down the left, keys across the top.")
 
@@ -159,18 +158,18 @@ class ScoresScene(AttentionScene):
         eq = self.at_bottom(dot_product_line(t, i, j, th))
         self.beat(Create(q_box), Create(k_box), Create(cell_box), run_time=0.8,
                   caption=f"The question of '{tok[i]}' meets the key of '{tok[j]}'.")
-        self.beat(FadeIn(eq, shift=UP * 0.2), run_time=1.2, wait=1.5,
+        self.beat(fade_in(eq, shift=UP * 0.2), run_time=1.2, wait=1.5,
                   caption=f"Multiply entry by entry and add: {eq.result.text}.")
         self.beat(TransformFromCopy(eq.result, grid.get_entry(i, j)), run_time=1.0,
                   caption=f"That sum goes in row '{tok[i]}', column '{tok[j]}'.")
 
         # -- Beat 4: the rest of the row, then every other row, briskly --------------------
         rest = [grid.get_entry(i, c) for c in range(t.n) if c != j]
-        fill = [LaggedStart(*(FadeIn(e, scale=1.3) for e in rest), lag_ratio=0.25)] if rest else []
+        fill = [LaggedStart(*(fade_in(e, scale=1.3) for e in rest), lag_ratio=0.25)] if rest else []
         self.beat(FadeOut(k_box), FadeOut(cell_box), FadeOut(eq), *fill, run_time=1.5,
                   caption=f"Every key in turn fills the row of '{tok[i]}'.")
         others = [grid.entries[r] for r in range(t.n) if r != i]
-        fill = [LaggedStart(*(FadeIn(row) for row in others), lag_ratio=0.3)] if others else []
+        fill = [LaggedStart(*(fade_in(row) for row in others), lag_ratio=0.3)] if others else []
         self.beat(FadeOut(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
                   caption=f"{t.n * t.n} scores in all. The highest: '{tok[i]}' with "
                           f"'{tok[j]}'.")
@@ -186,7 +185,7 @@ class ScoresScene(AttentionScene):
         last = t.n - 1
         seen = (f"'{t.tokens[0]}' sees only itself; '{t.tokens[last]}' sees all {t.n} words"
                 if t.n > 1 else f"'{t.tokens[0]}' sees only itself")
-        self.beat(LaggedStart(*(FadeIn(cell) for cell in hatch), lag_ratio=0.05),
+        self.beat(LaggedStart(*(fade_in(cell) for cell in hatch), lag_ratio=0.05),
                   run_time=1.2, wait=1.5,
                   caption=f"Causal mask: a word may not look at words after it. {seen}.")
         return hatch
@@ -222,7 +221,7 @@ class ScoresScene(AttentionScene):
             why += f"; the temperature {c.temperature:g} divides them too"
         if c.causal:
             why += ". Masked cells become −∞: no score at all"
-        self.beat(FadeIn(eq), run_time=1.0, caption=why + ".")
+        self.beat(fade_in(eq), run_time=1.0, caption=why + ".")
         self.flatten_into(grid.entries)
         self.beat(ReplacementTransform(grid.entries, scaled), run_time=1.5, wait=2.0,
                   caption="These scaled scores go to the softmax.")

@@ -16,7 +16,6 @@ from manim import (
     UP,
     AnimationGroup,
     Create,
-    FadeIn,
     FadeOut,
     LaggedStart,
     MathTex,
@@ -26,7 +25,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene
+from scenes.base import AttentionScene, fade_in
 from scenes.components import GridLines, MatrixBlock, Number, font_for, plain_text
 from scenes.layout import (
     CELL_RATIO,
@@ -148,21 +147,21 @@ class SoftmaxScene(AttentionScene):
         lines = GridLines(strip, th.grid)
 
         hidden = [tok[j] for j in np.flatnonzero(masked)]
-        self.beat(FadeIn(q_label), FadeIn(strip.row_labels[0]), FadeIn(strip.col_labels),
-                  Create(lines), *([FadeIn(hatch)] if masked.any() else []),
-                  LaggedStart(*(FadeIn(e) for e in entries[0]), lag_ratio=0.1),
+        self.beat(fade_in(q_label), fade_in(strip.row_labels[0]), fade_in(strip.col_labels),
+                  Create(lines), *([fade_in(hatch)] if masked.any() else []),
+                  LaggedStart(*(fade_in(e) for e in entries[0]), lag_ratio=0.1),
                   run_time=1.2,
                   caption=f"Take the row of '{tok[i]}'." + (
                       f" It may not look at {quoted(hidden)}: −∞." if hidden else ""))
         zero = " And e^(−∞) = 0: masked cells get nothing." if hidden else ""
-        self.beat(FadeIn(strip.row_labels[1]),
+        self.beat(fade_in(strip.row_labels[1]),
                   LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[0], entries[1])),
                               lag_ratio=0.1), run_time=1.5, wait=1.2,
                   caption="Subtract the row's maximum, raise e to it: all positive." + zero)
-        self.beat(FadeIn(sum_label[0]), TransformFromCopy(entries[1], total_exp), run_time=1.0,
+        self.beat(fade_in(sum_label[0]), TransformFromCopy(entries[1], total_exp), run_time=1.0,
                   caption=f"Add them up: {total_exp.text}.")
         j = int(np.argmax(t.weights[i]))
-        self.beat(FadeIn(strip.row_labels[2]), FadeIn(heat),
+        self.beat(fade_in(strip.row_labels[2]), fade_in(heat),
                   LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[1], entries[2])),
                               lag_ratio=0.1), run_time=1.5, wait=1.5,
                   caption=f"Divide by the sum. '{tok[i]}' gives '{tok[j]}' the most: "
@@ -190,21 +189,21 @@ class SoftmaxScene(AttentionScene):
         lines = GridLines(grid, th.grid)
         self.beat(FadeOut(VGroup(*strip[:3], strip[4:])), run_time=0.6, wait=0)
         others = [r for r in range(n) if r != i]
-        self.beat(FadeIn(grid.row_labels), FadeIn(grid.col_labels), Create(lines),
-                  *([FadeIn(hatch)] if t.mask.any() else []),
-                  *(FadeIn(grid.entries[r]) for r in others),
-                  ReplacementTransform(strip[3][2], weights[i]), FadeIn(heat[i]),
+        self.beat(fade_in(grid.row_labels), fade_in(grid.col_labels), Create(lines),
+                  *([fade_in(hatch)] if t.mask.any() else []),
+                  *(fade_in(grid.entries[r]) for r in others),
+                  ReplacementTransform(strip[3][2], weights[i]), fade_in(heat[i]),
                   FadeOut(strip[3][:2]), run_time=1.5,
                   caption=f"Back to the grid: the row of '{t.tokens[i]}' is done.")
         self.add(*heat[i], lines, *grid.row_labels, weights[i])  # keep the numbers on top
         if others:
-            self.beat(LaggedStart(*(AnimationGroup(FadeIn(heat[r]),
+            self.beat(LaggedStart(*(AnimationGroup(fade_in(heat[r]),
                                                 ReplacementTransform(grid.entries[r], weights[r]))
                                     for r in others), lag_ratio=0.3),
                       run_time=min(3.0, 0.35 * len(others) + 1.0),
                       caption="Every row the same way. Brighter cells get more attention." +
                               (" Masked cells stay empty." if t.mask.any() else ""))
-        self.beat(FadeIn(sigma), LaggedStart(*(FadeIn(row, shift=RIGHT * 0.2)
+        self.beat(fade_in(sigma), LaggedStart(*(fade_in(row, shift=RIGHT * 0.2)
                                               for row in sums.entries), lag_ratio=0.1),
                   run_time=1.2, wait=2.0,
                   caption="Each row sums to 1: every word shares out one unit of attention.")

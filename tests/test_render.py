@@ -359,6 +359,57 @@ def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
         assert np.array_equal(x, y), f"frame {k} differs"
 
 
+def test_stages_fade_in_as_manims_fade_in_would():
+    """scenes/base.py's FadeInPlace (what fade_in plays when nothing moves) against Manim's
+    FadeIn, on every part of a whole stage, alone and staggered in a LaggedStart: the same
+    colours at every step, points left as they are, each part added to the scene, and at the
+    end exactly its own colours."""
+    from manim import FadeIn, LaggedStart, Scene, VMobject
+
+    from scenes.base import FadeInPlace, fade_in
+    from tests.scene_tools import construct
+
+    scene, _, _ = construct(load("softmax"), compute("Cats chase mice", causal=True))
+    stage = [p for m in scene.mobjects for p in m.submobjects] + scene.mobjects
+    assert len(stage) > 10 and all(isinstance(fade_in(m), FadeInPlace) for m in stage)
+    assert type(fade_in(stage[0], shift=[0.2, 0, 0])) is FadeIn  # one that moves: Manim's
+    ours = [m.copy() for m in stage]
+    manims = [m.copy() for m in stage]
+    own = [[(f.points.copy(), f.fill_rgbas.copy(), f.stroke_rgbas.copy(),
+             f.background_stroke_rgbas.copy()) for f in m.family_members_with_points()]
+           for m in ours]
+    for make in (lambda fade, ms: [fade(m) for m in ms],
+                 lambda fade, ms: [LaggedStart(*(fade(m) for m in ms), lag_ratio=0.2)]):
+        fades = make(FadeInPlace, ours), make(FadeIn, manims)
+        holders = Scene(), Scene()
+        for holder, anims in zip(holders, fades):
+            for anim in anims:
+                anim._setup_scene(holder)
+                anim.begin()
+        assert holders[0].mobjects == ours and holders[1].mobjects == manims
+        for alpha in (0.0, 0.1, 0.35, 0.5, 0.8, 1.0):
+            for a, b in zip(*fades):
+                a.interpolate(alpha)
+                b.interpolate(alpha)
+            for x, y, was in zip(ours, manims, own):
+                xs, ys = x.family_members_with_points(), y.family_members_with_points()
+                assert all(isinstance(f, VMobject) for f in xs)
+                for f, g, (points, *_) in zip(xs, ys, was):
+                    for name in ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas"):
+                        assert np.allclose(getattr(f, name), getattr(g, name), atol=1e-12), name
+                    assert np.array_equal(f.points, points)
+                    assert np.allclose(g.points, points, atol=1e-12)
+        for holder, anims in zip(holders, fades):
+            for anim in anims:
+                anim.finish()
+                anim.clean_up_from_scene(holder)
+        assert holders[0].mobjects == ours
+        for m, was in zip(ours, own):
+            for f, (_, fill, stroke, back) in zip(m.family_members_with_points(), was):
+                assert np.array_equal(f.fill_rgbas, fill) and np.array_equal(f.stroke_rgbas, stroke)
+                assert np.array_equal(f.background_stroke_rgbas, back)
+
+
 def _same_tree(a, b, path="", seen=None, skip=()):
     """Assert that ``a`` and ``b`` hold the same values, attribute by attribute, down through
     every mobject, list, dict and array (nothing but the objects themselves, and attributes
