@@ -149,24 +149,33 @@ def display_text(text: str) -> str:
 
 _TEXTS: dict[tuple, Text] = {}
 TEXTS_KEPT = 4000
+TEXT_SIZE = 48  # every plain text is drawn by Pango at this size, then scaled to its own
 
 
 def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None = None, **kw):
     """User or narration text: always Pango plain text, never markup or LaTeX. The same text
-    in the same style is made once and copied after that (making a Text, mostly reading the
-    SVG Pango writes, costs ~30 times what copying one does)."""
+    in the same colour is made once, at TEXT_SIZE, and copied and scaled after that: making a
+    Text (mostly reading the SVG Pango writes) costs ~30 times what copying one does, and a
+    stage's labels come in many sizes (they shrink to fit). A Text made at its own size sits
+    within 0.001 units (0.06 px at 480p) of the scaled one: Pango places glyphs to a
+    1/1024 of a point, finer at the larger size."""
     shown, color = display_text(text), color or theme.text
-    key = (shown, theme.font, float(font_size), str(color), tuple(sorted(kw.items())))
+    key = (shown, theme.font, str(color), tuple(sorted(kw.items())))
     try:
         made = _TEXTS.get(key)
     except TypeError:  # an unhashable option (a dict of colours): made fresh each time
-        return light(Text(shown, font=theme.font, font_size=font_size, color=color, **kw))
+        made = None
+        key = None
     if made is None:
-        made = light(Text(shown, font=theme.font, font_size=font_size, color=color, **kw))
-        if len(_TEXTS) >= TEXTS_KEPT:
-            _TEXTS.pop(next(iter(_TEXTS)))
-        _TEXTS[key] = made
-    return made.copy()
+        made = light(Text(shown, font=theme.font, font_size=TEXT_SIZE, color=color, **kw))
+        if key is not None:
+            if len(_TEXTS) >= TEXTS_KEPT:
+                _TEXTS.pop(next(iter(_TEXTS)))
+            _TEXTS[key] = made
+    copy = made.copy()
+    if font_size != TEXT_SIZE:
+        copy.scale(font_size / TEXT_SIZE)
+    return copy
 
 
 def light(mob):
@@ -186,20 +195,21 @@ def light(mob):
 DESCENDERS = set("gjpqy,;()[]{}|@$/\\_Qç")
 
 
-@lru_cache(maxsize=64)
-def _metrics(font_size: float) -> tuple[float, float]:
-    x = Text("x", font_size=font_size)
-    xg = Text("xg", font_size=font_size)
+@lru_cache(maxsize=1)
+def _metrics() -> tuple[float, float]:
+    """The x-height and descent of the default font at TEXT_SIZE (texts scale with size)."""
+    x = Text("x", font_size=TEXT_SIZE)
+    xg = Text("xg", font_size=TEXT_SIZE)
     return x.height, x.get_bottom()[1] - xg.get_bottom()[1]
 
 
 def x_height(font_size: float) -> float:
-    return _metrics(font_size)[0]
+    return _metrics()[0] * font_size / TEXT_SIZE
 
 
 def descent(font_size: float) -> float:
     """How far a descender (g, p, y...) reaches below the baseline."""
-    return _metrics(font_size)[1]
+    return _metrics()[1] * font_size / TEXT_SIZE
 
 
 def on_baseline(label, text: str, font_size: float, y: float):
@@ -387,8 +397,8 @@ class MatrixBlock(VGroup):
             for j, oj in enumerate(self.col_index):
                 if oi is None or oj is None:  # the ones left out
                     dots = "\u22ee" if oi is None else "\u2026"
-                    group.add(Text(dots, font=self.theme.font, color=self.theme.muted,
-                                   font_size=self.font_size).move_to(self.cell_center(i, j)))
+                    group.add(plain_text(dots, self.theme, font_size=self.font_size,
+                                         color=self.theme.muted).move_to(self.cell_center(i, j)))
                     continue
                 if empty is not None and empty[oi][oj]:
                     group.add(VMobject().move_to(self.cell_center(i, j)))
