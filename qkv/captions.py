@@ -15,7 +15,7 @@ VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".gif")
 
 def to_vtt(cues: list[srt.Subtitle]) -> str:
     def stamp(t: datetime.timedelta) -> str:
-        ms = round(t.total_seconds() * 1000)
+        ms = t // datetime.timedelta(milliseconds=1)  # cut to the millisecond, as .srt is
         h, m, sec = ms // 3_600_000, ms // 60_000 % 60, ms // 1000 % 60
         return f"{h:02d}:{m:02d}:{sec:02d}.{ms % 1000:03d}"
 

@@ -138,7 +138,7 @@ def frame_differences(a: Path, b: Path) -> str:
 
 def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     t = compute("The cat sat on the mat")
-    options = RenderOptions(scene="explainer", quality="low", fps=5, sections=True)
+    options = RenderOptions(scene="explainer", quality="low", fps=3, sections=True)
     paths = render_scene(t, replace(options, out=tmp_path / "one"))
     videos = [p for p in paths if p.suffix == ".mp4"]
     video, clips = videos[0], videos[1:]
@@ -146,7 +146,7 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     assert (w, h) == (854, 480)
     assert 120 <= duration <= 240  # narrated: each beat lasts as long as its speech
     cues = check_captions(video, paths)
-    check_narration(video, cues, fps=5)
+    check_narration(video, cues, fps=3)
     # One cue per narrated step, in order, inside the video, never overlapping.
     assert len(cues) >= 30
     for (s0, e0, text), (s1, _, _) in zip(cues, cues[1:]):
@@ -165,7 +165,7 @@ def test_render_explainer_end_to_end_in_one_process_and_in_parts(tmp_path):
     whole, rate, codec = audio_of(video)
     assert (rate, codec) == (22050, "aac")
     for clip, cs in zip(clips, clip_cues):
-        check_narration(clip, cs, fps=5)
+        check_narration(clip, cs, fps=3)
     # With 2 jobs the explainer is drawn in two parts and joined: the very same packets,
     # captions and clips as one process writes, and nothing else left in the folder.
     assert len(plan(t, options, ["explainer"], 2)) == 2
@@ -230,6 +230,22 @@ def test_a_clip_keeps_the_cue_it_starts_with():
     assert [c.content for c in srt.parse(srt.compose(clip))] == ["tokens", "features"]
     assert clip[0].start == datetime.timedelta(0)
     assert abs(clip[1].start.total_seconds() - (18.333 - start)) < 1e-6
+
+
+def test_vtt_says_the_millisecond_srt_says():
+    """A clip's cue can end between milliseconds (17.828 s less a clip start of 34/3 s is
+    6.49467 s): .srt cuts it to 6.494, and .vtt, once rounding, said 6.495."""
+    import srt
+
+    from qkv.captions import to_vtt
+
+    cues = [srt.Subtitle(0, datetime.timedelta(seconds=0), datetime.timedelta(
+        seconds=17.828) - datetime.timedelta(seconds=34 / 3), "tokens"),
+            srt.Subtitle(0, datetime.timedelta(seconds=6.6), datetime.timedelta(
+                seconds=3599.9996), "late")]
+    assert "00:00:00,000 --> 00:00:06,494" in srt.compose(cues)
+    assert "00:00:00.000 --> 00:00:06.494" in to_vtt(cues)
+    assert "00:00:06.600 --> 00:59:59.999" in to_vtt(cues)
 
 
 def test_staging_renames_into_place_only_when_all_went_well(tmp_path):
