@@ -289,7 +289,7 @@ def test_render_formats(tmp_path):
     t = compute("Hi there")
     folder = output_folder(t, tmp_path)
     for fmt in ("png", "gif", "webm", "mov"):
-        paths = render_scene(t, RenderOptions(scene="scores", quality="low", fps=5, fmt=fmt,
+        paths = render_scene(t, RenderOptions(scene="scores", quality="low", fps=3, fmt=fmt,
                                               out=tmp_path))
         assert paths[0] == folder / f"scores.{fmt}"
         if fmt == "png":
@@ -300,8 +300,8 @@ def test_render_formats(tmp_path):
             codecs = [s.codec_context.name for s in c.streams.audio]
         assert codecs == {"gif": [], "webm": ["opus"], "mov": ["aac"]}[fmt], fmt
         if fmt == "webm":
-            check_narration(paths[0], read_srt(paths[0].with_suffix(".srt")), fps=5)
-    clear = render_scene(t, RenderOptions(scene="scores", quality="low", fps=5, fmt="webm",
+            check_narration(paths[0], read_srt(paths[0].with_suffix(".srt")), fps=3)
+    clear = render_scene(t, RenderOptions(scene="scores", quality="low", fps=3, fmt="webm",
                                           transparent=True, out=tmp_path / "alpha"))[0]
     with av.open(str(clear)) as c:
         stream = c.streams.video[0]
@@ -346,6 +346,23 @@ def test_encoder_settings_keep_the_picture(tmp_path, monkeypatch):
     assert len(scores) == len(packets(manim)) == len(packets(ours)) > 200
     assert min(scores) >= 0.99, (min(scores), int(np.argmin(scores)))
     assert ours.stat().st_size <= 1.5 * manim.stat().st_size
+
+
+def test_ssim_of_the_differing_part_is_the_ssim_of_the_whole():
+    """tests/ssim.py computes only the windows that hold a differing pixel: the same mean as
+    every window's, wherever the differences are (edges and corners too)."""
+    from tests.ssim import ssim, ssim_map
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (60, 90), dtype=np.uint8)
+    a[10:50, 20:70] = 30  # a flat patch, as a frame's background
+    for box in [(slice(20, 30), slice(30, 40)), (slice(0, 3), slice(0, 90)),
+                (slice(55, 60), slice(85, 90)), (slice(0, 60), slice(0, 1))]:
+        b = a.copy()
+        b[box] = rng.integers(0, 256, b[box].shape, dtype=np.uint8)
+        assert abs(ssim(a, b) - float(ssim_map(a, b).mean())) < 1e-12
+        assert ssim(a, b) < 1
+    assert ssim(a, a.copy()) == 1.0 == float(ssim_map(a, a).mean())
 
 
 def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
