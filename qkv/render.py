@@ -114,7 +114,10 @@ def section_clips(writer) -> list[tuple[str, Path]]:
             for s in json.loads(index.read_text())]
 
 
-DRAWN_KEPT = ("Tex", "texts")  # Manim's formulas (LaTeX -> SVG) and texts (Pango -> SVG)
+# Manim's formulas (LaTeX -> SVG) and texts (Pango -> SVG; and qkv's texts parsed, pickled:
+# scenes/components.py)
+DRAWN_KEPT = ("Tex", "texts")
+DRAWN_FILES = ("*.svg", "*.pickle")
 
 
 def drawn_cache() -> Path:
@@ -124,28 +127,35 @@ def drawn_cache() -> Path:
     return user_cache_path("qkv") / "manim"
 
 
-def whole_svg(path: Path) -> bool:
-    """An SVG that ends as one does: never an empty file (Pango writes one for a text it cannot
-    draw, before the render fails) or one cut short."""
+def whole_file(path: Path) -> bool:
+    """An SVG that ends as one does (never an empty file: Pango writes one for a text it
+    cannot draw, before the render fails; nor one cut short), or a pickle that ends with its
+    STOP."""
     try:
         with path.open("rb") as f:
             f.seek(max(0, path.stat().st_size - 64))
-            return b"</svg>" in f.read()
+            tail = f.read()
     except OSError:
         return False
+    return b"</svg>" in tail if path.suffix == ".svg" else tail.endswith(b".")
+
+
+def drawn_files(folder: Path):
+    return (f for pattern in DRAWN_FILES for f in folder.glob(pattern)) if folder.is_dir() else ()
 
 
 def seed_drawn(work: Path, cache: Path) -> None:
     """Give a render's own media folder a copy of every formula and text drawn before: LaTeX
-    and Pango then run only for new ones (~8 s saved for the explainer)."""
+    and Pango then run only for new ones (~8 s saved for the explainer), and qkv's texts are
+    not parsed again."""
     try:
         for sub in DRAWN_KEPT:
             src, dst = cache / sub, work / sub
             dst.mkdir(parents=True, exist_ok=True)
-            for f in src.glob("*.svg") if src.is_dir() else ():
+            for f in drawn_files(src):
                 # a copy, not a link: nothing a render does to its own files reaches the
                 # cache; a file not whole is never handed on (Manim would read it as it is)
-                if not (dst / f.name).exists() and whole_svg(f):
+                if not (dst / f.name).exists() and whole_file(f):
                     shutil.copyfile(f, dst / f.name)
     except OSError:
         pass  # an unreadable cache only costs time
@@ -157,8 +167,8 @@ def keep_drawn(work: Path, cache: Path) -> None:
     try:
         for sub in DRAWN_KEPT:
             folder = cache / sub
-            for f in (work / sub).glob("*.svg"):
-                if not (folder / f.name).exists() and whole_svg(f):
+            for f in drawn_files(work / sub):
+                if not (folder / f.name).exists() and whole_file(f):
                     folder.mkdir(parents=True, exist_ok=True)
                     tmp = folder / f".{f.name}.{os.getpid()}.part"
                     shutil.copyfile(f, tmp)

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 from manim import LEFT, UP, Text
 
-from scenes.components import TEXT_SIZE, display_text
+from scenes.components import TEXT_SIZE, display_text, made_text
 
 FRAME_W = 13.6  # usable width of the 14.2-unit frame
 LEFT_EDGE, RIGHT_EDGE = -FRAME_W / 2, FRAME_W / 2
@@ -30,15 +30,10 @@ MIN_NUMBER_FONT = 10  # numbers in dense grids (~18 px em at 1080p)
 MAX_CELL_W = 1.15
 
 
-@lru_cache(maxsize=4096)
-def _width_at_text_size(text: str, font: str) -> float:
-    return Text(display_text(text), font=font, font_size=TEXT_SIZE).width
-
-
 def text_width(text: str, font: str, font_size: float) -> float:
     """Width of ``text`` as plain Text (measured once, at TEXT_SIZE, and scaled, as
     :func:`~scenes.components.plain_text` draws it: making a Text costs ~30 ms)."""
-    return _width_at_text_size(text, font) * font_size / TEXT_SIZE
+    return made_text(display_text(text), font, "#FFFFFF").width * font_size / TEXT_SIZE
 
 
 def token_width(tokens, theme, font_size: float) -> float:

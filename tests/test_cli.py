@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import pickle
 import subprocess
 import sys
 
@@ -344,7 +345,8 @@ def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
     cache = tmp_path / "cache" / "qkv" / "manim"
     formulas, texts = sorted((cache / "Tex").iterdir()), sorted((cache / "texts").iterdir())
     assert len(formulas) >= 3 and len(texts) >= 5
-    assert {p.suffix for p in formulas + texts} == {".svg"}  # no half-written .part
+    assert {p.suffix for p in formulas} == {".svg"}  # no half-written .part
+    assert {p.suffix for p in texts} == {".svg", ".pickle"}  # and texts parsed
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("latex", "dvisvgm"):  # found before the real ones: they leave a mark, fail
@@ -356,9 +358,10 @@ def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
     assert second.returncode == 0, second.stderr
     assert not list(tmp_path.glob("*-ran"))
     assert sorted((cache / "Tex").iterdir()) == formulas
+    assert sorted((cache / "texts").iterdir()) == texts  # nothing new drawn or parsed
 
 
-def test_the_drawn_cache_takes_only_whole_svgs(tmp_path):
+def test_the_drawn_cache_takes_only_whole_files(tmp_path):
     """Pango writes an empty SVG for a text it cannot draw (before the render fails): such a
     file, or one cut short, never enters the cache, where every later render would read it,
     and one found there is never handed to a render."""
@@ -369,8 +372,13 @@ def test_the_drawn_cache_takes_only_whole_svgs(tmp_path):
     (work / "texts" / "empty.svg").write_bytes(b"")
     (work / "texts" / "cut.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><path d="M')
     (work / "texts" / "whole.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>\n')
+    whole = pickle.dumps({"a parsed text": list(range(100))})
+    (work / "texts" / "whole.pickle").write_bytes(whole)
+    (work / "texts" / "cut.pickle").write_bytes(whole[:-1])
     keep_drawn(work, cache)
-    assert [p.name for p in (cache / "texts").iterdir()] == ["whole.svg"]
+    assert sorted(p.name for p in (cache / "texts").iterdir()) == ["whole.pickle", "whole.svg"]
     (cache / "texts" / "empty.svg").write_bytes(b"")  # however one got there: not handed on
+    (cache / "texts" / "empty.pickle").write_bytes(b"")
     seed_drawn(tmp_path / "next", cache)
-    assert [p.name for p in (tmp_path / "next" / "texts").iterdir()] == ["whole.svg"]
+    assert sorted(p.name for p in (tmp_path / "next" / "texts").iterdir()) == [
+        "whole.pickle", "whole.svg"]

@@ -348,6 +348,42 @@ def test_encoder_settings_keep_the_picture(tmp_path, monkeypatch):
     assert ours.stat().st_size <= 1.5 * manim.stat().st_size
 
 
+def test_a_text_parsed_once_is_read_back_as_it_was_made(tmp_path, monkeypatch):
+    """scenes/components.py keeps each text it parsed beside Manim's SVGs; a process that finds
+    one there reads it instead of asking Pango and parsing the SVG: the very same Text (every
+    value, all the way down), scaled as a fresh one would be. One that cannot be read (cut
+    short) is made again and replaced."""
+    import manim
+
+    import scenes.components as components
+    from scenes.theme import get_theme
+
+    theme = get_theme("dark")
+    made = []
+    init = manim.Text.__init__
+    monkeypatch.setattr(manim.Text, "__init__", lambda self, *a, **k: made.append(a) or
+                        init(self, *a, **k))
+    monkeypatch.setattr(components, "_TEXTS", {})
+
+    def text():
+        components._TEXTS.clear()  # as in a new process
+        return components.plain_text("Wąż knights", theme, font_size=20, color=theme.q)
+
+    with manim.tempconfig({"media_dir": str(tmp_path)}):
+        fresh = text()
+        files = list((tmp_path / "texts").glob("qkv-*.pickle"))
+        assert len(files) == 1 and len(made) == 1
+        read = text()
+        assert len(made) == 1  # read from the file: Pango not asked, nothing parsed
+        _same_tree(read, fresh, skip=("original_id",))
+        files[0].write_bytes(files[0].read_bytes()[:-40])  # cut short
+        again = text()
+        assert len(made) == 2
+        _same_tree(again, fresh, skip=("original_id",))
+        text()
+        assert len(made) == 2  # the file was replaced with a whole one
+
+
 def test_ssim_of_the_differing_part_is_the_ssim_of_the_whole():
     """tests/ssim.py computes only the windows that hold a differing pixel: the same mean as
     every window's, wherever the differences are (edges and corners too)."""
