@@ -38,7 +38,7 @@ def decks(tmp_path_factory):
         if sentence not in built:
             trace = compute(sentence)
             built[sentence] = trace, render_deck(
-                trace, RenderOptions(quality="low", fps=3, out=tmp_path_factory.mktemp("deck")),
+                trace, RenderOptions(quality="low", fps=2, out=tmp_path_factory.mktemp("deck")),
                 to=("html", "pptx"))
         return built[sentence]
     return deck
