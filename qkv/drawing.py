@@ -34,7 +34,6 @@ from manim import config
 from manim.camera.camera import Camera
 from manim.mobject.mobject import Mobject
 from manim.renderer.cairo_renderer import CairoRenderer
-from manim.utils.iterables import remove_list_redundancies
 
 from qkv.encoder import QkvFileWriter
 
@@ -56,7 +55,9 @@ def mobject_get_family(self, recurse: bool = True) -> list:
     family = [self]
     for part in parts:
         family.extend(part.get_family())
-    return remove_list_redundancies(family)
+    # Manim's remove_list_redundancies (each once, at its last place) as one C-level pass:
+    # a dict keeps the first of equal keys, so the reversed list, reversed back
+    return list(dict.fromkeys(reversed(family)))[::-1]
 
 
 def mobject_deepcopy(self, clone_from_id):
