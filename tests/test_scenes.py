@@ -200,6 +200,25 @@ def test_explainer_with_every_option_tells_every_stage():
     t, s, seen, _, _ = build("explainer", SENTENCES["6"], **dict(EVERYTHING))
     assert check_numbers(t, seen) >= {"X", "P", "X_in", "exps", "weighted_values"}
     assert s.qkv_sections == ["title", "embeddings", "positions", *STAGES[1:], "heads", "recap"]
+    # Each section alone (as a --jobs part draws it, from time 0) tells what it tells in the
+    # whole: the same captions at the same times, once moved after the sections before it.
+    from scenes.explainer import ExplainerScene
+    from tests.scene_tools import construct
+
+    def cues(scene, offset=0.0):
+        return [(round(c.start.total_seconds() + offset, 6), round(c.end.total_seconds() + offset,
+                                                                  6), c.content)
+                for c in scene.renderer.file_writer.subcaptions]
+
+    alone, offset = [], 0.0
+    for name in s.qkv_sections:
+        part = type("Part", (ExplainerScene,), {"only_sections": (name,)})
+        scene, _, _ = construct(part, t)
+        assert scene.qkv_sections == [name]
+        alone += cues(scene, offset)
+        offset += scene.renderer.time
+    assert alone == cues(s) and len(alone) > 40
+    assert abs(offset - s.renderer.time) < 1e-6
 
 
 def masked_on_screen(scene) -> list:
