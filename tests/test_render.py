@@ -401,6 +401,22 @@ def test_ssim_of_the_differing_part_is_the_ssim_of_the_whole():
     assert ssim(a, a.copy()) == 1.0 == float(ssim_map(a, a).mean())
 
 
+def test_encoding_beside_drawing_writes_the_same_packets(tmp_path, monkeypatch):
+    """Animations encoded while the next ones are drawn (qkv/render.py ENCODERS_IN_FLIGHT)
+    give the very packets of Manim's one-at-a-time default."""
+    import qkv.render
+
+    t = compute("Cats chase mice")
+    options = RenderOptions(scene="scores", quality="low", fps=4, silent=True)
+    assert qkv.render.ENCODERS_IN_FLIGHT > 1
+    beside = render_scene(t, replace(options, out=tmp_path / "beside"))[0]
+    monkeypatch.setattr(qkv.render, "ENCODERS_IN_FLIGHT", 1)
+    serial = render_scene(t, replace(options, out=tmp_path / "serial"))[0]
+    a, b = packets(beside), packets(serial)
+    assert len(a) == len(b) > 50
+    assert a == b
+
+
 def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
     """qkv/drawing.py (cairo paths kept and replayed, cheaper copies and families) against
     Manim's own renderer: every decoded frame the same, pixel for pixel, for a --jobs part
