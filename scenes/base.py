@@ -37,22 +37,17 @@ CUE_GAP = 0.1  # seconds between one caption and the next
 SPEECH_PAUSE = 0.5  # seconds of quiet after a spoken caption, before the next beat
 
 
-class FadeAway(Animation):
-    """Manim's FadeOut (no shift, no scale) that changes nothing but colours: each shape's
-    fill, stroke and background-stroke colours go from their own to the same with opacity 0,
-    interpolated as FadeOut's Transform interpolates them. FadeOut also re-interpolates every
-    point of every shape between two equal copies each frame, and copies the whole mobject
-    twice to begin: fading out the stages of a 16-token explainer (480p15) took 4.3-4.9 s
-    of its ~36 s of CPU, 2.5 s with this. For VMobjects only (:meth:`fades_away`);
-    afterwards, as after FadeOut, the mobject is removed and restored to how it was."""
+class ColourFade(Animation):
+    """A fade that changes nothing but colours: each shape's fill, stroke and background-stroke
+    colours go between their own and the same with opacity 0, interpolated as Manim's
+    FadeOut and FadeIn (Transforms from or into a faded copy) interpolate them. Those also
+    re-interpolate every point of every shape between two equal copies each frame, and copy
+    the whole mobject twice to begin. For VMobjects only (:meth:`fades_away`)."""
 
-    fading_in = False  # FadeInPlace: from opacity 0 to the mobject's own colours
+    fading_in = False  # from opacity 0 to the mobject's own colours (else the other way)
 
     def __init__(self, mobject, **kwargs):
-        if self.fading_in:
-            kwargs.setdefault("introducer", True)
-        else:
-            kwargs.setdefault("remover", True)
+        kwargs.setdefault("introducer" if self.fading_in else "remover", True)
         super().__init__(mobject, **kwargs)
 
     @staticmethod
@@ -86,11 +81,16 @@ class FadeAway(Animation):
             self.interpolate(0)
 
 
-class FadeInPlace(FadeAway):
-    """Manim's FadeIn (no shift, no scale) by colours alone, as :class:`FadeAway` is its
-    FadeOut: the mobject is added, and its shapes' colours go from opacity 0 to their own
-    (exactly their own at the end). FadeIn copies the mobject twice and interpolates every
-    point each frame; the grids of a stage fade in cell by cell."""
+class FadeAway(ColourFade):
+    """Manim's FadeOut (no shift, no scale) by colours alone: fading out the stages of a
+    16-token explainer (480p15) took 4.3-4.9 s of its ~36 s of CPU, 2.5 s with this.
+    Afterwards, as after FadeOut, the mobject is removed and restored to how it was."""
+
+
+class FadeInPlace(ColourFade):
+    """Manim's FadeIn (no shift, no scale) by colours alone: the mobject is added, and its
+    shapes' colours go from opacity 0 to their own (exactly their own at the end); the grids
+    of a stage fade in cell by cell."""
 
     fading_in = True
 
@@ -99,7 +99,7 @@ def fade_in(mobject, **kwargs) -> Animation:
     """FadeIn(mobject, ...): by colours alone (:class:`FadeInPlace`) when nothing moves or
     grows and every shape is a VMobject; else Manim's FadeIn."""
     if not ({"shift", "scale", "target_position"} & kwargs.keys()) and \
-            FadeAway.fades_away(mobject):
+            ColourFade.fades_away(mobject):
         return FadeInPlace(mobject, **kwargs)
     return FadeIn(mobject, **kwargs)
 
