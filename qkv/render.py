@@ -152,34 +152,55 @@ def drawn_files(folder: Path):
     return (f for pattern in DRAWN_FILES for f in folder.glob(pattern)) if folder.is_dir() else ()
 
 
+def linked(src: Path, dst: Path) -> None:
+    """``dst`` as a hard link to ``src`` (one system call, no bytes copied: seeding a render
+    from a cache of 2,600 files took 0.74 s by copy, 0.03 s by link), or a copy where the two
+    are on different file systems. Safe because nothing writes into a drawn file that exists:
+    Manim and Pango only make files that are missing, and qkv replaces a text it must make
+    again by renaming a new file over the old name (scenes/components.py)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def names_in(folder: Path) -> set[str]:
+    try:
+        return {e.name for e in os.scandir(folder)}
+    except OSError:
+        return set()
+
+
 def seed_drawn(work: Path, cache: Path) -> None:
-    """Give a render's own media folder a copy of every formula and text drawn before: LaTeX
-    and Pango then run only for new ones (~8 s saved for the explainer), and qkv's texts are
-    not parsed again."""
+    """Give a render's own media folder every formula and text drawn before: LaTeX and Pango
+    then run only for new ones (~8 s saved for the explainer), and qkv's texts are not parsed
+    again. A file not whole is never handed on (Manim would read it as it is)."""
     try:
         for sub in DRAWN_KEPT:
             src, dst = cache / sub, work / sub
             dst.mkdir(parents=True, exist_ok=True)
+            there = names_in(dst)
             for f in drawn_files(src):
-                # a copy, not a link: nothing a render does to its own files reaches the
-                # cache; a file not whole is never handed on (Manim would read it as it is)
-                if not (dst / f.name).exists() and whole_file(f):
-                    shutil.copyfile(f, dst / f.name)
+                if f.name not in there and whole_file(f):
+                    linked(f, dst / f.name)
     except OSError:
         pass  # an unreadable cache only costs time
 
 
 def keep_drawn(work: Path, cache: Path) -> None:
     """Put what a finished render drew that the cache lacks into it, each file whole or not
-    at all (copied beside, then renamed: renders at once never read half a file)."""
+    at all (linked or copied beside, then renamed: renders at once never read half a
+    file)."""
     try:
         for sub in DRAWN_KEPT:
             folder = cache / sub
+            there = names_in(folder)
             for f in drawn_files(work / sub):
-                if not (folder / f.name).exists() and whole_file(f):
+                if f.name not in there and whole_file(f):
                     folder.mkdir(parents=True, exist_ok=True)
                     tmp = folder / f".{f.name}.{os.getpid()}.part"
-                    shutil.copyfile(f, tmp)
+                    tmp.unlink(missing_ok=True)
+                    linked(f, tmp)
                     os.replace(tmp, folder / f.name)
     except OSError:
         pass  # a cache that cannot be written only costs time

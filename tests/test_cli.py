@@ -347,6 +347,7 @@ def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
     assert len(formulas) >= 3 and len(texts) >= 5
     assert {p.suffix for p in formulas} == {".svg"}  # no half-written .part
     assert {p.suffix for p in texts} == {".svg", ".pickle"}  # and texts parsed
+    kept = [p.read_bytes() for p in formulas + texts]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("latex", "dvisvgm"):  # found before the real ones: they leave a mark, fail
@@ -359,6 +360,9 @@ def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
     assert not list(tmp_path.glob("*-ran"))
     assert sorted((cache / "Tex").iterdir()) == formulas
     assert sorted((cache / "texts").iterdir()) == texts  # nothing new drawn or parsed
+    # the second render's folder was seeded with links to these files: none was written
+    # through them
+    assert [p.read_bytes() for p in formulas + texts] == kept
 
 
 def test_the_drawn_cache_takes_only_whole_files(tmp_path):
@@ -382,3 +386,39 @@ def test_the_drawn_cache_takes_only_whole_files(tmp_path):
     seed_drawn(tmp_path / "next", cache)
     assert sorted(p.name for p in (tmp_path / "next" / "texts").iterdir()) == [
         "whole.pickle", "whole.svg"]
+
+
+def test_the_drawn_cache_is_linked_where_it_can_be_and_copied_where_not(tmp_path, monkeypatch):
+    """Seeding a render's folder links the cache's files (no bytes copied; a render never
+    writes into a drawn file that exists); across file systems, where a link fails, it copies
+    them; either way the render's folder holds the same bytes."""
+    import qkv.render as render
+
+    cache = tmp_path / "cache"
+    (cache / "texts").mkdir(parents=True)
+    (cache / "Tex").mkdir()
+    files = {cache / "texts" / "a.svg": b'<svg xmlns="http://www.w3.org/2000/svg"></svg>\n',
+             cache / "texts" / "a.pickle": pickle.dumps(["parsed"]),
+             cache / "Tex" / "f.svg": b"<svg>formula</svg>"}
+    for f, data in files.items():
+        f.write_bytes(data)
+    render.seed_drawn(tmp_path / "linked", cache)
+    for f, data in files.items():
+        seeded = tmp_path / "linked" / f.parent.name / f.name
+        assert seeded.read_bytes() == data
+        assert seeded.stat().st_ino == f.stat().st_ino  # a link
+
+    def no_link(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(render.os, "link", no_link)
+    render.seed_drawn(tmp_path / "copied", cache)
+    for f, data in files.items():
+        seeded = tmp_path / "copied" / f.parent.name / f.name
+        assert seeded.read_bytes() == data
+        assert seeded.stat().st_ino != f.stat().st_ino  # a copy
+    (tmp_path / "work" / "texts").mkdir(parents=True)  # and kept back: copied too
+    (tmp_path / "work" / "texts" / "b.pickle").write_bytes(pickle.dumps(["new"]))
+    render.keep_drawn(tmp_path / "work", cache)
+    assert pickle.loads((cache / "texts" / "b.pickle").read_bytes()) == ["new"]
+    assert not list(cache.rglob("*.part"))
