@@ -31,6 +31,7 @@ from collections import OrderedDict
 import cairo
 import numpy as np
 from manim import config
+from manim.animation.composition import AnimationGroup
 from manim.camera.camera import Camera
 from manim.mobject.mobject import Mobject
 from manim.renderer.cairo_renderer import CairoRenderer
@@ -118,6 +119,35 @@ class QkvCamera(Camera):
                 ctx.close_path()
 
 
+def changing_ids(animations, updating: set[int]) -> set[int]:
+    """The ids of the mobjects something may still change in this play: whatever an updater
+    reaches (``updating``: a mobject's and its parts'), and the family of every animation
+    still to run or running. A part of an AnimationGroup (a LaggedStart) that the group
+    marks finished is never interpolated or updated again; any other animation may change
+    its mobject's whole family until the play ends."""
+    changing = set(updating)
+
+    def hold(anim) -> None:
+        finished = getattr(anim, "anims_finished", None)
+        if isinstance(anim, AnimationGroup) and finished is not None \
+                and len(finished) == len(anim.animations):
+            for part, done in zip(anim.animations, finished):
+                if not done:
+                    hold(part)
+        else:
+            changing.update(map(id, anim.mobject.get_family()))
+
+    for anim in animations:
+        hold(anim)
+    return changing
+
+
+def updated_ids(scene) -> set[int]:
+    """The ids of every mobject on screen an updater may change (its own, or a parent's)."""
+    return {id(f) for m in scene.get_mobject_family_members() if m.updaters
+            for f in m.get_family()}
+
+
 class QkvRenderer(CairoRenderer):
     """Manim's Cairo renderer, drawing nothing for a skipped play; with qkv's camera and file
     writer."""
@@ -134,10 +164,14 @@ class QkvRenderer(CairoRenderer):
         return self.skip_animations and not config.save_last_frame
 
     def save_static_frame_data(self, scene, static_mobjects):
+        self._settled: list[int] = []  # ids of the moving mobjects drawn into the background
+        self._updating: set[int] | None = None
         if self._skipping():
             self.static_image = None
             return None
-        return super().save_static_frame_data(scene, static_mobjects)
+        image = super().save_static_frame_data(scene, static_mobjects)
+        self._play_background = self.static_image
+        return image
 
     def update_frame(self, scene, mobjects=None, include_submobjects=True,
                      ignore_skipping=True, **kwargs):
@@ -145,3 +179,30 @@ class QkvRenderer(CairoRenderer):
             return  # a skipped play's one frame: never written
         super().update_frame(scene, mobjects, include_submobjects=include_submobjects,
                              ignore_skipping=ignore_skipping, **kwargs)
+
+    def render(self, scene, time, moving_mobjects=None):
+        """One frame of a play: the background, then what moves, drawn in Manim's order; but
+        the moving mobjects at the front of that order that will not change again in this
+        play (their part of a LaggedStart done) are drawn once into the background."""
+        if self._skipping() or moving_mobjects is None \
+                or moving_mobjects is not scene.moving_mobjects:
+            return super().render(scene, time, moving_mobjects)
+        order = self.camera.get_mobjects_to_display(moving_mobjects)  # what Manim draws
+        if self._settled and [id(m) for m in order[:len(self._settled)]] != self._settled:
+            self.static_image, self._settled = self._play_background, []  # order changed
+        if self._updating is None:  # once a play, after its animations began
+            self._updating = updated_ids(scene)
+        k = new = len(self._settled)
+        changing = changing_ids(scene.animations or (), self._updating)
+        while new < len(order) and id(order[new]) not in changing:
+            new += 1
+        if self.static_image is None:  # nothing before the first moving mobject
+            self.camera.reset()
+        else:
+            self.camera.set_frame_to_background(self.static_image)
+        if new > k:
+            self.camera.capture_mobjects(order[k:new], include_submobjects=False)
+            self.static_image = self.camera.pixel_array.copy()
+            self._settled += [id(m) for m in order[k:new]]
+        self.camera.capture_mobjects(order[new:], include_submobjects=False)
+        self.add_frame(self.get_frame())

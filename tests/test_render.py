@@ -444,6 +444,76 @@ def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
         assert np.array_equal(x, y), f"frame {k} differs"
 
 
+def _tricky_frames(renderer_class, tmp_path) -> tuple[list[np.ndarray], list[int]]:
+    """Every frame a scene made to catch a background drawn too early writes, and for each
+    play how many moving mobjects qkv's renderer had drawn into the background at its end."""
+    from manim import (DOWN, LEFT, RIGHT, UP, AnimationGroup, Circle, Create, Dot, FadeIn,
+                       FadeOut, LaggedStart, ReplacementTransform, Scene, Square, Succession,
+                       Transform, VGroup, always_redraw, tempconfig)
+
+    frames, settled = [], []
+
+    class Tricky(Scene):
+        def construct(self):
+            row = VGroup(*(Square(0.9, fill_opacity=0.7, color=c).shift(RIGHT * 0.45 * k)
+                           for k, c in enumerate(["#e07a5f", "#81b29a", "#f2cc8f", "#3d5a80",
+                                                  "#98c1d9", "#ee6c4d"]))).shift(UP + LEFT)
+            row[2].set_z_index(-1)  # drawn before its neighbours, whatever the scene order
+            self.add(Circle(2, color="#555555"))  # static, under everything
+            # overlapping parts: each later one drawn over the earlier ones as they finish
+            self.play(LaggedStart(*(FadeIn(s) for s in row), lag_ratio=0.4), run_time=2)
+            dots = VGroup(*(Dot(0.5 * RIGHT * k + DOWN) for k in range(5)))
+            led = [row[5]]
+            follower = always_redraw(lambda: Dot(led[0].get_center() + DOWN * 0.3,
+                                                 color="#ffffff"))
+            self.add(dots, follower)  # updated every frame, drawn after the dots
+            # groups of groups; a part that moves over finished ones; the row moving as a
+            # whole while its parts' group is done with some
+            self.play(LaggedStart(*(AnimationGroup(d.animate.shift(UP * 0.4),
+                                                   FadeOut(row[k]))
+                                    for k, d in enumerate(dots)), lag_ratio=0.5),
+                      row[5].animate.shift(LEFT * 2), run_time=2)
+            more = VGroup(*(Square(0.3).shift(DOWN * 2 + RIGHT * 0.4 * k) for k in range(5)))
+            self.play(Succession(Create(dots[0].copy()), ReplacementTransform(dots[1], more)),
+                      Transform(dots[2], VGroup(*(Dot(UP * 2 + RIGHT * k) for k in range(3)))),
+                      run_time=1.5)
+            led[0] = more[0]  # the follower, before the squares, follows the first
+            self.play(LaggedStart(*(m.animate.set_color("#ffdd00").shift(UP * 0.2)
+                                    for m in more), lag_ratio=0.6), run_time=1.5)
+
+    with tempconfig({"media_dir": str(tmp_path), "pixel_width": 320, "pixel_height": 180,
+                     "frame_rate": 15, "disable_caching": True, "write_to_movie": False,
+                     "verbosity": "ERROR", "progress_bar": "none"}):
+        renderer = renderer_class()
+        add, play = renderer.add_frame, renderer.play
+        renderer.add_frame = lambda frame, num_frames=1: (
+            frames.extend([frame.copy()] * num_frames), add(frame, num_frames))
+        renderer.play = lambda *a, **k: (play(*a, **k),
+                                         settled.append(len(getattr(renderer, "_settled", []))))
+        Tricky(renderer=renderer).render()
+    return frames, settled
+
+
+def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draws_it(tmp_path):
+    """qkv/drawing.py draws the finished parts of a LaggedStart into the background once
+    instead of on every frame: every frame of a scene made to trip it (overlapping parts, a
+    z-index against the scene order, an updater after the animated parts, groups of groups, a
+    Succession, a Transform that changes the number of parts, a part moving over finished
+    ones) is the one Manim's own renderer draws, pixel for pixel, and the background did take
+    parts in."""
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    from qkv.drawing import QkvRenderer
+
+    manims, _ = _tricky_frames(CairoRenderer, tmp_path / "manim")
+    ours, settled = _tricky_frames(QkvRenderer, tmp_path / "qkv")
+    assert len(manims) == len(ours) > 90
+    for k, (a, b) in enumerate(zip(manims, ours)):
+        assert np.array_equal(a, b), f"frame {k} differs"
+    assert settled[0] >= 5  # the first LaggedStart's parts went into the background
+    assert sum(settled) > settled[0]  # and more later
+
+
 def test_stages_fade_in_as_manims_fade_in_would():
     """scenes/base.py's FadeInPlace (what fade_in plays when nothing moves) against Manim's
     FadeIn, on every part of a whole stage, alone and staggered in a LaggedStart: the same
