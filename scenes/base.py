@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from manim import (DOWN, UP, Animation, FadeIn, FadeOut, ManimColor, Mobject, Scene, VGroup,
+from manim import (DOWN, UP, Animation, AnimationGroup, FadeIn, FadeOut, ManimColor, Mobject, Scene, VGroup,
                    VMobject, config)
 from manim.utils.bezier import interpolate
 
@@ -102,6 +102,14 @@ def fade_in(mobject, **kwargs) -> Animation:
             ColourFade.fades_away(mobject):
         return FadeInPlace(mobject, **kwargs)
     return FadeIn(mobject, **kwargs)
+
+
+def cross_fade(old, new, **kwargs) -> AnimationGroup:
+    """``old`` fades away while ``new`` fades in where it stands, by colours alone: numbers
+    replaced in their cells. A Transform of one number's glyphs into another's traces new
+    shapes every frame and shows half-morphed digits; this draws both as they are (a
+    16-token grid rescaled: 2.1 s -> s of drawing)."""
+    return AnimationGroup(FadeAway(old), FadeInPlace(new), **kwargs)
 
 
 def trace_from_env(env=None) -> AttentionTrace:

@@ -14,14 +14,13 @@ from manim import (
     FadeOut,
     LaggedStart,
     MathTex,
-    ReplacementTransform,
     SurroundingRectangle,
     TransformFromCopy,
 )
 
 from attention.core import pick_example
 from attention.display import printed_sum_is_exact
-from scenes.base import AttentionScene, fade_in
+from scenes.base import AttentionScene, cross_fade, fade_in
 from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line, shown
 from scenes.layout import (
     CELL_RATIO,
@@ -223,6 +222,6 @@ class ScoresScene(AttentionScene):
             why += ". Masked cells become −∞: no score at all"
         self.beat(fade_in(eq), run_time=1.0, caption=why + ".")
         self.flatten_into(grid.entries)
-        self.beat(ReplacementTransform(grid.entries, scaled), run_time=1.5, wait=2.0,
+        self.beat(cross_fade(grid.entries, scaled), run_time=1.5, wait=2.0,
                   caption="These scaled scores go to the softmax.")
         grid.entries = scaled

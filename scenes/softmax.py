@@ -25,7 +25,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in
+from scenes.base import AttentionScene, cross_fade, fade_in
 from scenes.components import GridLines, MatrixBlock, Number, font_for, plain_text
 from scenes.layout import (
     CELL_RATIO,
@@ -198,7 +198,7 @@ class SoftmaxScene(AttentionScene):
         self.add(*heat[i], lines, *grid.row_labels, weights[i])  # keep the numbers on top
         if others:
             self.beat(LaggedStart(*(AnimationGroup(fade_in(heat[r]),
-                                                ReplacementTransform(grid.entries[r], weights[r]))
+                                                cross_fade(grid.entries[r], weights[r]))
                                     for r in others), lag_ratio=0.3),
                       run_time=min(3.0, 0.35 * len(others) + 1.0),
                       caption="Every row the same way. Brighter cells get more attention." +
