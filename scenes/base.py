@@ -104,6 +104,15 @@ def fade_in(mobject, **kwargs) -> Animation:
     return FadeIn(mobject, **kwargs)
 
 
+def fade_out(mobject, **kwargs) -> Animation:
+    """FadeOut(mobject, ...): by colours alone (:class:`FadeAway`) when nothing moves or
+    shrinks and every shape is a VMobject; else Manim's FadeOut."""
+    if not ({"shift", "scale", "target_position"} & kwargs.keys()) and \
+            ColourFade.fades_away(mobject):
+        return FadeAway(mobject, **kwargs)
+    return FadeOut(mobject, **kwargs)
+
+
 def cross_fade(old, new, **kwargs) -> AnimationGroup:
     """``old`` fades away while ``new`` fades in where it stands, by colours alone: numbers
     replaced in their cells. A Transform of one number's glyphs into another's traces new

@@ -9,7 +9,6 @@ import numpy as np
 from manim import (
     DOWN,
     Create,
-    FadeOut,
     LaggedStart,
     MathTex,
     ReplacementTransform,
@@ -18,7 +17,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in
+from scenes.base import AttentionScene, fade_in, fade_out
 from scenes.components import GridLines, MatrixBlock, font_for, shown, wrapped_words
 from scenes.layout import (
     FRAME_W,
@@ -137,4 +136,4 @@ class EmbeddingsScene(AttentionScene):
             self.beat(*(Create(b) for b in boxes), run_time=0.8, wait=2.0,
                       caption=f"'{t.tokens[i]}' is mostly {feat}, '{t.tokens[j]}' mostly "
                               f"{feat_j} ({val_j:.2f}): they will ask differently.")
-            self.beat(*(FadeOut(b) for b in boxes), run_time=0.5, wait=0.3)
+            self.beat(*(fade_out(b) for b in boxes), run_time=0.5, wait=0.3)

@@ -11,7 +11,6 @@ from manim import (
     DOWN,
     LEFT,
     UP,
-    FadeOut,
     LaggedStart,
     Line,
     MathTex,
@@ -20,7 +19,7 @@ from manim import (
 
 from attention import QKVError
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in
+from scenes.base import AttentionScene, fade_in, fade_out
 from scenes.components import (
     GridLines,
     MatrixBlock,
@@ -146,7 +145,7 @@ class HeadsScene(AttentionScene):
                   run_time=1.0 + 0.4 * h, wait=1.5,
                   caption=f"Each head has its own W_q, W_k and W_v, {d} by {dh}: its query, "
                           f"key and value for '{word_}' have {dh} numbers each, not {d}.")
-        self.beat(FadeOut(VGroup(word, x, arrow, *heads)), run_time=0.6, wait=0)
+        self.beat(fade_out(VGroup(word, x, arrow, *heads)), run_time=0.6, wait=0)
 
     # -- every head's weights, side by side ----------------------------------------------------
     def heads_grids(self) -> None:
@@ -217,7 +216,7 @@ class HeadsScene(AttentionScene):
         t, th = self.trace, self.theme
         n, d = t.n, t.X.shape[1]
         dh = t.heads[0].d_k
-        self.beat(FadeOut(VGroup(*self.head_grids, self.heads_legend)), run_time=0.6, wait=0)
+        self.beat(fade_out(VGroup(*self.head_grids, self.heads_legend)), run_time=0.6, wait=0)
         lf = label_font(t.tokens, th, width=2.0, start=22)
         label_w = token_width(t.tokens, th, lf) + 0.45
         gap, rows = 0.8, max(n, d)

@@ -21,7 +21,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in
+from scenes.base import AttentionScene, fade_in, fade_out
 from scenes.components import MatrixBlock, font_for, plain_text, shown
 from scenes.layout import (
     FRAME_W,
@@ -121,13 +121,13 @@ class MixingScene(AttentionScene):
                   caption=f"'{tok[j]}' has weight {w[j]:.2f}: its value counts the most.")
         rest = [r for r in range(n) if r != j]
         if rest:
-            self.beat(FadeOut(box), LaggedStart(*(TransformFromCopy(V.entries[r],
+            self.beat(fade_out(box), LaggedStart(*(TransformFromCopy(V.entries[r],
                                                                     products.entries[r])
                                                   for r in rest), lag_ratio=0.2),
                       run_time=min(2.0, 0.25 * len(rest) + 0.8),
                       caption="Every value row is scaled by its weight.")
         else:
-            self.beat(FadeOut(box), run_time=0.3)
+            self.beat(fade_out(box), run_time=0.3)
         gather = [FadeOut(products.entries[r][m].copy(), target_position=out.cell_center(0, m))
                   for r in range(n) for m in range(d_v)]  # every column slides into its sum
         self.beat(fade_in(sum_line), fade_in(out.brackets), *gather, fade_in(out.entries),
@@ -168,7 +168,7 @@ class MixingScene(AttentionScene):
         o_head.next_to(out.cells_box, UP, buff=0.2)
         arrow = MathTex(r"\Rightarrow", color=th.muted, font_size=34).move_to(
             [left + d_in * cw + gap / 2, top - n * ch / 2, 0])
-        self.beat(FadeOut(self.mixing_parts), run_time=0.6, wait=0)
+        self.beat(fade_out(self.mixing_parts), run_time=0.6, wait=0)
         self.beat(fade_in(X), fade_in(x_head), fade_in(o_head), fade_in(arrow),
                   fade_in(out.brackets), fade_in(out.entries[i], shift=DOWN * 0.2), run_time=1.2,
                   caption=f"The output of '{t.tokens[i]}' takes its row.")

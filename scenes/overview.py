@@ -12,7 +12,6 @@ from manim import (
     DOWN,
     LEFT,
     UP,
-    FadeOut,
     Group,
     ImageMobject,
     LaggedStart,
@@ -23,7 +22,7 @@ from manim import (
 from manim.constants import RESAMPLING_ALGORITHMS
 
 from attention.minilm import SPECIAL
-from scenes.base import AttentionScene, fade_in
+from scenes.base import AttentionScene, fade_in, fade_out
 from scenes.components import fit_width, plain_text, shortened
 from scenes.heads import HeadsScene, strongest_link
 from scenes.layout import (
@@ -215,7 +214,7 @@ class OverviewScene(AttentionScene):
         note.move_to([0, top - layers * pitch - 0.3, 0])
         why = ("the head you chose" if t.model.chosen_by == "you" else
                "the head whose word rows pick one other word most sharply")
-        self.beat(FadeOut(self.layer_view), run_time=0.6, wait=0)
+        self.beat(fade_out(self.layer_view), run_time=0.6, wait=0)
         self.beat(fade_in(names), fade_in(rows),
                   LaggedStart(*(fade_in(Group(*grid[k * heads:(k + 1) * heads]))
                                 for k in range(layers)), lag_ratio=0.2),

@@ -19,7 +19,6 @@ from manim import (
     Create,
     DashedVMobject,
     Dot,
-    FadeOut,
     LaggedStart,
     Line,
     MathTex,
@@ -30,7 +29,7 @@ from manim import (
 
 from attention import QKVError
 from attention.core import position_waves
-from scenes.base import AttentionScene, fade_in
+from scenes.base import AttentionScene, fade_in, fade_out
 from scenes.components import (
     MatrixBlock,
     fit_width,
@@ -161,7 +160,7 @@ class PositionsScene(AttentionScene):
                   run_time=1.5, wait=1.2,
                   caption=f"Word 0 ('{t.tokens[0]}') to word {last} ('{t.tokens[last]}') "
                           "reads its numbers off the waves.")
-        self.beat(FadeOut(panel.group), run_time=0.6, wait=0)
+        self.beat(fade_out(panel.group), run_time=0.6, wait=0)
 
     # -- X + P = X_in ----------------------------------------------------------------------------
     def positions_sum(self, panel: WavePanel) -> tuple[MatrixBlock, MatrixBlock, MatrixBlock]:
@@ -210,7 +209,7 @@ class PositionsScene(AttentionScene):
         if pair is None:
             self.beat(wait=1.5, caption="Now the same word in two places would get two "
                                         "different rows.")
-            self.beat(FadeOut(self.positions_parts), run_time=0.6, wait=0)
+            self.beat(fade_out(self.positions_parts), run_time=0.6, wait=0)
             return
         a, b = pair
         boxes = [SurroundingRectangle(m.row_box(r), color=th.accent, buff=0.03)
@@ -218,7 +217,7 @@ class PositionsScene(AttentionScene):
         self.beat(*(Create(box) for box in boxes), run_time=0.8, wait=1.6,
                   caption=f"'{t.tokens[a]}' and '{t.tokens[b]}' had the same embedding; "
                           "at different places they now differ.")
-        self.beat(FadeOut(self.positions_parts), *(FadeOut(box) for box in boxes),
+        self.beat(fade_out(self.positions_parts), *(fade_out(box) for box in boxes),
                   run_time=0.6, wait=0)
         self.attention_rows(a, b)
 

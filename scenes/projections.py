@@ -11,7 +11,6 @@ from manim import (
     LEFT,
     UP,
     Create,
-    FadeOut,
     LaggedStart,
     MathTex,
     SurroundingRectangle,
@@ -20,7 +19,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in
+from scenes.base import AttentionScene, fade_in, fade_out
 from scenes.components import MatrixBlock, Number, font_for, plain_text, shortened, shown
 from scenes.layout import (
     FRAME_W,
@@ -140,7 +139,7 @@ class ProjectionsScene(AttentionScene):
                   run_time=1.0,
                   caption=f"That is how much '{t.tokens[i]}' asks for '{dim}'.")
         rest = [q.entries[0][c] for c in range(len(cols)) if c != mc]
-        self.beat(FadeOut(eq), FadeOut(col_box), fade_in(q.brackets),
+        self.beat(fade_out(eq), fade_out(col_box), fade_in(q.brackets),
                   *([LaggedStart(*(fade_in(e) for e in rest), lag_ratio=0.3)] if rest else []),
                   run_time=1.0, caption="The other columns complete its query.")
         self.beat(fade_in(results[1]), fade_in(results[2]), run_time=1.2, wait=1.0,
@@ -173,7 +172,7 @@ class ProjectionsScene(AttentionScene):
                          .next_to(b.cells_box, UP, buff=0.15))
             blocks.append(b)
             x0 += d_k * cw + gap
-        self.beat(FadeOut(self.projection_parts), run_time=0.6, wait=0)
+        self.beat(fade_out(self.projection_parts), run_time=0.6, wait=0)
         self.beat(*(fade_in(VGroup(b.brackets, b.row_labels, h)) for b, h in zip(blocks, heads)),
                   *(fade_in(b.entries[i], shift=DOWN * 0.3) for b in blocks), run_time=1.0,
                   caption=f"'{t.tokens[i]}' takes its row in Q, K and V.")

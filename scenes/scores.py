@@ -11,7 +11,6 @@ from manim import (
     LEFT,
     UP,
     Create,
-    FadeOut,
     LaggedStart,
     MathTex,
     SurroundingRectangle,
@@ -20,7 +19,7 @@ from manim import (
 
 from attention.core import pick_example
 from attention.display import printed_sum_is_exact
-from scenes.base import AttentionScene, cross_fade, fade_in
+from scenes.base import AttentionScene, cross_fade, fade_in, fade_out
 from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line, shown
 from scenes.layout import (
     CELL_RATIO,
@@ -165,11 +164,11 @@ class ScoresScene(AttentionScene):
         # -- Beat 4: the rest of the row, then every other row, briskly --------------------
         rest = [grid.get_entry(i, c) for c in range(t.n) if c != j]
         fill = [LaggedStart(*(fade_in(e, scale=1.3) for e in rest), lag_ratio=0.25)] if rest else []
-        self.beat(FadeOut(k_box), FadeOut(cell_box), FadeOut(eq), *fill, run_time=1.5,
+        self.beat(fade_out(k_box), fade_out(cell_box), fade_out(eq), *fill, run_time=1.5,
                   caption=f"Every key in turn fills the row of '{tok[i]}'.")
         others = [grid.entries[r] for r in range(t.n) if r != i]
         fill = [LaggedStart(*(fade_in(row) for row in others), lag_ratio=0.3)] if others else []
-        self.beat(FadeOut(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
+        self.beat(fade_out(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
                   caption=f"{t.n * t.n} scores in all. The highest: '{tok[i]}' with "
                           f"'{tok[j]}'.")
 

@@ -16,7 +16,6 @@ from manim import (
     UP,
     AnimationGroup,
     Create,
-    FadeOut,
     LaggedStart,
     MathTex,
     ReplacementTransform,
@@ -25,7 +24,7 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, cross_fade, fade_in
+from scenes.base import AttentionScene, cross_fade, fade_in, fade_out
 from scenes.components import GridLines, MatrixBlock, Number, font_for, plain_text
 from scenes.layout import (
     CELL_RATIO,
@@ -187,13 +186,13 @@ class SoftmaxScene(AttentionScene):
         sigma = MathTex(r"\Sigma", color=th.accent, font_size=32)
         sigma.next_to(sums.cells_box, UP, buff=0.15)
         lines = GridLines(grid, th.grid)
-        self.beat(FadeOut(VGroup(*strip[:3], strip[4:])), run_time=0.6, wait=0)
+        self.beat(fade_out(VGroup(*strip[:3], strip[4:])), run_time=0.6, wait=0)
         others = [r for r in range(n) if r != i]
         self.beat(fade_in(grid.row_labels), fade_in(grid.col_labels), Create(lines),
                   *([fade_in(hatch)] if t.mask.any() else []),
                   *(fade_in(grid.entries[r]) for r in others),
                   ReplacementTransform(strip[3][2], weights[i]), fade_in(heat[i]),
-                  FadeOut(strip[3][:2]), run_time=1.5,
+                  fade_out(strip[3][:2]), run_time=1.5,
                   caption=f"Back to the grid: the row of '{t.tokens[i]}' is done.")
         self.add(*heat[i], lines, *grid.row_labels, weights[i])  # keep the numbers on top
         if others:
