@@ -81,6 +81,15 @@ class QkvCamera(Camera):
         super().__init__(*args, **kwargs)
         self._paths: OrderedDict[bytes, cairo.Path] = OrderedDict()
 
+    def display_vectorized(self, vmobject, ctx):
+        """Manim's, but a shape with nothing to show (fill, stroke and background stroke all
+        at opacity 0: a part of a fade-in not begun yet) is not drawn: cairo would leave
+        every pixel as it was."""
+        if not (vmobject.fill_rgbas[:, 3].any() or vmobject.stroke_rgbas[:, 3].any()
+                or vmobject.background_stroke_rgbas[:, 3].any()):
+            return self
+        return super().display_vectorized(vmobject, ctx)
+
     def set_cairo_context_path(self, ctx, vmobject):
         points = vmobject.points
         if len(points) == 0 or not np.isfinite(points).all():
