@@ -113,13 +113,13 @@ def fade_out(mobject, **kwargs) -> Animation:
     return FadeOut(mobject, **kwargs)
 
 
-def cross_fade(old, new, *, add: bool = True, **kwargs) -> AnimationGroup:
+def cross_fade(old, new, *, to_front: bool = False, **kwargs) -> AnimationGroup:
     """``old`` fades away while ``new`` fades in where it stands, by colours alone: numbers
     replaced in their cells. A Transform of one number's glyphs into another's traces new
     shapes every frame and shows half-morphed digits; this draws both as they are (a
-    16-token grid rescaled at 480p15: 2.1 s -> 1.3 s). ``add=False``: ``new`` is already in
-    the scene, where it should be drawn."""
-    return AnimationGroup(FadeAway(old), FadeInPlace(new, introducer=add), **kwargs)
+    16-token grid rescaled at 480p15: 2.1 s -> 1.3 s). ``to_front``: ``old`` is moved to the
+    end of the drawing order as the fade begins, just before ``new``."""
+    return AnimationGroup(FadeAway(old, introducer=to_front), FadeInPlace(new), **kwargs)
 
 
 def trace_from_env(env=None) -> AttentionTrace:

@@ -196,14 +196,13 @@ class SoftmaxScene(AttentionScene):
                   caption=f"Back to the grid: the row of '{t.tokens[i]}' is done.")
         self.add(*heat[i], lines, *grid.row_labels, weights[i])  # keep the numbers on top
         if others:
-            # Row after row in the drawing order, each its old numbers, heat and new numbers
-            # (the order the fades would give each row, but rows not interleaved): a finished
-            # row is then drawn once into the background while the next ones still fade
-            # (qkv/drawing.py), not on every frame to the end.
-            self.add(*(m for r in others for m in (grid.entries[r], heat[r], weights[r])))
-            self.beat(LaggedStart(*(AnimationGroup(fade_in(heat[r], introducer=False),
+            # Each row's heat, old numbers and new numbers go to the end of the drawing order
+            # as the beat begins, row after row: a finished row is then drawn once into the
+            # background while the next ones still fade (qkv/drawing.py), not on every frame
+            # to the end.
+            self.beat(LaggedStart(*(AnimationGroup(fade_in(heat[r]),
                                                 cross_fade(grid.entries[r], weights[r],
-                                                           add=False))
+                                                           to_front=True))
                                     for r in others), lag_ratio=0.3),
                       run_time=min(3.0, 0.35 * len(others) + 1.0),
                       caption="Every row the same way. Brighter cells get more attention." +
