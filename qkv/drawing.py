@@ -165,6 +165,9 @@ class QkvRenderer(CairoRenderer):
         kwargs.setdefault("file_writer_class", QkvFileWriter)
         kwargs.setdefault("camera_class", QkvCamera)
         super().__init__(**kwargs)
+        self._settled: list[int] = []  # ids of a play's moving mobjects drawn into its background
+        self._updating: set[int] | None = None  # ids an updater reaches, found once a play
+        self._play_background = None  # the play's background before any of them
         Mobject.__deepcopy__ = mobject_deepcopy
         Mobject.get_family = mobject_get_family
 
@@ -173,14 +176,12 @@ class QkvRenderer(CairoRenderer):
         return self.skip_animations and not config.save_last_frame
 
     def save_static_frame_data(self, scene, static_mobjects):
-        self._settled: list[int] = []  # ids of the moving mobjects drawn into the background
-        self._updating: set[int] | None = None
+        self._settled, self._updating = [], None
         if self._skipping():
             self.static_image = None
             return None
-        image = super().save_static_frame_data(scene, static_mobjects)
-        self._play_background = self.static_image
-        return image
+        self._play_background = super().save_static_frame_data(scene, static_mobjects)
+        return self._play_background
 
     def update_frame(self, scene, mobjects=None, include_submobjects=True,
                      ignore_skipping=True, **kwargs):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from manim import (DOWN, UP, Animation, AnimationGroup, FadeIn, FadeOut, ManimColor, Mobject, Scene, VGroup,
-                   VMobject, config)
+from manim import (DOWN, UP, Animation, AnimationGroup, FadeIn, FadeOut, ManimColor, Mobject,
+                   Scene, VGroup, VMobject, config)
 from manim.utils.bezier import interpolate
 
 from attention import (

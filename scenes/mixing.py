@@ -122,8 +122,8 @@ class MixingScene(AttentionScene):
         rest = [r for r in range(n) if r != j]
         if rest:
             self.beat(fade_out(box), LaggedStart(*(TransformFromCopy(V.entries[r],
-                                                                    products.entries[r])
-                                                  for r in rest), lag_ratio=0.2),
+                                                                     products.entries[r])
+                                                   for r in rest), lag_ratio=0.2),
                       run_time=min(2.0, 0.25 * len(rest) + 0.8),
                       caption="Every value row is scaled by its weight.")
         else:
