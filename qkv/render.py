@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -156,8 +157,10 @@ def linked(src: Path, dst: Path) -> None:
     """``dst`` as a hard link to ``src`` (one system call, no bytes copied: seeding a render
     from a cache of 2,600 files took 0.74 s by copy, 0.03 s by link), or a copy where the two
     are on different file systems. Safe because nothing writes into a drawn file that exists:
-    Manim and Pango only make files that are missing, and qkv replaces a text it must make
-    again by renaming a new file over the old name (scenes/components.py)."""
+    Manim and Pango only make files that are missing, Manim's rewrite of a text's SVG happens
+    once, when it is made (:func:`remove_last_M_in_place_only_if_it_changes`), and qkv
+    replaces a text it must make again by renaming a new file over the old name
+    (scenes/components.py)."""
     try:
         os.link(src, dst)
     except OSError:
@@ -206,11 +209,39 @@ def keep_drawn(work: Path, cache: Path) -> None:
         pass  # a cache that cannot be written only costs time
 
 
+def remove_last_M_in_place_only_if_it_changes(file_name: str) -> None:
+    """manimpango's ``PangoUtils.remove_last_M`` (what Manim's Text and MarkupText run on
+    their SVG every time one is made, also when the file was made long before), writing the
+    file back only when its substitution changes something: the first time. Its rewrite
+    truncates the file before writing it again, and with a render's folder linked to the
+    cache that file is every render's (a suite run caught one reading it empty). The
+    substitution changes nothing a second time; the file ends as manimpango leaves it."""
+    with open(file_name) as f:
+        content = f.read()
+    done = re.sub(r'Z M [^A-Za-z]*? "\/>', 'Z "/>', content)
+    if done != content:
+        with open(file_name, "w") as f:
+            f.write(done)
+
+
+MANIMPANGOS_REMOVE_LAST_M = []  # manimpango's own, once replaced (for the tests)
+
+
+def texts_rewritten_only_once() -> None:
+    from manimpango import PangoUtils
+
+    own = PangoUtils.__dict__["remove_last_M"].__func__
+    if own is not remove_last_M_in_place_only_if_it_changes:
+        MANIMPANGOS_REMOVE_LAST_M[:] = [own]
+        PangoUtils.remove_last_M = staticmethod(remove_last_M_in_place_only_if_it_changes)
+
+
 @contextmanager
 def drawn_kept(work: Path):
     """Around a render into ``work``: the cache's formulas and texts before, its new ones
     kept after (only when the render finished)."""
     cache = drawn_cache()
+    texts_rewritten_only_once()  # before any text is read from a linked file
     seed_drawn(work, cache)
     yield
     keep_drawn(work, cache)

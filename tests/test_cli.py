@@ -388,6 +388,49 @@ def test_the_drawn_cache_takes_only_whole_files(tmp_path):
         "whole.pickle", "whole.svg"]
 
 
+def test_a_text_made_again_leaves_its_svg_as_it_was(tmp_path, monkeypatch):
+    """Manim's Text rewrites its SVG in place every time one is made (manimpango's
+    remove_last_M), which truncates a file every render linked to the cache shares. qkv's
+    replacement writes it only when it changes it: the first time, to the very bytes
+    manimpango's writes."""
+    import time
+
+    import manim
+    from manimpango import PangoUtils
+
+    import qkv.render as render
+
+    remove_last_M_in_place_only = render.remove_last_M_in_place_only_if_it_changes
+    render.texts_rewritten_only_once()
+    ours = PangoUtils.__dict__["remove_last_M"]
+    (manimpangos,) = render.MANIMPANGOS_REMOVE_LAST_M
+
+    def svg(folder):
+        with manim.tempconfig({"media_dir": str(folder)}):
+            manim.Text("Cats sat, Wąż", font="DejaVu Sans")
+        (f,) = (folder / "texts").glob("*.svg")
+        return f
+
+    made = svg(tmp_path / "qkv")
+    monkeypatch.setattr(PangoUtils, "remove_last_M", staticmethod(lambda name: None))
+    raw = svg(tmp_path / "raw")  # as Pango writes it, before either rewrite
+    monkeypatch.setattr(PangoUtils, "remove_last_M", ours)
+    theirs, qkvs = (raw.with_name(n) for n in ("theirs.svg", "qkvs.svg"))
+    for f, rewrite in ((theirs, manimpangos), (qkvs, remove_last_M_in_place_only)):
+        f.write_bytes(raw.read_bytes())
+        rewrite(str(f))
+    assert b'Z M ' in raw.read_bytes() and theirs.read_bytes() != raw.read_bytes()
+    assert qkvs.read_bytes() == theirs.read_bytes()
+    when = made.stat().st_mtime_ns
+    time.sleep(0.05)
+    svg(tmp_path / "qkv")  # the same text again, from its file
+    assert made.stat().st_mtime_ns == when  # not written
+    monkeypatch.setattr(PangoUtils, "remove_last_M", staticmethod(manimpangos))
+    svg(tmp_path / "qkv")
+    assert ours.__func__ is remove_last_M_in_place_only
+    assert made.stat().st_mtime_ns != when  # manimpango's own writes it again
+
+
 def test_the_drawn_cache_is_linked_where_it_can_be_and_copied_where_not(tmp_path, monkeypatch):
     """Seeding a render's folder links the cache's files (no bytes copied; a render never
     writes into a drawn file that exists); across file systems, where a link fails, it copies
