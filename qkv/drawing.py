@@ -18,9 +18,15 @@ frame shows what Manim's own renderer would draw (tests/test_render.py compares 
    (``Mobject.get_family``, asked of everything on screen several times a frame: a 16-token
    softmax frame's walk 1.2 ms → 0.65 ms). Both are installed when a :class:`QkvRenderer`
    is made; tests/test_render.py compares them with Manim's.
+4. **What a play is done with goes into its background.** Manim draws a play's still
+   mobjects once and every moving one on every frame; in a LaggedStart every part counts as
+   moving to the end. The moving mobjects at the front of Manim's drawing order that nothing
+   will change again in the play (finished parts, no updater) are drawn once into the
+   background, in that order (:meth:`QkvRenderer.render`). A shape at opacity 0 everywhere
+   is not drawn (cairo would change no pixel).
 
-Manim is pinned below 0.22; this overrides two methods of its ``CairoRenderer``, one of its
-``Camera``, and ``Mobject.__deepcopy__`` and ``Mobject.get_family``.
+Manim is pinned below 0.22; this overrides three methods of its ``CairoRenderer``, two of
+its ``Camera``, and ``Mobject.__deepcopy__`` and ``Mobject.get_family``.
 """
 
 from __future__ import annotations
