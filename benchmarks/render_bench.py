@@ -104,22 +104,23 @@ def target_rows(tmp: Path, repeat: int = 1) -> None:
             runs[n, quality, jobs].append(wall)
             lengths[n, quality, jobs] = video_seconds(movies[0])
     walls = {row: min(w) for row, w in runs.items()}
+
+    def row(what: str, quality: str, jobs: int, wall: float, length: float, slowest: str):
+        print(f"| {what} | {quality} | {jobs} | {wall:.1f} | {length:.1f} | "
+              f"{wall / length:.2f} |" + (f" {slowest} |" if repeat > 1 else ""), flush=True)
+
     for (n, quality, jobs), wall in walls.items():
-        length = lengths[n, quality, jobs]
-        print(f"| explainer, {n} tokens | {quality} | {jobs} | {wall:.1f} | {length:.1f} | "
-              f"{wall / length:.2f} |" + (f" {max(runs[n, quality, jobs]):.1f} |"
-                                         if repeat > 1 else ""), flush=True)
+        row(f"explainer, {n} tokens", quality, jobs, wall, lengths[n, quality, jobs],
+            f"{max(runs[n, quality, jobs]):.1f}")
     for n, quality, jobs in ((6, "high", 2), (6, "high", 1)):
         wall, movies = render(SENTENCES[n], quality, tmp / f"t-{n}-{quality}-{jobs}", "--scene",
                               "explainer", "--jobs", str(jobs), "--silent")
         length = video_seconds(movies[0])
         walls[n, quality, jobs] = wall
-        print(f"| explainer, {n} tokens | {quality} | {jobs} | {wall:.1f} | {length:.1f} | "
-              f"{wall / length:.2f} |" + (" once |" if repeat > 1 else ""), flush=True)
+        row(f"explainer, {n} tokens", quality, jobs, wall, length, "once")
         if (n, quality, jobs) == (6, "high", 2):
             fw = floor(length, "high", tmp / "floor-high")
-            print(f"| floor: empty scene | high | 1 | {fw:.1f} | {length:.1f} | "
-                  f"{fw / length:.2f} |" + (" once |" if repeat > 1 else ""), flush=True)
+            row("floor: empty scene", "high", 1, fw, length, "once")
     print()
     for jobs in (1, 2):
         print(f"low, --jobs {jobs}: 16 tokens / 6 tokens = "

@@ -95,22 +95,25 @@ class FadeInPlace(ColourFade):
     fading_in = True
 
 
+MOVES = frozenset({"shift", "scale", "target_position"})  # FadeIn/FadeOut: move or resize
+
+
+def by_colour(mobject, kwargs) -> bool:
+    """Whether Manim's FadeIn or FadeOut of ``mobject`` with ``kwargs`` would change colours
+    only: nothing moves or changes size, and every shape is a VMobject."""
+    return not (MOVES & kwargs.keys()) and ColourFade.fades_away(mobject)
+
+
 def fade_in(mobject, **kwargs) -> Animation:
-    """FadeIn(mobject, ...): by colours alone (:class:`FadeInPlace`) when nothing moves or
-    grows and every shape is a VMobject; else Manim's FadeIn."""
-    if not ({"shift", "scale", "target_position"} & kwargs.keys()) and \
-            ColourFade.fades_away(mobject):
-        return FadeInPlace(mobject, **kwargs)
-    return FadeIn(mobject, **kwargs)
+    """FadeIn(mobject, ...): by colours alone (:class:`FadeInPlace`) when :func:`by_colour`;
+    else Manim's FadeIn."""
+    return (FadeInPlace if by_colour(mobject, kwargs) else FadeIn)(mobject, **kwargs)
 
 
 def fade_out(mobject, **kwargs) -> Animation:
-    """FadeOut(mobject, ...): by colours alone (:class:`FadeAway`) when nothing moves or
-    shrinks and every shape is a VMobject; else Manim's FadeOut."""
-    if not ({"shift", "scale", "target_position"} & kwargs.keys()) and \
-            ColourFade.fades_away(mobject):
-        return FadeAway(mobject, **kwargs)
-    return FadeOut(mobject, **kwargs)
+    """FadeOut(mobject, ...): by colours alone (:class:`FadeAway`) when :func:`by_colour`;
+    else Manim's FadeOut."""
+    return (FadeAway if by_colour(mobject, kwargs) else FadeOut)(mobject, **kwargs)
 
 
 def cross_fade(old, new, *, to_front: bool = False, **kwargs) -> AnimationGroup:
