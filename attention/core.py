@@ -51,9 +51,9 @@ class AttentionConfig:
     model: str = _option("toy", "toy (hand-designed, 6 named features) or minilm (the trained "
                          "all-MiniLM-L6-v2: 6 layers of 12 heads).", choices=MODELS)
     layer: int | None = _option(None, "With --model minilm: the layer to explain, 1 to 6 "
-                                "(default: the rule in the README).", kind=int, metavar="L")
+                                "(default: the rule in docs/models.md).", kind=int, metavar="L")
     head: int | None = _option(None, "With --model minilm: the head of that layer, 1 to 12 "
-                               "(default: the rule in the README).", kind=int, metavar="H")
+                               "(default: the rule in docs/models.md).", kind=int, metavar="H")
 
     def __post_init__(self) -> None:
         if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)):

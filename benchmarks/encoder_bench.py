@@ -5,7 +5,7 @@ Manim's own settings, frame by frame) for a few libx264 settings.
     .venv/bin/python benchmarks/encoder_bench.py --quality low      # 480p15
 
 Each setting renders the same scenes (silent, one process, through the real CLI, with
-QKV_X264 set: see qkv/encoder.py) and an empty scene as long as them (the floor). "manim" is
+QKV_X264 set: see engine/writer.py) and an empty scene as long as them (the floor). "manim" is
 Manim 0.21's own writer (crf 23, preset medium, every frame of a hold converted again).
 Prints a Markdown table.
 """

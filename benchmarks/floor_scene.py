@@ -3,7 +3,7 @@ on their own, for the benchmarks to compare against.
 
     python benchmarks/floor_scene.py QUALITY OUT_DIR SECONDS
 
-renders it with qkv's file writer (qkv/encoder.py; QKV_X264=manim: Manim's own), as
+renders it with qkv's file writer (engine/writer.py; QKV_X264=manim: Manim's own), as
 ``qkv render`` does. (``manim benchmarks/floor_scene.py FloorScene`` with QKV_FLOOR_SECONDS
 renders it with Manim's CLI.)
 """
@@ -29,7 +29,7 @@ if __name__ == "__main__":
     from manim import tempconfig
     from manim.renderer.cairo_renderer import CairoRenderer
 
-    from qkv.encoder import QkvFileWriter
+    from engine.writer import QkvFileWriter
     from qkv.render import QUALITIES
 
     quality, out, seconds = sys.argv[1:4]

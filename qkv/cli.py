@@ -1,4 +1,5 @@
-"""The ``qkv`` command: ``qkv export``, ``qkv render``, ``qkv slides``, ``qkv scenes``.
+"""The ``qkv`` command: ``qkv export``, ``qkv render``, ``qkv slides``, ``qkv batch``,
+``qkv scenes``, and ``qkv --version``.
 
 Every problem with the input ends in one line ``error: ...`` that says how to fix it, exit
 status 2, and no file written.
@@ -115,6 +116,7 @@ def resolve_for_video(sentence, math: dict, config_path, theme, out: Path):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qkv", message="%(prog)s %(version)s")
 def cli():
     """Turn a sentence into videos that explain self-attention, with every number computed."""
 

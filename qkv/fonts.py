@@ -10,7 +10,7 @@ import sys
 from functools import lru_cache
 
 from attention import AttentionTrace, QKVError
-from scenes.components import LRM, TEXT_STYLE, display_text
+from attention.display import LRM, TEXT_STYLE, display_text
 
 INVISIBLE = (LRM, TEXT_STYLE)  # marks that steer Pango and draw nothing
 

@@ -5,14 +5,11 @@ still, captions, section clips) renamed into place when complete (:mod:`qkv.outp
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from attention import AttentionTrace, QKVError
+from engine.cache import drawn_kept
 from qkv.captions import with_captions
 from qkv.output import slug, staging
 from qkv.registry import VIDEO_FORMATS
@@ -123,135 +120,11 @@ def section_clips(writer) -> list[tuple[str, Path]]:
             for s in json.loads(index.read_text())]
 
 
-# Manim's formulas (LaTeX -> SVG) and texts (Pango -> SVG; and qkv's texts parsed, pickled:
-# scenes/components.py)
-DRAWN_KEPT = ("Tex", "texts")
-DRAWN_FILES = ("*.svg", "*.pickle")
-
-
-def drawn_cache() -> Path:
-    """Where formulas and texts Manim has turned into SVG are kept between renders."""
-    from platformdirs import user_cache_path
-
-    return user_cache_path("qkv") / "manim"
-
-
-def whole_file(path: Path) -> bool:
-    """An SVG that ends as one does (never an empty file: Pango writes one for a text it
-    cannot draw, before the render fails; nor one cut short), or a pickle that ends with its
-    STOP."""
-    try:
-        with path.open("rb") as f:
-            f.seek(max(0, path.stat().st_size - 64))
-            tail = f.read()
-    except OSError:
-        return False
-    return b"</svg>" in tail if path.suffix == ".svg" else tail.endswith(b".")
-
-
-def drawn_files(folder: Path):
-    return (f for pattern in DRAWN_FILES for f in folder.glob(pattern)) if folder.is_dir() else ()
-
-
-def linked(src: Path, dst: Path) -> None:
-    """``dst`` as a hard link to ``src`` (one system call, no bytes copied: seeding a render
-    from a cache of 2,600 files took 0.74 s by copy, 0.03 s by link), or a copy where the two
-    are on different file systems. Safe because nothing writes into a drawn file that exists:
-    Manim and Pango only make files that are missing, Manim's rewrite of a text's SVG happens
-    once, when it is made (:func:`remove_last_M_in_place_only_if_it_changes`), and qkv
-    replaces a text it must make again by renaming a new file over the old name
-    (scenes/components.py)."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
-def names_in(folder: Path) -> set[str]:
-    try:
-        return {e.name for e in os.scandir(folder)}
-    except OSError:
-        return set()
-
-
-def seed_drawn(work: Path, cache: Path) -> None:
-    """Give a render's own media folder every formula and text drawn before: LaTeX and Pango
-    then run only for new ones (~8 s saved for the explainer), and qkv's texts are not parsed
-    again. A file not whole is never handed on (Manim would read it as it is)."""
-    try:
-        for sub in DRAWN_KEPT:
-            src, dst = cache / sub, work / sub
-            dst.mkdir(parents=True, exist_ok=True)
-            there = names_in(dst)
-            for f in drawn_files(src):
-                if f.name not in there and whole_file(f):
-                    linked(f, dst / f.name)
-    except OSError:
-        pass  # an unreadable cache only costs time
-
-
-def keep_drawn(work: Path, cache: Path) -> None:
-    """Put what a finished render drew that the cache lacks into it, each file whole or not
-    at all (linked or copied beside, then renamed: renders at once never read half a
-    file)."""
-    try:
-        for sub in DRAWN_KEPT:
-            folder = cache / sub
-            there = names_in(folder)
-            for f in drawn_files(work / sub):
-                if f.name not in there and whole_file(f):
-                    folder.mkdir(parents=True, exist_ok=True)
-                    tmp = folder / f".{f.name}.{os.getpid()}.part"
-                    tmp.unlink(missing_ok=True)
-                    linked(f, tmp)
-                    os.replace(tmp, folder / f.name)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
-
-
-def remove_last_M_in_place_only_if_it_changes(file_name: str) -> None:
-    """manimpango's ``PangoUtils.remove_last_M`` (what Manim's Text and MarkupText run on
-    their SVG every time one is made, also when the file was made long before), writing the
-    file back only when its substitution changes something: the first time. Its rewrite
-    truncates the file before writing it again, and with a render's folder linked to the
-    cache that file is every render's (a suite run caught one reading it empty). The
-    substitution changes nothing a second time; the file ends as manimpango leaves it."""
-    with open(file_name) as f:
-        content = f.read()
-    done = re.sub(r'Z M [^A-Za-z]*? "\/>', 'Z "/>', content)
-    if done != content:
-        with open(file_name, "w") as f:
-            f.write(done)
-
-
-MANIMPANGOS_REMOVE_LAST_M = []  # manimpango's own, once replaced (for the tests)
-
-
-def texts_rewritten_only_once() -> None:
-    from manimpango import PangoUtils
-
-    own = PangoUtils.__dict__["remove_last_M"].__func__
-    if own is not remove_last_M_in_place_only_if_it_changes:
-        MANIMPANGOS_REMOVE_LAST_M[:] = [own]
-        PangoUtils.remove_last_M = staticmethod(remove_last_M_in_place_only_if_it_changes)
-
-
-@contextmanager
-def drawn_kept(work: Path):
-    """Around a render into ``work``: the cache's formulas and texts before, its new ones
-    kept after (only when the render finished)."""
-    cache = drawn_cache()
-    texts_rewritten_only_once()  # before any text is read from a linked file
-    seed_drawn(work, cache)
-    yield
-    keep_drawn(work, cache)
-
-
 def manim_render(trace: AttentionTrace, options: RenderOptions, work: Path):
     """Let Manim render into ``work``; return the scene (its file writer knows the files)."""
     import manim
 
-    from qkv.drawing import QkvRenderer
+    from engine.renderer import QkvRenderer
     from qkv.registry import load
 
     manim.logger.setLevel("INFO" if options.verbose else "ERROR")

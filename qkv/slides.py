@@ -54,7 +54,7 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
     from manim_slides.config import PresentationConfig
     from manim_slides.convert import PowerPoint
 
-    from qkv.drawing import QkvRenderer
+    from engine.renderer import QkvRenderer
     from scenes.deck import ExplainerDeck
 
     to = (to,) if isinstance(to, str) else tuple(to)

@@ -1,160 +1,22 @@
-"""Shared mobjects: numbers tagged with what they show, labelled matrices, grid lines.
+"""Shared mobjects: labelled matrices, grid lines, lines of text and numbers.
 
-Every number drawn on screen is a :class:`Number`, carrying ``qkv_value`` (the value it
-shows, rounded as shown) and ``qkv_source`` (which trace entry it shows, e.g. ``"Q[2,1]"``),
-so tests can prove that what a viewer reads is what :mod:`attention` computed.
+Every number drawn on screen is an :class:`engine.text.Number`, carrying ``qkv_value`` (the
+value it shows, rounded as shown) and ``qkv_source`` (which trace entry it shows, e.g.
+``"Q[2,1]"``), so tests can prove that what a viewer reads is what :mod:`attention` computed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import pickle
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-from manim import (DOWN, LEFT, RIGHT, UP, MarkupText, Mobject, Rectangle, Text, VGroup,
-                   VMobject, config)
+from manim import DOWN, LEFT, RIGHT, UP, Mobject, Rectangle, Text, VGroup, VMobject
 
-from attention.display import MINUS, format_number
+from attention.display import display_text
+from engine.text import TEXT_SIZE, Cell, Number, made_text
 from scenes.theme import Theme
-
-
-def parse_number(s: str) -> float:
-    """Inverse of :func:`format_number`, for tests."""
-    s = s.replace(MINUS, "-")
-    return {"-\u221e": -math.inf, "\u221e": math.inf}.get(s, None) or float(s)
-
-
-CONTOURS = 3  # outlines per glyph, at least: a digit has up to 3 (8); see Number
-
-
-_GLYPHS: dict[tuple[str, str], tuple[list[np.ndarray], float]] = {}
-
-
-def _glyph(ch: str, font: str) -> tuple[list[np.ndarray], float]:
-    """One character of a monospaced font at size 48, placed relative to its cell's origin:
-    its outlines (each closed contour's Bézier points, padded with empty contours at the
-    glyph's centre to at least CONTOURS) and the font's advance width. Pango is asked once
-    per character; numbers are then assembled from these points, which is ~30 times faster
-    than a Text per number."""
-    key = (font, ch)
-    if key not in _GLYPHS:
-        probe = Text(f"0{ch}0", font=font, font_size=48)
-        left, mid, right = probe.submobjects
-        advance = (right.get_center()[0] - left.get_center()[0]) / 2
-        ref = np.array([left.get_center()[0] + advance, left.get_center()[1], 0.0])
-        points = mid.points - ref
-        contours = [points[a:b] for a, b in mid.get_subpath_split_indices_from_points(points)]
-        centre = (points.min(axis=0) + points.max(axis=0)) / 2
-        contours += [np.repeat(centre[None], 4, axis=0)] * (CONTOURS - len(contours))
-        _GLYPHS[key] = (contours, advance)
-    return _GLYPHS[key]
-
-
-class Cell(tuple):
-    """(block, row, column) of a number in a :class:`MatrixBlock`. Copying a number (every
-    Transform does) shares it rather than copying the whole block with the number."""
-
-    def __deepcopy__(self, memo):
-        return self
-
-
-class Number(VMobject):
-    """A number on screen, tagged with the value it shows and where it comes from.
-
-    ``text`` is the string shown, ``qkv_value`` the value, ``qkv_source`` the trace entry
-    (``"Q[2,1]"``). Drawn in a monospaced font from cached glyphs, as one shape: a grid of
-    numbers is then as many mobjects as numbers, not as characters, which is what drawing a
-    frame and copying for an animation cost. Every glyph has the same number of outlines
-    (empty ones added), so one number morphs into another glyph by glyph."""
-
-    def __init__(self, value: float, *, digits: int = 2, source: str = "",
-                 font: str = "DejaVu Sans Mono", font_size: float = 24, color=None, **kwargs):
-        super().__init__(fill_opacity=1, stroke_width=0, **kwargs)
-        self.qkv_value = float(value)
-        self.qkv_digits = digits
-        self.qkv_source = source
-        self.qkv_font = font
-        self.text = self.qkv_text = format_number(value, digits)
-        pieces = []
-        for k, ch in enumerate(self.text):
-            contours, advance = _glyph(ch, font)
-            pieces += [c + RIGHT * k * advance for c in contours]
-        self.points = np.concatenate(pieces)
-        self.scale(font_size / 48, about_point=np.zeros(3)).center()
-        self._size_at = (font_size, self.height)
-        if color is not None:
-            self.set_color(color)
-
-    @property
-    def font_size(self) -> float:
-        """The font size it is drawn at now (after any scaling), like Text.font_size."""
-        size, height = self._size_at
-        return size * self.height / height if height else size
-
-    def get_family(self, recurse: bool = True) -> list:
-        """[self] for a number without parts (Manim's walk costs ~10 times that per call, and
-        every frame asks each number for its family several times)."""
-        if not self.submobjects:
-            return [self]
-        return super().get_family(recurse)
-
-    def get_subpaths_from_points(self, points: np.ndarray) -> list[np.ndarray]:
-        """Manim's split into outlines (a new one wherever a curve does not start where the
-        last one ended, by np.isclose's rule), found with Manim's own one-step numpy split
-        rather than one np.allclose call per curve: every Transform of a number splits both
-        ends this way, which was a third of building a 16-token grid's animations."""
-        n = self.n_points_per_cubic_curve
-        return [points[i:j] for i, j in self.get_subpath_split_indices_from_points(points).tolist()
-                if j - i >= n]
-
-    def consider_points_equals(self, p0, p1) -> bool:
-        """np.allclose(p0, p1, atol=tolerance) as Manim asks it, for a number's points (always
-        finite), without np.allclose's overhead: Transform asks it once per outline."""
-        p0, p1 = np.asarray(p0), np.asarray(p1)
-        return bool((np.abs(p0 - p1) <= self.tolerance_for_point_equality
-                     + 1e-05 * np.abs(p1)).all())
-
-
-LRM = "\u200e"  # left-to-right mark
-TEXT_STYLE = "\ufe0e"  # variation selector 15: draw the character as text, not as emoji
-DROPPED = {"\ufe0f", "\u200d"}  # emoji style selector and zero-width joiner
-
-
-def _is_emoji(ch: str) -> bool:
-    o = ord(ch)
-    return unicodedata.category(ch) == "So" and (o >= 0x1F000 or 0x2190 <= o <= 0x2BFF)
-
-
-def display_text(text: str) -> str:
-    """What Pango is given for ``text`` so that it shows up on screen.
-
-    * Emoji are drawn as outlines (the text style, from the Symbola font): colour emoji are
-      bitmaps, which Manim's SVG import drops. Skin tones and joiners are left out, so a
-      family emoji shows its members side by side.
-    * Right-to-left words (Arabic, Hebrew) get a left-to-right mark in front: Pango lays an
-      RTL paragraph out from the right edge, off the surface Manim reads, and draws nothing.
-    """
-    out = []
-    for ch in text:
-        if ch in DROPPED or "\U0001f3fb" <= ch <= "\U0001f3ff":
-            continue
-        out.append(ch + TEXT_STYLE if _is_emoji(ch) else ch)
-    shown = "".join(out)
-    if any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in shown):
-        shown = LRM + shown
-    return shown
-
-
-_TEXTS: dict[tuple, Text] = {}
-TEXTS_KEPT = 4000
-TEXT_SIZE = 48  # every plain text is drawn by Pango at this size, then scaled to its own
-TEXT_FORMAT = 1  # of the parsed texts kept on disk: a new one when what is kept changes
 
 
 def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None = None, **kw):
@@ -169,69 +31,6 @@ def plain_text(text: str, theme: Theme, *, font_size: float, color: str | None =
     if font_size != TEXT_SIZE:
         copy.scale(font_size / TEXT_SIZE)
     return copy
-
-
-def made_text(shown: str, font: str, color, **kw) -> Text:
-    """The Text Pango draws for ``shown`` at TEXT_SIZE, made once (callers copy it). Kept in
-    memory, and parsed as well as drawn on disk: beside the SVG Pango writes, in Manim's text
-    folder, the parsed Text (pickled, written whole and renamed into place), which a new
-    process reads in 0.2 ms instead of parsing the SVG again (~30 ms)."""
-    key = (shown, font, str(color), tuple(sorted(kw.items())))
-    try:
-        made = _TEXTS.get(key)
-    except TypeError:  # an unhashable option (a dict of colours): made fresh each time
-        return light(Text(shown, font=font, font_size=TEXT_SIZE, color=color, **kw))
-    if made is None:
-        file = _text_file(key)
-        made = _read_text(file)
-        if made is None:
-            made = light(Text(shown, font=font, font_size=TEXT_SIZE, color=color, **kw))
-            _write_text(file, made)
-        if len(_TEXTS) >= TEXTS_KEPT:
-            _TEXTS.pop(next(iter(_TEXTS)))
-        _TEXTS[key] = made
-    return made
-
-
-def _text_file(key) -> Path:
-    import manim
-
-    digest = hashlib.sha256(repr((TEXT_FORMAT, manim.__version__, TEXT_SIZE, key))
-                            .encode("utf-8")).hexdigest()[:32]
-    return Path(config.get_dir("text_dir")) / f"qkv-{digest}.pickle"
-
-
-def _read_text(file: Path) -> Text | None:
-    try:
-        with file.open("rb") as f:
-            made = pickle.load(f)
-    except Exception:  # none yet, or not one this code can read: made again
-        return None
-    return made if isinstance(made, Text) else None
-
-
-def _write_text(file: Path, made: Text) -> None:
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        part = file.with_name(f".{file.name}.{os.getpid()}.part")
-        part.write_bytes(pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(part, file)
-    except OSError:
-        pass  # a folder that cannot be written only costs time
-
-
-def light(mob):
-    """``mob`` without the SVG path objects its glyphs were made from (read once, when they
-    are made): every animation copies what it animates, and copying those objects (a few
-    hundred points of svgelements each) is most of what copying a text costs. A Text also
-    drops its map of SVG element ids to (empty) groups, read only by MathTex's colouring:
-    three quarters of what copying a light Text still cost."""
-    for m in mob.get_family():
-        if getattr(m, "path_obj", None) is not None:
-            m.path_obj = None
-        if isinstance(m, (Text, MarkupText)) and getattr(m, "id_to_vgroup_dict", None):
-            m.id_to_vgroup_dict = {}
-    return mob
 
 
 DESCENDERS = set("gjpqy,;()[]{}|@$/\\_Qç")
@@ -489,9 +288,6 @@ class MatrixBlock(VGroup):
 
     def get_entry(self, i: int, j: int) -> Number:
         return self.entries[i][j]
-
-    def get_rows(self) -> VGroup:
-        return self.entries
 
     def get_columns(self) -> VGroup:
         return VGroup(*(VGroup(*(row[j] for row in self.entries))

@@ -17,7 +17,9 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in, fade_out
+from attention.display import format_number
+from engine.fades import fade_in, fade_out
+from scenes.base import AttentionScene
 from scenes.components import GridLines, MatrixBlock, font_for, shown, wrapped_words
 from scenes.layout import (
     FRAME_W,
@@ -105,13 +107,13 @@ class EmbeddingsScene(AttentionScene):
         # -- Beat 3: one word in detail ------------------------------------------------------
         i, _ = pick_example(t)
         feat, val = strongest(t, i)
-        first = ", ".join(f"{x:.2f}" for x in t.X[i, :3])
+        first = ", ".join(format_number(x) for x in t.X[i, :3])
         self.beat(LaggedStart(*(fade_in(VGroup(c, e)) for c, e in zip(cells[i], entries[i])),
                               lag_ratio=0.3),
                   run_time=1.5, wait=1.2,
                   caption=f"'{t.tokens[i]}' begins {first}, and so on for {d} numbers. "
                           "Brighter cells are larger." if trained else
-                          f"'{t.tokens[i]}' scores {val:.2f} on {feat}. "
+                          f"'{t.tokens[i]}' scores {format_number(val)} on {feat}. "
                           "Brighter cells are stronger.")
 
         # -- Beat 4: every other word, briskly ------------------------------------------------
@@ -135,5 +137,5 @@ class EmbeddingsScene(AttentionScene):
                      for r in (i, j)]
             self.beat(*(Create(b) for b in boxes), run_time=0.8, wait=2.0,
                       caption=f"'{t.tokens[i]}' is mostly {feat}, '{t.tokens[j]}' mostly "
-                              f"{feat_j} ({val_j:.2f}): they will ask differently.")
+                              f"{feat_j} ({format_number(val_j)}): they will ask differently.")
             self.beat(*(fade_out(b) for b in boxes), run_time=0.5, wait=0.3)

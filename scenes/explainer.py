@@ -13,13 +13,14 @@ import numpy as np
 from manim import DOWN, LEFT, UP, LaggedStart, MathTex, VGroup, Write
 
 from attention.core import pick_example
-from scenes.base import fade_in
-from scenes.components import Number, fit_width, plain_text, rich_line, wrapped_words
+from engine.fades import fade_in
+from engine.text import Number
+from scenes.components import fit_width, plain_text, rich_line, wrapped_words
 from scenes.embeddings import EmbeddingsScene, strongest
 from scenes.heads import HeadsScene
-from scenes.overview import OverviewScene
 from scenes.layout import FRAME_W
 from scenes.mixing import MixingScene
+from scenes.overview import OverviewScene
 from scenes.positions import PositionsScene
 from scenes.projections import ProjectionsScene
 from scenes.scores import ScoresScene
@@ -130,7 +131,7 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
         def sym(tex, color):
             return MathTex(tex, color=color, font_size=fs * 1.4)
 
-        feat, val = strongest(t, i)
+        feat, _ = strongest(t, i)
         f = 0 if t.model is not None else list(t.feature_names).index(feat)
         k = int(np.argmax(t.weights[i]))
         x_row = ([f"each token as {t.X.shape[1]} learned numbers: '{tok[i]}' starts with",

@@ -19,7 +19,9 @@ from manim import (
 
 from attention import QKVError
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in, fade_out
+from attention.display import format_number
+from engine.fades import fade_in, fade_out
+from scenes.base import AttentionScene
 from scenes.components import (
     GridLines,
     MatrixBlock,
@@ -192,7 +194,7 @@ class HeadsScene(AttentionScene):
             title.next_to(grid.col_labels, UP, buff=0.15)
             i, j = strongest_link(head.weights, t.mask)
             note = plain_text(f"'{t.tokens[i]}' \u2192 '{t.tokens[j]}' "
-                              f"{head.weights[i, j]:.2f}", th, font_size=18, color=th.text)
+                              f"{format_number(head.weights[i, j])}", th, font_size=18, color=th.text)
             fit_width(note, slot)
             note.next_to(grid.cells_box, DOWN, buff=0.15)
             parts = VGroup(grid.row_labels, grid.col_labels, hatch, heat, entries,
@@ -200,7 +202,7 @@ class HeadsScene(AttentionScene):
             self.head_grids.append(parts)
             what = f" ({role})" if role else ""
             beats.append((parts, f"Head {k}{what}: '{t.tokens[i]}' looks most at "
-                                 f"'{t.tokens[j]}', {head.weights[i, j]:.2f}."))
+                                 f"'{t.tokens[j]}', {format_number(head.weights[i, j])}."))
         legend = VGroup()
         if not numbers:
             legend = plain_text("brighter = more attention; below each grid, its strongest "

@@ -11,7 +11,8 @@ from functools import lru_cache
 import numpy as np
 from manim import LEFT, UP, Text
 
-from scenes.components import TEXT_SIZE, display_text, made_text
+from attention.display import display_text
+from engine.text import TEXT_SIZE, made_text
 
 FRAME_W = 13.6  # usable width of the 14.2-unit frame
 LEFT_EDGE, RIGHT_EDGE = -FRAME_W / 2, FRAME_W / 2

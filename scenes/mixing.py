@@ -21,7 +21,9 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in, fade_out
+from attention.display import format_number
+from engine.fades import fade_in, fade_out
+from scenes.base import AttentionScene
 from scenes.components import MatrixBlock, font_for, plain_text, shown
 from scenes.layout import (
     FRAME_W,
@@ -118,7 +120,7 @@ class MixingScene(AttentionScene):
         self.beat(Create(box), fade_in(equals), fade_in(heads[2]),
                   TransformFromCopy(V.entries[j], products.entries[j]), fade_in(products.brackets),
                   run_time=1.2, wait=1.2,
-                  caption=f"'{tok[j]}' has weight {w[j]:.2f}: its value counts the most.")
+                  caption=f"'{tok[j]}' has weight {format_number(w[j])}: its value counts the most.")
         rest = [r for r in range(n) if r != j]
         if rest:
             self.beat(fade_out(box), LaggedStart(*(TransformFromCopy(V.entries[r],

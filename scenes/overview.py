@@ -21,8 +21,10 @@ from manim import (
 )
 from manim.constants import RESAMPLING_ALGORITHMS
 
+from attention.display import format_number
 from attention.minilm import SPECIAL
-from scenes.base import AttentionScene, fade_in, fade_out
+from engine.fades import fade_in, fade_out
+from scenes.base import AttentionScene
 from scenes.components import fit_width, plain_text, shortened
 from scenes.heads import HeadsScene, strongest_link
 from scenes.layout import (
@@ -166,7 +168,7 @@ class OverviewScene(AttentionScene):
         i, j = strongest_pair(avg, t.tokens)
         self.beat(fade_in(average), fade_in(legend), run_time=1.0,
                   caption=f"Averaged over the {heads} heads, '{t.tokens[i]}' looks most at "
-                          f"'{t.tokens[j]}': {avg[i, j]:.2f} of its attention.")
+                          f"'{t.tokens[j]}': {format_number(avg[i, j])} of its attention.")
         self.beat(LaggedStart(*(fade_in(g) for g in thumbs), lag_ratio=0.15),
                   run_time=min(3.0, 1.0 + 0.15 * heads), wait=1.0,
                   caption=f"Each head of layer {layer + 1} alone: every one looks for something "
@@ -178,7 +180,7 @@ class OverviewScene(AttentionScene):
             links.append((A[h][a, b], h, a, b))
         w, h, a, b = max(links)
         self.beat(caption=f"The sharpest: head {h + 1}, where '{t.tokens[a]}' gives "
-                          f"'{t.tokens[b]}' {w:.2f} of its attention.", wait=2.0)
+                          f"'{t.tokens[b]}' {format_number(w)} of its attention.", wait=2.0)
         self.layer_view = Group(average, legend, *thumbs)
 
     # -- every layer and head in one frame -----------------------------------------------------

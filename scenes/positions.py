@@ -29,7 +29,9 @@ from manim import (
 
 from attention import QKVError
 from attention.core import position_waves
-from scenes.base import AttentionScene, fade_in, fade_out
+from attention.display import format_number
+from engine.fades import fade_in, fade_out
+from scenes.base import AttentionScene
 from scenes.components import (
     MatrixBlock,
     fit_width,
@@ -250,6 +252,6 @@ class PositionsScene(AttentionScene):
         self.beat(fade_in(title), fade_in(strip.row_labels), fade_in(strip.col_labels),
                   fade_in(heat), fade_in(entries), run_time=1.2, wait=2.0,
                   caption=f"So their attention differs too: '{t.tokens[a]}' looks most at "
-                          f"'{t.tokens[best[0]]}' ({t.weights[a, best[0]]:.2f}), "
+                          f"'{t.tokens[best[0]]}' ({format_number(t.weights[a, best[0]])}), "
                           f"'{t.tokens[b]}' at '{t.tokens[best[1]]}' "
-                          f"({t.weights[b, best[1]]:.2f}).")
+                          f"({format_number(t.weights[b, best[1]])}).")

@@ -19,8 +19,10 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, fade_in, fade_out
-from scenes.components import MatrixBlock, Number, font_for, plain_text, shortened, shown
+from engine.fades import fade_in, fade_out
+from engine.text import Number
+from scenes.base import AttentionScene
+from scenes.components import MatrixBlock, font_for, plain_text, shortened, shown
 from scenes.layout import (
     FRAME_W,
     SAFE_BOTTOM,

@@ -18,9 +18,11 @@ from manim import (
 )
 
 from attention.core import pick_example
-from attention.display import printed_sum_is_exact
-from scenes.base import AttentionScene, cross_fade, fade_in, fade_out
-from scenes.components import MINUS, GridLines, MatrixBlock, Number, font_for, rich_line, shown
+from attention.display import MINUS, format_number, printed_sum_is_exact
+from engine.fades import cross_fade, fade_in, fade_out
+from engine.text import Number
+from scenes.base import AttentionScene
+from scenes.components import GridLines, MatrixBlock, font_for, rich_line, shown
 from scenes.layout import (
     CELL_RATIO,
     FRAME_W,
@@ -168,9 +170,11 @@ class ScoresScene(AttentionScene):
                   caption=f"Every key in turn fills the row of '{tok[i]}'.")
         others = [grid.entries[r] for r in range(t.n) if r != i]
         fill = [LaggedStart(*(fade_in(row) for row in others), lag_ratio=0.3)] if others else []
+        # the highest of every score on screen (the example may be the highest allowed one)
+        a, b = np.unravel_index(int(np.argmax(t.scores)), t.scores.shape)
         self.beat(fade_out(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
-                  caption=f"{t.n * t.n} scores in all. The highest: '{tok[i]}' with "
-                          f"'{tok[j]}'.")
+                  caption=f"{t.n * t.n} scores in all. The highest: '{tok[a]}' with "
+                          f"'{tok[b]}', {format_number(t.scores[a, b])}.")
 
         # -- Beat 5: scale by sqrt(d_k) (and the temperature), mask the future ----------------
         self.scale_grid(grid)

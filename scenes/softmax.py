@@ -24,8 +24,11 @@ from manim import (
 )
 
 from attention.core import pick_example
-from scenes.base import AttentionScene, cross_fade, fade_in, fade_out
-from scenes.components import GridLines, MatrixBlock, Number, font_for, plain_text
+from attention.display import format_number
+from engine.fades import cross_fade, fade_in, fade_out
+from engine.text import Number
+from scenes.base import AttentionScene
+from scenes.components import GridLines, MatrixBlock, font_for, plain_text
 from scenes.layout import (
     CELL_RATIO,
     FRAME_W,
@@ -164,7 +167,7 @@ class SoftmaxScene(AttentionScene):
                   LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[1], entries[2])),
                               lag_ratio=0.1), run_time=1.5, wait=1.5,
                   caption=f"Divide by the sum. '{tok[i]}' gives '{tok[j]}' the most: "
-                          f"{t.weights[i, j]:.2f}.")
+                          f"{format_number(t.weights[i, j])}.")
         return VGroup(q_label, strip, lines, entries, heat, sum_label, hatch)
 
     # -- every row ---------------------------------------------------------------------------
@@ -198,7 +201,7 @@ class SoftmaxScene(AttentionScene):
         if others:
             # Each row's heat, old numbers and new numbers go to the end of the drawing order
             # as the beat begins, row after row: a finished row is then drawn once into the
-            # background while the next ones still fade (qkv/drawing.py), not on every frame
+            # background while the next ones still fade (engine/renderer.py), not on every frame
             # to the end.
             self.beat(LaggedStart(*(AnimationGroup(fade_in(heat[r]),
                                                 cross_fade(grid.entries[r], weights[r],

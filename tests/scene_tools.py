@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 from manim import MathTex, Scene, SingleStringMathTex, Text, tempconfig
 
-from qkv.drawing import QkvRenderer
-from scenes.components import Number, display_text, format_number
+from attention.display import display_text, format_number
+from engine.renderer import QkvRenderer
+from engine.text import Number
 
 LOW = {"pixel_width": 854, "pixel_height": 480, "frame_rate": 15}
 

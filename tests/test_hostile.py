@@ -5,14 +5,15 @@ import os
 import subprocess
 import sys
 
+import manim.utils.tex_file_writing as tex_writing
 import pytest
 from manim import Text
 
-import manim.utils.tex_file_writing as tex_writing
 from attention import QKVError, compute
-from scenes.components import display_text, plain_text
-from scenes.embeddings import EmbeddingsScene
+from attention.display import display_text
 from qkv.fonts import check_drawable, font_covers
+from scenes.components import plain_text
+from scenes.embeddings import EmbeddingsScene
 from scenes.theme import DARK
 from tests.scene_tools import construct
 

@@ -1,4 +1,4 @@
-"""The three layers, and the one way their imports run: qkv -> scenes -> attention."""
+"""The four layers, and the one way their imports run: qkv -> scenes -> engine -> attention."""
 
 import ast
 import subprocess
@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["attention", "scenes", "qkv"]  # lowest first
-THIRD_PARTY_BELOW = {"attention": {"manim", "manim_slides", "click", "av"},
-                     "scenes": {"click", "av"}}  # what a lower layer must not import
+LAYERS = ["attention", "engine", "scenes", "qkv"]  # lowest first
+THIRD_PARTY_BELOW = {"attention": {"manim", "manim_slides", "click", "av", "cairo",
+                                   "manimpango"},
+                     "engine": {"click", "manim_slides"},
+                     "scenes": {"click", "av", "cairo", "manimpango"}}  # not below that layer
 
 
 def imported_top_names(path: Path) -> set[str]:
@@ -71,3 +73,16 @@ def test_a_parallel_render_cuts_its_parts_without_manim():
                           "tasks = plan(compute('The cat sat on the mat'), RenderOptions(),"
                           " ['explainer'], 2)\nassert len(tasks) == 2, tasks")
     assert "manim" not in loaded
+
+
+def test_batch_checks_its_rows_without_manim(tmp_path):
+    """A batch checks every row (options, fonts, scene, deck) before anything renders: in the
+    parent process, which must not pay for Manim (qkv/fonts.py reads the text shaping rules
+    from attention.display, not from scenes)."""
+    rows = tmp_path / "class.csv"
+    rows.write_text("sentence,scene,causal,make\nThe cat sat on the mat,scores,1,video\n"
+                    "Dogs bark,explainer,0,deck\nبيت كبير,softmax,,video\n")
+    loaded = loaded_after("from pathlib import Path\nfrom qkv.batch import Job, plan\n"
+                          f"b = plan(Path({str(rows)!r}), Job(0, ''), Path({str(tmp_path)!r}), "
+                          "False, True)\nassert len(b.todo) == 3, b")
+    assert "manim" not in loaded and "scenes.components" not in loaded

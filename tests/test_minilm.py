@@ -80,7 +80,7 @@ def test_the_explained_head_is_the_models_and_matches_naive_loops(layer, head):
     assert t.X.shape == (t.n, 384) and t.divisor == pytest.approx(32 ** 0.5)
 
 
-def test_default_head_is_the_most_peaked_by_the_readme_rule():
+def test_default_head_is_the_most_peaked_by_the_documented_rule():
     """Loops: for each layer and head, over word rows, the largest weight on another word after
     leaving out [CLS], [SEP] and the word itself and renormalising; the mean; the largest."""
     t = compute(SENTENCES[2], model="minilm")

@@ -1,5 +1,5 @@
 """How qkv's videos are encoded: Manim's file writer with two changes, both measured
-(``benchmarks/encoder_bench.py``; the README's Speed section has the figures).
+(``benchmarks/encoder_bench.py``; benchmarks/RESULTS.md has the figures).
 
 1. x264 settings for this kind of picture (flat colours, text, long still holds) instead of
    Manim's hard-coded ``crf 23`` with the default (medium) preset: :data:`X264`.

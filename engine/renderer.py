@@ -1,6 +1,6 @@
 """How qkv has Manim draw its frames: Manim's Cairo renderer and camera with a few changes, each
-measured (``benchmarks/render_bench.py``; the README's Speed section has the figures). Every
-frame shows what Manim's own renderer would draw (tests/test_render.py compares them).
+measured (``benchmarks/render_bench.py``; benchmarks/RESULTS.md has the figures). Every
+frame shows what Manim's own renderer would draw (tests/test_engine.py compares them).
 
 1. **A skipped play draws nothing.** Manim draws the whole scene twice for a play it skips
    (every play of a ``dry_run``: the tests build scenes so) although no frame of it is
@@ -17,7 +17,7 @@ frame shows what Manim's own renderer would draw (tests/test_render.py compares 
    at about half the Python calls. A mobject without parts is its own family at once
    (``Mobject.get_family``, asked of everything on screen several times a frame: a 16-token
    softmax frame's walk 1.2 ms → 0.65 ms). Both are installed when a :class:`QkvRenderer`
-   is made; tests/test_render.py compares them with Manim's.
+   is made; tests/test_engine.py compares them with Manim's.
 4. **What a play is done with goes into its background.** Manim draws a play's still
    mobjects once and every moving one on every frame; in a LaggedStart every part counts as
    moving to the end. The moving mobjects at the front of Manim's drawing order that nothing
@@ -42,7 +42,7 @@ from manim.camera.camera import Camera
 from manim.mobject.mobject import Mobject
 from manim.renderer.cairo_renderer import CairoRenderer
 
-from qkv.encoder import QkvFileWriter
+from engine.writer import QkvFileWriter
 
 PATHS_KEPT = 50_000  # cairo paths the camera remembers (a glyph's is ~1 KB)
 

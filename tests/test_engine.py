@@ -1,0 +1,412 @@
+"""engine/: every patch of Manim's internals against Manim's own behaviour. Each test here
+is what to run after a Manim upgrade (engine/README.md): the renderer draws the frames Manim
+draws, copies and families are Manim's, fades are Manim's FadeIn and FadeOut by colours, numbers
+split as Manim splits them, the writer keeps the picture, and the drawn cache keeps whole files.
+"""
+
+from dataclasses import replace
+
+import av
+import numpy as np
+
+from attention import compute
+from qkv.registry import load
+from qkv.render import RenderOptions, render_scene
+from tests.test_render import packets
+
+
+def test_encoder_settings_keep_the_picture(tmp_path, monkeypatch):
+    """qkv's x264 settings and still holds converted once (engine/writer.py) against Manim's own
+    writer, on every frame of the explainer (every stage): SSIM at least 0.99 on every frame,
+    the same number of frames, and a file at most 1.5 times the size."""
+    from tests.ssim import luma_frames, ssim
+
+    t = compute("The cat sat on the mat")
+    options = RenderOptions(scene="explainer", quality="low", fps=2, silent=True)
+    monkeypatch.setenv("QKV_X264", "manim")
+    manim = render_scene(t, replace(options, out=tmp_path / "manim"))[0]
+    monkeypatch.delenv("QKV_X264")
+    ours = render_scene(t, replace(options, out=tmp_path / "qkv"))[0]
+    scores = [ssim(a, b) for a, b in zip(luma_frames(manim), luma_frames(ours))]
+    assert len(scores) == len(packets(manim)) == len(packets(ours)) > 200
+    assert min(scores) >= 0.99, (min(scores), int(np.argmin(scores)))
+    assert ours.stat().st_size <= 1.5 * manim.stat().st_size
+
+
+def test_a_text_parsed_once_is_read_back_as_it_was_made(tmp_path, monkeypatch):
+    """engine/text.py keeps each text it parsed beside Manim's SVGs; a process that finds
+    one there reads it instead of asking Pango and parsing the SVG: the very same Text (every
+    value, all the way down), scaled as a fresh one would be. One that cannot be read (cut
+    short) is made again and replaced."""
+    import manim
+
+    import engine.text
+    from scenes.components import plain_text
+    from scenes.theme import get_theme
+
+    theme = get_theme("dark")
+    made = []
+    init = manim.Text.__init__
+    monkeypatch.setattr(manim.Text, "__init__", lambda self, *a, **k: made.append(a) or
+                        init(self, *a, **k))
+    monkeypatch.setattr(engine.text, "_TEXTS", {})
+
+    def text():
+        engine.text._TEXTS.clear()  # as in a new process
+        return plain_text("Wąż knights", theme, font_size=20, color=theme.q)
+
+    with manim.tempconfig({"media_dir": str(tmp_path)}):
+        fresh = text()
+        files = list((tmp_path / "texts").glob("qkv-*.pickle"))
+        assert len(files) == 1 and len(made) == 1
+        read = text()
+        assert len(made) == 1  # read from the file: Pango not asked, nothing parsed
+        _same_tree(read, fresh, skip=("original_id",))
+        files[0].write_bytes(files[0].read_bytes()[:-40])  # cut short
+        again = text()
+        assert len(made) == 2
+        _same_tree(again, fresh, skip=("original_id",))
+        text()
+        assert len(made) == 2  # the file was replaced with a whole one
+
+
+def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
+    """engine/renderer.py (cairo paths kept and replayed, cheaper copies and families) against
+    Manim's own renderer: every decoded frame the same, pixel for pixel, for a --jobs part
+    of the explainer (two of its stages)."""
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    import engine.renderer
+    from engine.writer import QkvFileWriter
+
+    t = compute("Cats chase mice", causal=True)
+    options = RenderOptions(scene="explainer", quality="low", fps=2, silent=True,
+                            part=("softmax", "mixing"))
+    ours = render_scene(t, replace(options, out=tmp_path / "qkv"))[0]
+    monkeypatch.setattr(engine.renderer, "QkvRenderer",
+                        lambda: CairoRenderer(file_writer_class=QkvFileWriter))
+    manims = render_scene(t, replace(options, out=tmp_path / "manim"))[0]
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+    a, b = frames(manims), frames(ours)
+    assert len(a) == len(b) > 30
+    for k, (x, y) in enumerate(zip(a, b)):
+        assert np.array_equal(x, y), f"frame {k} differs"
+
+
+def _tricky_frames(renderer_class, tmp_path) -> tuple[list[np.ndarray], list[int]]:
+    """Every frame a scene made to catch a background drawn too early writes, and for each
+    play how many moving mobjects qkv's renderer had drawn into the background at its end."""
+    from manim import (
+        DOWN,
+        LEFT,
+        RIGHT,
+        UP,
+        AnimationGroup,
+        Circle,
+        Create,
+        Dot,
+        FadeIn,
+        FadeOut,
+        LaggedStart,
+        ReplacementTransform,
+        Scene,
+        Square,
+        Succession,
+        Transform,
+        VGroup,
+        always_redraw,
+        tempconfig,
+    )
+
+    frames, settled = [], []
+
+    class Tricky(Scene):
+        def construct(self):
+            row = VGroup(*(Square(0.9, fill_opacity=0.7, color=c).shift(RIGHT * 0.45 * k)
+                           for k, c in enumerate(["#e07a5f", "#81b29a", "#f2cc8f", "#3d5a80",
+                                                  "#98c1d9", "#ee6c4d"]))).shift(UP + LEFT)
+            row[2].set_z_index(-1)  # drawn before its neighbours, whatever the scene order
+            self.add(Circle(2, color="#555555"))  # static, under everything
+            # overlapping parts: each later one drawn over the earlier ones as they finish
+            self.play(LaggedStart(*(FadeIn(s) for s in row), lag_ratio=0.4), run_time=2)
+            dots = VGroup(*(Dot(0.5 * RIGHT * k + DOWN) for k in range(5)))
+            led = [row[5]]
+            follower = always_redraw(lambda: Dot(led[0].get_center() + DOWN * 0.3,
+                                                 color="#ffffff"))
+            self.add(dots, follower)  # updated every frame, drawn after the dots
+            # groups of groups; a part that moves over finished ones; the row moving as a
+            # whole while its parts' group is done with some
+            self.play(LaggedStart(*(AnimationGroup(d.animate.shift(UP * 0.4),
+                                                   FadeOut(row[k]))
+                                    for k, d in enumerate(dots)), lag_ratio=0.5),
+                      row[5].animate.shift(LEFT * 2), run_time=2)
+            more = VGroup(*(Square(0.3).shift(DOWN * 2 + RIGHT * 0.4 * k) for k in range(5)))
+            self.play(Succession(Create(dots[0].copy()), ReplacementTransform(dots[1], more)),
+                      Transform(dots[2], VGroup(*(Dot(UP * 2 + RIGHT * k) for k in range(3)))),
+                      run_time=1.5)
+            led[0] = more[0]  # the follower, before the squares, follows the first
+            self.play(LaggedStart(*(m.animate.set_color("#ffdd00").shift(UP * 0.2)
+                                    for m in more), lag_ratio=0.6), run_time=1.5)
+
+    with tempconfig({"media_dir": str(tmp_path), "pixel_width": 320, "pixel_height": 180,
+                     "frame_rate": 15, "disable_caching": True, "write_to_movie": False,
+                     "verbosity": "ERROR", "progress_bar": "none"}):
+        renderer = renderer_class()
+        add, play = renderer.add_frame, renderer.play
+        renderer.add_frame = lambda frame, num_frames=1: (
+            frames.extend([frame.copy()] * num_frames), add(frame, num_frames))
+        renderer.play = lambda *a, **k: (play(*a, **k),
+                                         settled.append(len(getattr(renderer, "_settled", []))))
+        Tricky(renderer=renderer).render()
+    return frames, settled
+
+
+def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draws_it(tmp_path):
+    """engine/renderer.py draws the finished parts of a LaggedStart into the background once
+    instead of on every frame: every frame of a scene made to trip it (overlapping parts, a
+    z-index against the scene order, an updater after the animated parts, groups of groups, a
+    Succession, a Transform that changes the number of parts, a part moving over finished
+    ones) is the one Manim's own renderer draws, pixel for pixel, and the background did take
+    parts in."""
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    from engine.renderer import QkvRenderer
+
+    manims, _ = _tricky_frames(CairoRenderer, tmp_path / "manim")
+    ours, settled = _tricky_frames(QkvRenderer, tmp_path / "qkv")
+    assert len(manims) == len(ours) > 90
+    for k, (a, b) in enumerate(zip(manims, ours)):
+        assert np.array_equal(a, b), f"frame {k} differs"
+    assert settled[0] >= 5  # the first LaggedStart's parts went into the background
+    assert sum(settled) > settled[0]  # and more later
+
+
+def test_stages_fade_in_as_manims_fade_in_would():
+    """engine/fades.py FadeInPlace (what fade_in plays when nothing moves) against Manim's
+    FadeIn, on every part of a whole stage, alone and staggered in a LaggedStart: the same
+    colours at every step, points left as they are, each part added to the scene, and at the
+    end exactly its own colours."""
+    from manim import FadeIn, LaggedStart, Scene, VMobject
+
+    from engine.fades import FadeInPlace, fade_in
+    from tests.scene_tools import construct
+
+    scene, _, _ = construct(load("softmax"), compute("Cats chase mice", causal=True))
+    stage = [p for m in scene.mobjects for p in m.submobjects] + scene.mobjects
+    assert len(stage) > 10 and all(isinstance(fade_in(m), FadeInPlace) for m in stage)
+    assert type(fade_in(stage[0], shift=[0.2, 0, 0])) is FadeIn  # one that moves: Manim's
+    ours = [m.copy() for m in stage]
+    manims = [m.copy() for m in stage]
+    own = [[(f.points.copy(), f.fill_rgbas.copy(), f.stroke_rgbas.copy(),
+             f.background_stroke_rgbas.copy()) for f in m.family_members_with_points()]
+           for m in ours]
+    for make in (lambda fade, ms: [fade(m) for m in ms],
+                 lambda fade, ms: [LaggedStart(*(fade(m) for m in ms), lag_ratio=0.2)]):
+        fades = make(FadeInPlace, ours), make(FadeIn, manims)
+        holders = Scene(), Scene()
+        for holder, anims in zip(holders, fades):
+            for anim in anims:
+                anim._setup_scene(holder)
+                anim.begin()
+        assert holders[0].mobjects == ours and holders[1].mobjects == manims
+        for alpha in (0.0, 0.1, 0.35, 0.5, 0.8, 1.0):
+            for a, b in zip(*fades):
+                a.interpolate(alpha)
+                b.interpolate(alpha)
+            for x, y, was in zip(ours, manims, own):
+                xs, ys = x.family_members_with_points(), y.family_members_with_points()
+                assert all(isinstance(f, VMobject) for f in xs)
+                for f, g, (points, *_) in zip(xs, ys, was):
+                    for name in ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas"):
+                        assert np.allclose(getattr(f, name), getattr(g, name), atol=1e-12), name
+                    assert np.array_equal(f.points, points)
+                    assert np.allclose(g.points, points, atol=1e-12)
+        for holder, anims in zip(holders, fades):
+            for anim in anims:
+                anim.finish()
+                anim.clean_up_from_scene(holder)
+        assert holders[0].mobjects == ours
+        for m, was in zip(ours, own):
+            for f, (_, fill, stroke, back) in zip(m.family_members_with_points(), was):
+                assert np.array_equal(f.fill_rgbas, fill) and np.array_equal(f.stroke_rgbas, stroke)
+                assert np.array_equal(f.background_stroke_rgbas, back)
+
+
+def _same_tree(a, b, path="", seen=None, skip=()):
+    """Assert that ``a`` and ``b`` hold the same values, attribute by attribute, down through
+    every mobject, list, dict and array (nothing but the objects themselves, and attributes
+    named in ``skip``, may differ)."""
+    from manim import Mobject
+
+    seen = set() if seen is None else seen
+    assert type(a) is type(b), (path, type(a), type(b))
+    if (id(a), id(b)) in seen:
+        return
+    seen.add((id(a), id(b)))
+    if isinstance(a, np.ndarray):
+        assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True), path
+    elif isinstance(a, Mobject):
+        assert a.__dict__.keys() - set(skip) == b.__dict__.keys() - set(skip), path
+        for k in a.__dict__.keys() - set(skip):
+            _same_tree(a.__dict__[k], b.__dict__[k], f"{path}.{k}", seen, skip)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b)):
+            _same_tree(x, y, f"{path}[{k}]", seen, skip)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _same_tree(a[k], b[k], f"{path}[{k!r}]", seen, skip)
+    else:
+        assert a == b, (path, a, b)
+
+
+def test_copies_are_the_copies_manim_makes():
+    """engine/renderer.py's Mobject.__deepcopy__ (atomic attributes shared, not handed to
+    copy.deepcopy) against Manim's own, on everything a scene shows: the same values all the
+    way down, the same sharing inside the copy, and nothing shared with the original but
+    what cannot change."""
+    import copy
+
+    from manim import RIGHT, MathTex, Mobject, Text
+
+    import engine.renderer
+    from tests.scene_tools import construct
+
+    scene, _, _ = construct(load("scores"), compute("Hi there", causal=True))
+    shown = [*scene.mobjects, MathTex(r"\frac{QK^T}{\sqrt{d_k}}")]
+    assert Mobject.__deepcopy__ is engine.renderer.mobject_deepcopy  # a QkvRenderer installed it
+    ours = [m.copy() for m in shown]
+    try:
+        Mobject.__deepcopy__ = engine.renderer.MANIMS_DEEPCOPY
+        manims = [m.copy() for m in shown]
+    finally:
+        Mobject.__deepcopy__ = engine.renderer.mobject_deepcopy
+    assert sum(len(m.get_family()) for m in shown) > 150
+    for original, a, b in zip(shown, ours, manims):
+        _same_tree(a, b)
+        _same_tree(a, original, skip=("original_id",))  # (the id of what it was copied from)
+        family = a.get_family()
+        assert not {id(m) for m in family} & {id(m) for m in original.get_family()}
+        for m, o in zip(family, original.get_family()):
+            for k, v in m.__dict__.items():
+                if isinstance(v, (np.ndarray, list, dict)) and len(v):
+                    assert v is not o.__dict__[k], k  # nothing mutable is shared
+    texts = [m for top in ours for m in top.get_family() if isinstance(m, Text)]
+    assert texts and all(t.chars[0] is t.submobjects[0] for t in texts)  # glyphs in 2 lists
+    before = shown[0].get_center().copy()
+    ours[0].shift(RIGHT)
+    assert np.array_equal(shown[0].get_center(), before)
+    assert copy.deepcopy(ours[0]).get_center()[0] == ours[0].get_center()[0]
+
+
+def test_numbers_split_their_outlines_as_manim_does():
+    """Number's own outline split and point comparison (engine/text.py: one numpy step)
+    against VMobject's, for numbers as made and halfway through morphing into another (a
+    Transform adds points to both to align them), and for points just inside and just
+    outside the tolerance."""
+    import math
+
+    from manim import Transform, VMobject
+
+    from engine.text import Number
+
+    values = [0.0, -1.5, 0.123, 12.5, -0.004, 88.88, -math.inf, 1 / 3]
+    numbers = [Number(v, digits=d) for v in values for d in (1, 2, 3)]
+    for a, b in zip(numbers, numbers[5:] + numbers[:5]):
+        morph = a.copy()
+        anim = Transform(morph, b.copy())
+        anim.begin()
+        anim.interpolate(0.5)
+        for n in (a, morph):
+            ours = n.get_subpaths_from_points(n.points)
+            manims = VMobject.get_subpaths_from_points(n, n.points)
+            assert len(ours) == len(manims) > 1
+            assert all(np.array_equal(x, y) for x, y in zip(ours, manims))
+    rng = np.random.default_rng(0)
+    n = numbers[0]
+    for a in numbers:  # curves that start a hair (about the tolerance) from where one ended
+        points = a.points.copy()
+        points[4::4] += rng.normal(size=points[4::4].shape) * 1e-6
+        ours = a.get_subpaths_from_points(points)
+        manims = VMobject.get_subpaths_from_points(a, points)
+        assert len(ours) == len(manims)
+        assert all(np.array_equal(x, y) for x, y in zip(ours, manims))
+    for _ in range(2000):
+        p0 = rng.normal(size=3) * 10.0 ** rng.integers(-3, 3)
+        p1 = p0 + rng.normal(size=3) * 10.0 ** rng.integers(-9, -3)
+        assert n.consider_points_equals(p0, p1) == VMobject.consider_points_equals(n, p0, p1)
+    assert sum(n.consider_points_equals(p, p + 1e-6) for p in rng.normal(size=(50, 3))) > 0
+
+
+def test_stages_fade_away_as_manims_fade_out_would():
+    """engine/fades.py FadeAway (between stages) against Manim's FadeOut, on a whole stage:
+    the same colours at every point of the fade, points left as they are, and afterwards the
+    stage removed from the scene and its colours as before."""
+    from manim import FadeOut, Scene, VMobject
+
+    from engine.fades import FadeAway
+    from tests.scene_tools import construct
+
+    scene, _, _ = construct(load("softmax"), compute("Cats chase mice", causal=True))
+    stage = scene.mobjects
+    assert all(FadeAway.fades_away(m) for m in stage)
+    ours = [m.copy() for m in stage]
+    manims = [m.copy() for m in stage]
+    before = [[(f.points.copy(), *((f.fill_rgbas.copy(), f.stroke_rgbas.copy())
+                                   if isinstance(f, VMobject) else (None, None)))
+               for f in m.get_family()] for m in ours]
+    fades = [FadeAway(m) for m in ours], [FadeOut(m) for m in manims]
+    for anim in (*fades[0], *fades[1]):
+        anim.begin()
+    for alpha in (0.0, 0.1, 0.35, 0.5, 0.8, 1.0):
+        for a, b in zip(*fades):
+            a.interpolate(alpha)
+            b.interpolate(alpha)
+            for x, y, (points, _, _) in zip(a.mobject.get_family(), b.mobject.get_family(),
+                                            before[ours.index(a.mobject)]):
+                if not len(x.points):  # not drawn, and not changed by FadeOut either
+                    assert not isinstance(x, VMobject) or np.array_equal(
+                        x.fill_rgbas, y.fill_rgbas)
+                    continue
+                for name in ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas"):
+                    assert np.allclose(getattr(x, name), getattr(y, name), atol=1e-12), name
+                assert np.array_equal(x.points, points)
+                assert np.allclose(y.points, points, atol=1e-12)
+    assert max(abs(f.fill_rgbas[:, 3]).max() for m in ours
+               for f in m.family_members_with_points()) == 0
+    holder = Scene()
+    holder.add(*ours)
+    for anim in fades[0]:
+        anim.clean_up_from_scene(holder)
+    assert holder.mobjects == []
+    for m, was in zip(ours, before):
+        for f, (_, fill, stroke) in zip(m.get_family(), was):
+            if isinstance(f, VMobject):
+                assert np.array_equal(f.fill_rgbas, fill) and np.array_equal(f.stroke_rgbas, stroke)
+
+
+def test_families_are_the_families_manim_lists():
+    """engine/renderer.py's Mobject.get_family (a leaf answered at once) against Manim's, for
+    every mobject a stage adds and for a group that holds one part twice."""
+    from manim import Circle, Mobject, Square, VGroup
+
+    import engine.renderer
+    from tests.scene_tools import construct
+
+    _, seen, _ = construct(load("mixing"), compute("Cats chase mice", heads=2))
+    s, c = Square(), Circle()
+    twice = VGroup(VGroup(s, c), s, VGroup())
+    assert Mobject.get_family is engine.renderer.mobject_get_family
+    ours = [m.get_family() for m in [*seen, twice]]
+    try:
+        Mobject.get_family = engine.renderer.MANIMS_GET_FAMILY
+        manims = [m.get_family() for m in [*seen, twice]]
+    finally:
+        Mobject.get_family = engine.renderer.mobject_get_family
+    assert ours == manims and sum(map(len, ours)) > 500
+    assert twice.get_family() == [twice, twice[0], c, s, twice[2]]
