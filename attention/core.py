@@ -19,7 +19,9 @@ from .weights import ATTENTION_DIMS, HEADS, W_K, W_Q, W_V, hand_heads, random_we
 
 DEFAULT_SENTENCE = "The cat sat on the mat"
 POSITIONS = ("none", "sinusoidal")
-MODELS = ("toy", "minilm")
+MODELS = ("toy", "minilm", "smollm2")
+# The trained models' sizes (layers, query heads): --layer and --head count within them.
+TRAINED_SIZES = {"minilm": (6, 12), "smollm2": (30, 9)}
 
 
 def _option(default, help: str, *, kind: type | None = None, metavar: str | None = None,
@@ -37,7 +39,8 @@ class AttentionConfig:
     ...), the ``QKV_*`` environment variables, the ``--config`` file's keys and the JSON
     export's ``options`` are all derived from these fields (see :data:`MATH_OPTIONS`)."""
 
-    causal: bool = _option(False, "Mask future tokens: query i may not look at key j > i.")
+    causal: bool | None = _option(None, "Mask future tokens: query i may not look at key j > i "
+                                  "(default: off, always on for --model smollm2).", kind=bool)
     scale: bool = _option(True, "Divide the scores by sqrt(d_k) (--no-scale: do not).")
     temperature: float = _option(1.0, "Also divide the scores by T (> 0); lower is sharper.",
                                  metavar="T")
@@ -48,12 +51,16 @@ class AttentionConfig:
     positions: str = _option("none", "Add each word's position to its embedding: none, or "
                              "sinusoidal (the sine and cosine waves of 'Attention Is All You "
                              "Need').", choices=POSITIONS)
-    model: str = _option("toy", "toy (hand-designed, 6 named features) or minilm (the trained "
-                         "all-MiniLM-L6-v2: 6 layers of 12 heads).", choices=MODELS)
-    layer: int | None = _option(None, "With --model minilm: the layer to explain, 1 to 6 "
-                                "(default: the rule in docs/models.md).", kind=int, metavar="L")
-    head: int | None = _option(None, "With --model minilm: the head of that layer, 1 to 12 "
-                               "(default: the rule in docs/models.md).", kind=int, metavar="H")
+    model: str = _option("toy", "toy (hand-designed, 6 named features), minilm (the trained "
+                         "encoder all-MiniLM-L6-v2: 6 layers of 12 heads) or smollm2 (the "
+                         "trained GPT SmolLM2-135M: 30 layers of 9 heads, causal, rotary "
+                         "positions, next-word prediction).", choices=MODELS)
+    layer: int | None = _option(None, "With a trained model: the layer to explain, 1 to 6 "
+                                "(minilm) or 1 to 30 (smollm2) (default: the rule in "
+                                "docs/models.md).", kind=int, metavar="L")
+    head: int | None = _option(None, "With a trained model: the head of that layer, 1 to 12 "
+                               "(minilm) or 1 to 9 (smollm2) (default: the rule in "
+                               "docs/models.md).", kind=int, metavar="H")
 
     def __post_init__(self) -> None:
         if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)):
@@ -72,25 +79,34 @@ class AttentionConfig:
                            f"(got {self.positions!r})")
         if self.model not in MODELS:
             raise QKVError(f"--model must be one of {', '.join(MODELS)} (got {self.model!r})")
-        for name, top in (("layer", 6), ("head", 12)):
+        if self.causal is not None and not isinstance(self.causal, bool):
+            raise QKVError(f"--causal is yes or no (got {self.causal!r})")
+        for name, top in zip(("layer", "head"), TRAINED_SIZES.get(self.model, (0, 0))):
             value = getattr(self, name)
             if value is None:
                 continue
-            if self.model != "minilm":
-                raise QKVError(f"--{name} chooses a head of the trained model: add --model "
-                               "minilm, or drop it")
+            if self.model not in TRAINED_SIZES:
+                raise QKVError(f"--{name} chooses a head of a trained model: add --model "
+                               "minilm or --model smollm2, or drop it")
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-                raise QKVError(f"--{name} must be a whole number from 1 to {top} (got "
-                               f"{value!r}); they count from 1")
-        if self.model == "minilm":
+                raise QKVError(f"--{name} must be a whole number from 1 to {top} for --model "
+                               f"{self.model} (got {value!r}); they count from 1")
+        if self.model in TRAINED_SIZES:
             own = [flag for flag, on in (
-                ("--causal", self.causal), ("--no-scale", not self.scale),
+                ("--causal", self.causal is True and self.model == "minilm"),
+                ("--no-causal", self.causal is False and self.model == "smollm2"),
+                ("--no-scale", not self.scale),
                 ("--temperature", self.temperature != 1.0), ("--heads", self.heads != 1),
                 ("--seed", self.seed is not None), ("--positions", self.positions != "none"))
                 if on]
             if own:
-                raise QKVError(f"--model minilm uses its trained heads, learned positions and "
-                               f"scaling as they are: drop {' and '.join(own)}")
+                what = ("its trained heads, learned positions and scaling" if self.model ==
+                        "minilm" else "its causal mask, trained heads, rotary positions and "
+                        "scaling")
+                raise QKVError(f"--model {self.model} uses {what} as they are: drop "
+                               f"{' and '.join(own)}")
+        if self.causal is None:  # the model's own: a GPT reads left to right
+            object.__setattr__(self, "causal", self.model == "smollm2")
 
     def as_dict(self) -> dict:
         """The options as JSON values, in field order (the export's ``options``)."""
@@ -170,10 +186,24 @@ class HeadTrace:
     bq: np.ndarray | None = None  # [d_head] biases added to Q, K, V (trained models have them)
     bk: np.ndarray | None = None
     bv: np.ndarray | None = None
+    # With rotary positions (--model smollm2) the scores are made of Q and K turned by their
+    # positions, and Q, K above are the projections before the turn.
+    Q_rope: np.ndarray | None = None  # [n, d_head] Q with each pair turned by position x angle
+    K_rope: np.ndarray | None = None  # [n, d_head] K turned the same way
+    scores_unturned: np.ndarray | None = None  # [n, n] Q @ K.T before the turn: what RoPE changed
 
     @property
     def d_k(self) -> int:
         return self.Q.shape[1]
+
+    @property
+    def Q_scored(self) -> np.ndarray:  # [n, d_head]
+        """The queries the scores are made of: Q, or Q turned by position (RoPE)."""
+        return self.Q if self.Q_rope is None else self.Q_rope
+
+    @property
+    def K_scored(self) -> np.ndarray:  # [n, d_head]
+        return self.K if self.K_rope is None else self.K_rope
 
 
 @dataclass(frozen=True)
@@ -188,10 +218,27 @@ class ModelInfo:
     layer: int
     head: int
     chosen_by: str  # "you" or the rule that picked it
+    kv_heads: int | None = None  # key/value heads shared by groups of query heads (GQA), if any
+    kv_head: int | None = None  # the key/value head (from 1) the explained head reads
+
+    @property
+    def sharing(self) -> int:
+        """How many query heads share one key/value head (1 without sharing)."""
+        return 1 if self.kv_heads is None else self.heads // self.kv_heads
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("name", "layers", "heads", "d_model", "d_head",
-                                               "layer", "head")}
+        keys = ("name", "layers", "heads", "kv_heads", "d_model", "d_head", "layer", "head")
+        return {k: getattr(self, k) for k in keys if k != "kv_heads" or self.kv_heads}
+
+
+@dataclass(frozen=True)
+class NextToken:
+    """One candidate for the word after the sentence, as a GPT predicts it."""
+
+    token: str  # as drawn ("␣mat")
+    text: str  # as written (" mat")
+    id: int  # in the model's vocabulary
+    probability: float
 
 
 @dataclass(frozen=True)
@@ -213,8 +260,13 @@ class AttentionTrace:
     head_dims: tuple[tuple[str, ...], ...] | None = None  # each head's axis names, if named
     head_roles: tuple[str, ...] | None = None  # what each hand-designed head looks for
     weights_source: str = "hand-designed"  # or "random, seed N", "your own", "trained"
-    model: ModelInfo | None = None  # with --model minilm: which model, layer and head
-    attention: np.ndarray | None = None  # [layers, heads, n, n] with --model minilm
+    model: ModelInfo | None = None  # with a trained model: which model, layer and head
+    attention: np.ndarray | None = None  # [layers, heads, n, n] with a trained model
+    # --model smollm2 only:
+    rope_angles: np.ndarray | None = None  # [n, d_head / 2] radians pair i turns at position t
+    next_tokens: tuple[NextToken, ...] = ()  # the 10 likeliest next tokens, likeliest first
+    sink_share: np.ndarray | None = None  # [layers, heads] mean weight on the start token
+    start_token: str | None = None  # how the start token is drawn ("[start]")
 
     @property
     def all_attention(self) -> np.ndarray:  # -> [layers, heads, n, n]
@@ -231,6 +283,14 @@ class AttentionTrace:
     @property
     def n(self) -> int:
         return len(self.tokens)
+
+    @property
+    def words(self) -> np.ndarray:  # -> [n] bool
+        """Which tokens are words, not a trained model's markers ([CLS], [SEP], [start])."""
+        from .minilm import SPECIAL
+
+        marks = set(SPECIAL) | {self.start_token}
+        return np.array([self.model is None or tok not in marks for tok in self.tokens])
 
     @property
     def input_name(self) -> str:
@@ -271,9 +331,7 @@ def pick_example(trace: AttentionTrace) -> tuple[int, int]:
     With a trained model, between two words (not [CLS] or [SEP]) when there are two."""
     s = np.where(trace.mask, -np.inf, trace.scores)
     if trace.model is not None:  # a trained model's example is between words
-        from .minilm import SPECIAL
-
-        words = np.array([tok not in SPECIAL for tok in trace.tokens])
+        words = trace.words
         if words.sum() >= 2:
             s = np.where(words[:, None] & words[None, :], s, -np.inf)
     if trace.n > 1:
@@ -354,13 +412,17 @@ def attention_head(
     mask: np.ndarray,  # [n, n] bool, True = masked
     divisor: float,
     biases: tuple | None = None,  # (bq [d_k], bk [d_k], bv [d_v]) of a trained model
+    rotate=None,  # [n, d_k] -> [n, d_k]: rotary positions, turning Q and K before the scores
 ) -> HeadTrace:
     bq, bk, bv = biases or (0.0, 0.0, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name below
         Q = finite("Q = X W_q", X @ Wq + bq, SMALLER)  # [n, d_k]
         K = finite("K = X W_k", X @ Wk + bk, SMALLER)  # [n, d_k]
         V = finite("V = X W_v", X @ Wv + bv, SMALLER)  # [n, d_v]
-        scores = finite("scores = Q K\u1d40", Q @ K.T, SMALLER)  # [n, n]
+        turned = {} if rotate is None else {"Q_rope": rotate(Q), "K_rope": rotate(K),
+                                            "scores_unturned": Q @ K.T}
+        Qs, Ks = turned.get("Q_rope", Q), turned.get("K_rope", K)  # what the scores are made of
+        scores = finite("scores = Q K\u1d40", Qs @ Ks.T, SMALLER)  # [n, n]
         scaled = finite("scaled = scores / (\u221ad_k \u00b7 T)",
                         np.where(mask, -np.inf, scores / divisor), "use a larger --temperature "
                         "or smaller numbers in your --config", allowed=mask)  # [n, n]
@@ -372,7 +434,7 @@ def attention_head(
     return HeadTrace(**{k: _frozen(v) for k, v in dict(
         Wq=Wq, Wk=Wk, Wv=Wv, Q=Q, K=K, V=V, scores=scores, scaled=scaled, row_max=row_max,
         exps=exps, exp_sums=exp_sums, weights=weights, weight_sums=weights.sum(axis=-1),
-        weighted_values=weighted_values, output=output).items()},
+        weighted_values=weighted_values, output=output, **turned).items()},
         **({} if biases is None else dict(zip(("bq", "bk", "bv"), map(_frozen, biases)))))
 
 
@@ -395,10 +457,10 @@ def compute(sentence: str, **options) -> AttentionTrace:
 def compute_config(sentence: str, config: AttentionConfig, custom=None) -> AttentionTrace:
     """:func:`compute` with the options gathered in one config object, and optionally a
     teacher's own numbers (:class:`~attention.config_file.CustomNumbers`)."""
-    if config.model == "minilm":
+    if config.model != "toy":
         if custom is not None:
             raise QKVError("config: your own numbers go with --model toy")
-        return minilm_trace(sentence, config)
+        return (minilm_trace if config.model == "minilm" else smollm2_trace)(sentence, config)
     tokens = tokenize(sentence)
     names = feature_names()
     if custom is not None and custom.feature_names:
@@ -507,4 +569,52 @@ def minilm_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
         model=ModelInfo(minilm.NAME, minilm.LAYERS, minilm.HEADS, minilm.D_MODEL,
                         minilm.D_HEAD, layer + 1, head + 1, chosen),
         attention=_frozen(run.attention),
+    )
+
+
+def smollm2_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
+    """The sentence through SmolLM2-135M-Instruct (a GPT: causal, rotary positions, 9 query
+    heads sharing 3 key/value heads); the trace explains one query head of one layer: X is
+    that layer's input after its RMSNorm (what W_q, W_k, W_v read), W_q that head's slice and
+    W_k, W_v the slices of the key/value head it shares. Q and K are kept before and after
+    their rotation; the scores are made of the rotated ones."""
+    from . import smollm2
+
+    run = smollm2.forward(sentence)
+    auto_layer, auto_head = smollm2.default_head(run.attention, run.tokens)
+    layer = auto_layer if config.layer is None else config.layer - 1
+    head = auto_head if config.head is None else config.head - 1
+    if config.layer is not None and config.head is None:  # the rule, within that layer
+        head = int(np.argmax(smollm2.word_focus(run.attention)[layer]))
+    Wq, Wk, Wv = smollm2.head_weights(layer)
+    kv = head // smollm2.GROUP
+    X = run.normed[layer]  # [n, d_model]
+    n = len(run.tokens)
+    positions = np.arange(n)  # [n]
+    mask = causal_mask(n)
+    trace = attention_head(X, Wq[head], Wk[kv], Wv[kv], mask, math.sqrt(smollm2.D_HEAD),
+                           rotate=lambda M: smollm2.rope(M, positions))
+    chosen = "you" if config.layer is not None and config.head is not None else "rule"
+    return AttentionTrace(
+        sentence=sentence,
+        tokens=run.tokens,
+        feature_names=tuple(str(k) for k in range(1, smollm2.D_MODEL + 1)),
+        config=config,
+        X=_frozen(X),
+        P=None,
+        X_in=_frozen(X),
+        mask=_frozen_bool(mask),
+        heads=(trace,),
+        Wo=None,
+        output=trace.output,
+        weights_source="trained",
+        model=ModelInfo(smollm2.NAME, smollm2.LAYERS, smollm2.HEADS, smollm2.D_MODEL,
+                        smollm2.D_HEAD, layer + 1, head + 1, chosen,
+                        kv_heads=smollm2.KV_HEADS, kv_head=kv + 1),
+        attention=_frozen(run.attention),
+        rope_angles=_frozen(smollm2.rope_angles(positions)),
+        next_tokens=tuple(NextToken(tok, text, int(i), float(p))
+                          for tok, text, i, p in run.probs_top),
+        sink_share=_frozen(smollm2.sink_share(run.attention)),
+        start_token=smollm2.START,
     )

@@ -32,8 +32,9 @@ def _floats(a: np.ndarray):
 
 def _head_dict(head) -> dict:
     d = {name: _floats(getattr(head, name)) for name in HEAD_ARRAYS}
-    if head.bq is not None:  # a trained model's biases
-        d.update({name: _floats(getattr(head, name)) for name in ("bq", "bk", "bv")})
+    for name in ("bq", "bk", "bv", "Q_rope", "K_rope", "scores_unturned"):  # biases; RoPE
+        if getattr(head, name) is not None:
+            d[name] = _floats(getattr(head, name))
     return d
 
 
@@ -42,6 +43,11 @@ def to_dict(trace: AttentionTrace) -> dict:
         "model": trace.model.as_dict(),
         "attention": _floats(trace.attention),  # [layers][heads][n][n]
     }
+    if trace.next_tokens:  # a GPT: what it predicts after the sentence
+        trained["next_tokens"] = [{"token": c.token, "text": c.text, "id": c.id,
+                                   "probability": c.probability} for c in trace.next_tokens]
+    if trace.rope_angles is not None:
+        trained["rope_angles"] = _floats(trace.rope_angles)  # [n][d_head / 2] radians
     return {
         "sentence": trace.sentence,
         "tokens": list(trace.tokens),
@@ -92,11 +98,19 @@ def labelled_matrices(trace: AttentionTrace, names=None):
         for h, head in enumerate(trace.heads, start=1):
             dims = [f"d{j + 1}" for j in range(head.d_k)]
             for name in filter(keep, ("bq", "bk", "bv")):
-                yield h, name, getattr(head, name)[None, :], [name], dims
+                if getattr(head, name) is not None:
+                    yield h, name, getattr(head, name)[None, :], [name], dims
+            for name in filter(keep, ("Q_rope", "K_rope", "scores_unturned")):
+                if getattr(head, name) is not None:
+                    yield (h, name, getattr(head, name), tokens,
+                           tokens if name == "scores_unturned" else dims)
         if keep("attention"):
             for layer, heads in enumerate(trace.attention, start=1):
                 for h, grid in enumerate(heads, start=1):
                     yield "", f"attention[{layer},{h}]", grid, tokens, tokens
+        if trace.next_tokens and keep("next_tokens"):
+            yield ("", "next_tokens", np.array([[c.probability] for c in trace.next_tokens]),
+                   [c.token for c in trace.next_tokens], ["probability"])
     if trace.Wo is not None and keep("Wo"):
         concat = ([f"h{h}.{d}" for h, dims in enumerate(trace.head_dims, start=1) for d in dims]
                   if trace.head_dims else [f"c{j + 1}" for j in range(trace.Wo.shape[0])])

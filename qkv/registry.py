@@ -7,6 +7,8 @@ SCENES = {
                   "with --positions sinusoidal: each word's position vector added to it"),
     "projections": ("scenes.projections:ProjectionsScene",
                     "X times W_q, W_k, W_v: one word in detail, then every word's Q, K and V"),
+    "rope": ("scenes.rope:RopeScene",
+             "with --model smollm2: rotary positions, a query and a key turned by position"),
     "scores": ("scenes.scores:ScoresScene",
                "dot products of queries and keys form the score grid, then scale by sqrt(d_k)"),
     "softmax": ("scenes.softmax:SoftmaxScene",
@@ -17,7 +19,9 @@ SCENES = {
               "with --heads 2 or more: every head's weights side by side, joined by W_o "
               "(with --model minilm: the overview)"),
     "overview": ("scenes.overview:OverviewScene",
-                 "with --model minilm or --heads 3: every head as a small heat map; all layers"),
+                 "with a trained model or --heads 3: every head as a small heat map; all layers"),
+    "next": ("scenes.next_word:NextWordScene",
+             "with --model smollm2: the last word's attention, then the next-word guesses"),
     "explainer": ("scenes.explainer:ExplainerScene",
                   "the whole story: title, the stages as sections, recap"),
 }

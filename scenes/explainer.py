@@ -20,12 +20,14 @@ from scenes.embeddings import EmbeddingsScene, strongest
 from scenes.heads import HeadsScene
 from scenes.layout import FRAME_W
 from scenes.mixing import MixingScene
+from scenes.next_word import NextWordScene
 from scenes.overview import OverviewScene
 from scenes.positions import PositionsScene
 from scenes.projections import ProjectionsScene
+from scenes.rope import RopeScene
 from scenes.scores import ScoresScene
 from scenes.softmax import SoftmaxScene
-from scenes.stages import explainer_sections, explainer_stages
+from scenes.stages import ABOUT, explainer_sections, explainer_stages
 
 
 def attention_formula(theme, font_size: float = 44) -> MathTex:
@@ -38,8 +40,8 @@ def attention_formula(theme, font_size: float = 44) -> MathTex:
     return f
 
 
-class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresScene,
-                     SoftmaxScene, MixingScene, HeadsScene, OverviewScene):
+class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, RopeScene, ScoresScene,
+                     SoftmaxScene, MixingScene, HeadsScene, OverviewScene, NextWordScene):
     """Title card, the stages as sections (five, and positions and heads when they are on),
     recap."""
 
@@ -113,10 +115,9 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, ScoresSc
         self.beat(Write(formula), *(fade_in(p) for p in parts[3:]), run_time=1.5, wait=1.5,
                   caption="By the end, every symbol here will mean something you saw.")
         if t.model is not None:
-            self.beat(caption=f"Every number here comes from {t.model.name}, a real trained "
-                              "model: it learned to give sentences with similar meanings similar "
-                              f"vectors. We follow head {t.model.head} of layer {t.model.layer}.",
-                      wait=1.0)
+            self.beat(caption=f"Every number here comes from {t.model.name}, "
+                              f"{ABOUT[t.config.model]}. We follow head {t.model.head} of "
+                              f"layer {t.model.layer}.", wait=1.0)
 
     def recap(self) -> None:
         t, th = self.trace, self.theme

@@ -22,7 +22,6 @@ from manim import (
 from manim.constants import RESAMPLING_ALGORITHMS
 
 from attention.display import format_number
-from attention.minilm import SPECIAL
 from engine.fades import fade_in, fade_out
 from scenes.base import AttentionScene
 from scenes.components import fit_width, plain_text, shortened
@@ -38,6 +37,7 @@ from scenes.layout import (
     text_width,
     token_width,
 )
+from scenes.stages import ABOUT
 
 
 def heat_image(weights: np.ndarray, theme, side: float, source: str) -> ImageMobject:
@@ -63,10 +63,10 @@ def framed(img: ImageMobject, theme, color: str | None = None, width: float = 1.
                      stroke_width=width).move_to(img)
 
 
-def strongest_pair(a: np.ndarray, tokens) -> tuple[int, int]:
-    """The strongest link between words: a trained model's [CLS] and [SEP] are left out
-    (treated as masked) when two words remain."""
-    words = np.array([tok not in SPECIAL for tok in tokens])
+def strongest_pair(a: np.ndarray, trace) -> tuple[int, int]:
+    """The strongest link between words: a trained model's [CLS], [SEP] and [start] are left
+    out (treated as masked) when two words remain."""
+    words = trace.words.copy()
     if words.sum() < 2:
         words[:] = True
     return strongest_link(a, ~(words[:, None] & words[None, :]))
@@ -89,8 +89,7 @@ class OverviewScene(AttentionScene):
             title = f"Every head of {t.model.name}"
             caption = (f"{t.model.name} has {layers} layers of {heads} heads."
                        if getattr(self, "told_model", False) else
-                       f"This is {t.model.name}, a real trained model: it learned to give "
-                       "sentences with similar meanings similar vectors. It has "
+                       f"This is {t.model.name}, {ABOUT[t.config.model]}. It has "
                        f"{layers} layers of {heads} heads.")
         else:
             title = f"All {heads} heads at a glance"
@@ -165,7 +164,7 @@ class OverviewScene(AttentionScene):
                             "brighter = more attention", th, font_size=16, color=th.muted)
         fit_width(legend, FRAME_W)
         legend.move_to([0, EQUATION_Y, 0])
-        i, j = strongest_pair(avg, t.tokens)
+        i, j = strongest_pair(avg, t)
         self.beat(fade_in(average), fade_in(legend), run_time=1.0,
                   caption=f"Averaged over the {heads} heads, '{t.tokens[i]}' looks most at "
                           f"'{t.tokens[j]}': {format_number(avg[i, j])} of its attention.")
@@ -176,7 +175,7 @@ class OverviewScene(AttentionScene):
                           "something else.")
         links = []
         for h in range(heads):
-            a, b = strongest_pair(A[h], t.tokens)
+            a, b = strongest_pair(A[h], t)
             links.append((A[h][a, b], h, a, b))
         w, h, a, b = max(links)
         self.beat(caption=f"The sharpest: head {h + 1}, where '{t.tokens[a]}' gives "
@@ -188,38 +187,47 @@ class OverviewScene(AttentionScene):
         t, th = self.trace, self.theme
         A = t.all_attention
         layers, heads = A.shape[:2]
-        row_w = text_width(f"layer {layers}", th.font, 18) + 0.3
+        # A row per layer, a column per head; a deep model (30 layers of 9 heads) is turned on
+        # its side, a column per layer, so that every thumbnail and label stays legible.
+        deep = layers > 2 * heads
+        cols, rows_n = (layers, heads) if deep else (heads, layers)
+        row_name = "head" if deep else "layer"
+        row_w = text_width(f"{row_name} {rows_n}", th.font, 18) + 0.3
         head_h = 0.45
-        pitch = min((FRAME_W - row_w) / heads, (SAFE_TOP - SAFE_BOTTOM - head_h - 0.5) / layers)
+        pitch = min((FRAME_W - row_w) / cols, (SAFE_TOP - SAFE_BOTTOM - head_h - 0.5) / rows_n)
         thumb = pitch - 0.08
-        left = -(row_w + heads * pitch) / 2 + row_w
+        left = -(row_w + cols * pitch) / 2 + row_w
         top = SAFE_TOP - head_h
         grid = []
         for layer in range(layers):
             for h in range(heads):
+                c, r = (layer, h) if deep else (h, layer)
                 im = heat_image(A[layer, h], th, thumb, f"attention[{layer},{h}]")
-                im.move_to([left + (h + 0.5) * pitch, top - (layer + 0.5) * pitch, 0])
+                im.move_to([left + (c + 0.5) * pitch, top - (r + 0.5) * pitch, 0])
                 grid.append(im)
+        col_font = 18 if pitch > 0.5 else 14
+        names = VGroup(*(plain_text(str(c + 1), th, font_size=col_font, color=th.muted)
+                         .move_to([left + (c + 0.5) * pitch, top + head_h / 2, 0])
+                         for c in range(cols) if not deep or c % 5 == 4 or c == 0))
+        names.add(plain_text("layer" if deep else "head", th, font_size=18, color=th.muted)
+                  .next_to([left - 0.1, top + head_h / 2, 0], LEFT, buff=0.1))
+        rows = VGroup(*(plain_text(f"{row_name} {k + 1}", th, font_size=18, color=th.muted)
+                        .next_to([left - 0.1, top - (k + 0.5) * pitch, 0], LEFT, buff=0.1)
+                        for k in range(rows_n)))
+        line = [Group(*(grid[k * heads + h] for h in range(heads))) for k in range(layers)]
         ml, mh = t.model.layer - 1, t.model.head - 1
         chosen = grid[ml * heads + mh]
         outline = framed(chosen, th, th.accent, 4).scale(1.08)
-        names = VGroup(*(plain_text(str(h + 1), th, font_size=18, color=th.muted)
-                         .move_to([left + (h + 0.5) * pitch, top + head_h / 2, 0])
-                         for h in range(heads)))
-        names.add(plain_text("head", th, font_size=18, color=th.muted)
-                  .next_to([left - 0.1, top + head_h / 2, 0], LEFT, buff=0.1))
-        rows = VGroup(*(plain_text(f"layer {k + 1}", th, font_size=18, color=th.muted)
-                        .next_to([left - 0.1, top - (k + 0.5) * pitch, 0], LEFT, buff=0.1)
-                        for k in range(layers)))
         note = plain_text(f"outlined: layer {ml + 1}, head {mh + 1}", th, font_size=18,
                           color=th.accent)
-        note.move_to([0, top - layers * pitch - 0.3, 0])
+        note.move_to([0, top - rows_n * pitch - 0.3, 0])
         why = ("the head you chose" if t.model.chosen_by == "you" else
+               "the head whose words give the most weight to one earlier word"
+               if t.config.model == "smollm2" else
                "the head whose word rows pick one other word most sharply")
         self.beat(fade_out(self.layer_view), run_time=0.6, wait=0)
         self.beat(fade_in(names), fade_in(rows),
-                  LaggedStart(*(fade_in(Group(*grid[k * heads:(k + 1) * heads]))
-                                for k in range(layers)), lag_ratio=0.2),
+                  LaggedStart(*(fade_in(g) for g in line), lag_ratio=0.2),
                   run_time=2.0, wait=1.0,
                   caption=f"All {layers} layers, {heads} heads each: {layers * heads} ways of "
                           "reading the same sentence.")

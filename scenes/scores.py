@@ -59,6 +59,12 @@ class ScoreLayout:
             label_font = fitted
         self.cw, self.gw, self.ch = cw, gw, ch
         self.num_font = font_for(cw, ch)
+        # Decimals shown in the Q, K and score cells: 2, or fewer when numbers of two or three
+        # digits before the point (a GPT's) would not fit a small cell at a legible size.
+        h = trace.head
+        big = max(np.abs(a).max() for a in (h.Q_scored, h.K_scored, h.scores))
+        crowded = n + d > 14
+        self.digits = 2 if big < 9.995 or not crowded else 1 if big < 99.95 else 0
         self.label_font, self.label_w, self.label_h = label_font, label_w, label_h
         self.gap = gap
         total_w = label_w + d * cw + gap + n * gw
@@ -106,7 +112,10 @@ def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24):
 
     d = trace.d_k
     terms = range(d) if len(shown(d)) == d else range(3)  # a trained model's 32: the first
-    pairs = [(num(trace.Q[i, m], f"Q[{i},{m}]", theme.q), num(trace.K[j, m], f"K[{j},{m}]",
+    h = trace.head  # with RoPE: the turned Q and K (Q_rope, K_rope) make the scores
+    qn, kn = ("Q", "K") if h.Q_rope is None else ("Q_rope", "K_rope")
+    pairs = [(num(h.Q_scored[i, m], f"{qn}[{i},{m}]", theme.q),
+              num(h.K_scored[j, m], f"{kn}[{j},{m}]",
                                                               theme.k)) for m in terms]
     result = num(trace.scores[i, j], f"scores[{i},{j}]", theme.text)
     return sum_of_products(pairs, result, theme, font_size, terms=d)
@@ -133,17 +142,20 @@ class ScoresScene(AttentionScene):
         # -- Beat 2: Q on the left, K transposed on top --------------------------------------
         def block(values, width, color, source, **kw):
             return MatrixBlock(values, theme=th, cell_w=width, cell_h=lay.ch, color=color,
+                               digits=lay.digits,
                                font_size=lay.num_font, label_font_size=lay.label_font,
                                source=source, **kw)
 
-        q_block = place(block(t.Q, lay.cw, th.q, "Q", row_labels=tok, cols=lay.dims),
-                        lay.x0, lay.y0)
-        k_block = place(block(t.K.T, lay.gw, th.k, "KT", col_labels=tok, rows=lay.dims,
+        turned = t.head.Q_rope is not None  # RoPE: the scores are made of the turned Q, K
+        q_block = place(block(t.head.Q_scored, lay.cw, th.q, "Q_rope" if turned else "Q",
+                              row_labels=tok, cols=lay.dims), lay.x0, lay.y0)
+        k_block = place(block(t.head.K_scored.T, lay.gw, th.k, "K_ropeT" if turned else "KT",
+                              col_labels=tok, rows=lay.dims,
                               rotate_col_labels=lay.rotate, col_label_length=lay.label_h - 0.2),
                         lay.grid_x0, lay.y0 + len(lay.dims) * lay.ch + lay.gap)
         grid = place(block(t.scores, lay.gw, th.text, "scores"), lay.grid_x0, lay.y0)
-        q_head = MathTex("Q", color=th.q, font_size=36).next_to(q_block.cells_box, UP, buff=0.12)
-        k_head = MathTex(r"K^{\top}", color=th.k, font_size=36)
+        q_head = MathTex(r"\tilde Q" if turned else "Q", color=th.q, font_size=36).next_to(q_block.cells_box, UP, buff=0.12)
+        k_head = MathTex(r"\tilde K^{\top}" if turned else r"K^{\top}", color=th.k, font_size=36)
         k_head.next_to(k_block.brackets, LEFT, buff=0.15)
         lines = GridLines(grid, th.grid)
         self.beat(fade_in(q_block), fade_in(q_head), fade_in(k_block), fade_in(k_head),

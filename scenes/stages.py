@@ -4,17 +4,23 @@ before it loads any scene."""
 from __future__ import annotations
 
 # Every stage the explainer can tell, in story order.
-STAGES = ("embeddings", "positions", "projections", "scores", "softmax", "mixing", "heads",
-          "overview")
+STAGES = ("embeddings", "positions", "projections", "rope", "scores", "softmax", "mixing",
+          "heads", "overview", "next")
 # The stages an option adds: stage -> (is it on for these math options?, how to turn it on)
 OPTIONAL = {"positions": (lambda config: config.positions != "none", "--positions sinusoidal"),
             "heads": (lambda config: config.heads > 1 or config.model != "toy", "--heads 3"),
             "overview": (lambda config: config.heads > 1 or config.model != "toy",
-                         "--heads 3 or --model minilm")}
+                         "--heads 3 or --model minilm"),
+            "rope": (lambda config: config.model == "smollm2", "--model smollm2"),
+            "next": (lambda config: config.model == "smollm2", "--model smollm2")}
 # What a trained model's trace can be drawn as (its vectors of 384 and 32 numbers shown in
 # part); positions and heads are the toy's options.
-TRAINED_SCENES = ("embeddings", "projections", "scores", "softmax", "mixing", "heads",
-                  "overview", "explainer")
+TRAINED_SCENES = ("embeddings", "projections", "rope", "scores", "softmax", "mixing", "heads",
+                  "overview", "next", "explainer")
+# One sentence on what each trained model is, for the title card and the overview.
+ABOUT = {"minilm": "a real trained model: it learned to give sentences with similar meanings "
+                   "similar vectors",
+         "smollm2": "a real trained GPT: it learned to guess the next word of a text"}
 
 
 # The explainer tells the overview for a trained model only (the toy's heads stage covers it;

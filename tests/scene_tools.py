@@ -108,8 +108,10 @@ def trace_value(trace, source: str) -> float:
     assert m, f"untagged number {source!r}"
     head, name = (int(m.group(1)) if m.group(1) else None), m.group(2)
     index = tuple(int(k) for k in m.group(3).split(","))
-    if name == "KT":
-        name, index = "K", index[::-1]
+    if name in ("KT", "K_ropeT"):
+        name, index = name[:-1], index[::-1]
+    if name == "next_tokens":  # a GPT's candidates: the probability of the k-th
+        return trace.next_tokens[index[0]].probability
     array = trace_array(trace, name, head)
     assert array.ndim == len(index), source
     return float(array[index])
@@ -253,8 +255,8 @@ def _glyph_problems(num: Number) -> list[str]:
 # The rows and columns of a plain block tagged NAME[i,j]: what its labels must say.
 AXES = {"X": ("token", "feature"), "P": ("token", "feature"), "X_in": ("token", "feature"),
         "Wq": ("feature", "dim"), "Wk": ("feature", "dim"),
-        "Wv": ("feature", "dim"), "KT": ("dim", "token"),
-        **{n: ("token", "dim") for n in ("Q", "K", "V", "output")},
+        "Wv": ("feature", "dim"), "KT": ("dim", "token"), "K_ropeT": ("dim", "token"),
+        **{n: ("token", "dim") for n in ("Q", "K", "V", "output", "Q_rope")},
         **{n: ("token", "token") for n in ("scores", "scaled", "exps", "weights")}}
 
 

@@ -1,0 +1,314 @@
+"""SmolLM2-135M-Instruct in numpy (attention/smollm2.py): every head's weights against a
+loop-by-loop decoder written here, what the model predicts (which a wrong layer, rotation or
+head grouping cannot fake), rotary positions, the causal mask, its tokens and its cache."""
+
+import math
+import os
+import subprocess
+import sys
+from functools import cache, lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attention import QKVError, smollm2
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTENCES = ["The cat sat on the", "Alice gave Bob the book because she liked him"]
+# From the model card (config.json), not from the GGUF as smollm2 reads them
+EPS, ROPE_BASE = 1e-5, 100000.0
+
+
+def xdist_group(item):
+    return "smollm2"  # one process: the weights are mapped and the forwards computed once
+
+
+@cache
+def run(sentence):
+    return smollm2.forward(sentence)
+
+
+# --- the reference: one token at a time, one head at a time --------------------------------
+
+
+def naive_rms_norm(x, g):
+    values = x.tolist()
+    mean_square = sum(v * v for v in values) / len(values)
+    scale = 1.0 / math.sqrt(mean_square + EPS)
+    return np.array([v * scale * gi for v, gi in zip(values, g.tolist())])
+
+
+def naive_rope(vec, pos):
+    """Pair (2i, 2i + 1) turned by pos * base^(-2i / 64), one pair at a time."""
+    v = vec.tolist()
+    out = []
+    for i in range(len(v) // 2):
+        angle = pos * ROPE_BASE ** (-2 * i / len(v))
+        c, s = math.cos(angle), math.sin(angle)
+        out += [v[2 * i] * c - v[2 * i + 1] * s, v[2 * i] * s + v[2 * i + 1] * c]
+    return np.array(out)
+
+
+def naive_softmax(scores):
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+@lru_cache(maxsize=1)
+def naive_decoder():
+    """Both sentences through the model as a decoder runs it: layer by layer, and within a
+    layer token by token, each token's key and value appended to a cache that its query then
+    reads (so no query can see a later key); a loop over heads, query head h reading
+    key/value head h // 3. Only smollm2's weights and token ids are used."""
+    w = smollm2.weights()
+    ids = [smollm2.tokenize(s)[1] for s in SENTENCES]
+    xs = [[w["token_embd.weight"][i].astype(np.float64) for i in seq] for seq in ids]
+    attention = [np.zeros((30, 9, len(seq), len(seq))) for seq in ids]
+    for layer in range(30):
+        W = {k: w[f"blk.{layer}.{k}.weight"].astype(np.float64) for k in (
+            "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate",
+            "ffn_up", "ffn_down")}
+        for s, x in enumerate(xs):
+            keys = [[] for _ in range(3)]
+            values = [[] for _ in range(3)]
+            out = []
+            for t in range(len(x)):
+                h = naive_rms_norm(x[t], W["attn_norm"])
+                q, k, v = np.dot(h, W["attn_q"]), np.dot(h, W["attn_k"]), np.dot(h, W["attn_v"])
+                for kv in range(3):
+                    keys[kv].append(naive_rope(k[64 * kv:64 * kv + 64], t))
+                    values[kv].append(v[64 * kv:64 * kv + 64])
+                heads = []
+                for head in range(9):
+                    query = naive_rope(q[64 * head:64 * head + 64], t)
+                    kv = head // 3
+                    scores = [float(np.dot(query, key)) / math.sqrt(64) for key in keys[kv]]
+                    weights = naive_softmax(scores)
+                    attention[s][layer, head, t, :t + 1] = weights
+                    mixed = np.zeros(64)
+                    for a, value in zip(weights, values[kv]):
+                        mixed = mixed + a * value
+                    heads.append(mixed)
+                y = x[t] + np.dot(np.concatenate(heads), W["attn_output"])
+                h = naive_rms_norm(y, W["ffn_norm"])
+                gate, up = np.dot(h, W["ffn_gate"]).tolist(), np.dot(h, W["ffn_up"]).tolist()
+                act = np.array([g / (1.0 + math.exp(-g)) * u for g, u in zip(gate, up)])
+                out.append(y + np.dot(act, W["ffn_down"]))
+            xs[s] = out
+    final = w["output_norm.weight"].astype(np.float64)
+    hidden = [np.stack([naive_rms_norm(x, final) for x in seq]) for seq in xs]
+    return attention, hidden
+
+
+@pytest.mark.parametrize("index", range(len(SENTENCES)))
+def test_every_head_matches_a_loop_by_loop_decoder(index):
+    attention, hidden = naive_decoder()
+    f = run(SENTENCES[index])
+    n = len(f.tokens)
+    assert f.attention.shape == attention[index].shape == (30, 9, n, n)
+    assert np.abs(f.attention - attention[index]).max() < 1e-4
+    assert np.abs(f.hidden - hidden[index]).max() < 1e-6
+
+
+# --- what it predicts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sentence,word,low,high", [
+    ("The capital of France is", " Paris", 0.6, 0.9),  # measured 0.806
+    ("The cat sat on the", " mat", 0.2, 0.5),  # measured 0.325
+    ("One, two, three,", " four", 0.6, 0.85),  # measured 0.730
+])
+def test_the_model_predicts_the_next_word(sentence, word, low, high):
+    top = run(sentence).probs_top
+    assert len(top) == 10
+    shown, text, _, p = top[0]
+    assert text == word and shown == smollm2.SPACE + word[1:]
+    assert low < p < high
+    assert [t[3] for t in top] == sorted((t[3] for t in top), reverse=True)
+    assert top[0][2] == int(np.argmax(run(sentence).logits_last))
+
+
+def half_rope(x, positions):
+    """The Hugging Face checkpoint's pairing (feature i with i + 32): wrong for these
+    weights, which llama.cpp's converter reordered for adjacent pairs."""
+    x = np.asarray(x, dtype=np.float64)
+    angle = smollm2.rope_angles(positions)
+    c, s = np.cos(angle), np.sin(angle)
+    a, b = x[..., :32], x[..., 32:]
+    return np.concatenate([a * c - b * s, a * s + b * c], axis=-1)
+
+
+def test_with_the_other_rotary_pairing_the_cat_does_not_sit_on_the_mat(monkeypatch):
+    """The test above can fail: pairing feature i with i + 32 (the checkpoint's layout)
+    instead of adjacent features, " mat" is not even in the top three."""
+    monkeypatch.setattr(smollm2, "rope", half_rope)
+    top = smollm2.forward("The cat sat on the").probs_top
+    assert " mat" not in [t[1] for t in top[:3]]
+
+
+# --- rotary positions -----------------------------------------------------------------------
+
+
+def test_rope_turns_adjacent_pairs_by_the_documented_angles():
+    angles = smollm2.rope_angles([0, 1, 7])
+    assert angles.shape == (3, 32)
+    assert angles[1, 0] == 1.0 and angles[2, 0] == 7.0
+    assert angles[1, 31] == pytest.approx(ROPE_BASE ** (-62 / 64), rel=1e-12)
+    assert np.all(angles[0] == 0)
+    e0 = np.zeros(64)
+    e0[0] = 1.0
+    turned = smollm2.rope(e0[None], [7])[0]
+    assert turned[:2] == pytest.approx([math.cos(7), math.sin(7)], abs=1e-15)
+    assert np.all(turned[2:] == 0)
+
+
+def test_a_query_key_score_depends_only_on_their_distance():
+    f = run(SENTENCES[0])
+    Wq, Wk, _ = smollm2.head_weights(5)
+    q = f.normed[5, 3] @ Wq[4]  # a real query row: token 3, head 4 (layer 6)
+    k = f.normed[5, 1] @ Wk[4 // 3]  # a real key row: token 1, its key/value head
+
+    def score(i, j):
+        return float(smollm2.rope(q[None], [i])[0] @ smollm2.rope(k[None], [j])[0])
+
+    base = score(3, 1)
+    for shift in (1, 5, 37, 1000):
+        assert abs(score(3 + shift, 1 + shift) - base) < 1e-6
+    assert abs(score(4, 1) - base) > 1e-3 and abs(score(3, 2) - base) > 1e-3
+    assert np.linalg.norm(smollm2.rope(q[None], [9])) == pytest.approx(np.linalg.norm(q))
+
+
+def test_head_weights_rebuild_the_forward_pass_attention():
+    """What a scene computes for one head: X = normed[layer], Q = rope(X W_q[h]),
+    K = rope(X W_k[h // 3]), softmax(Q K^T / 8) with the future masked."""
+    f = run(SENTENCES[1])
+    n = len(f.tokens)
+    for layer, head in [(0, 0), (11, 5), (16, 0), (29, 8)]:
+        Wq, Wk, Wv = smollm2.head_weights(layer)
+        assert Wq.shape == (9, 576, 64) and Wk.shape == Wv.shape == (3, 576, 64)
+        X = f.normed[layer]
+        Q = smollm2.rope(X @ Wq[head], np.arange(n))
+        K = smollm2.rope(X @ Wk[head // 3], np.arange(n))
+        scores = np.where(np.triu(np.ones((n, n), bool), 1), -np.inf, Q @ K.T / 8)
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        assert np.abs(e / e.sum(axis=1, keepdims=True) - f.attention[layer, head]).max() < 1e-12
+
+
+# --- the causal mask, the start token, the default head --------------------------------------
+
+
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_no_head_looks_ahead(sentence):
+    a = run(sentence).attention
+    n = a.shape[-1]
+    assert a.shape[:2] == (30, 9)
+    above = np.triu(np.ones((n, n), bool), 1)
+    assert np.all(a[:, :, above] == 0.0)  # exactly, in all 270 heads
+    assert np.all(a[:, :, ~above] > 0)
+    assert np.abs(a.sum(axis=-1) - 1).max() < 1e-12
+
+
+def test_the_layer_inputs_are_the_residual_stream():
+    f = run(SENTENCES[0])
+    assert f.inputs.shape == f.normed.shape == (30, len(f.tokens), 576)
+    emb = smollm2.weights()["token_embd.weight"]
+    assert np.array_equal(f.inputs[0], emb[f.ids].astype(np.float64))
+    g = smollm2.weights()["blk.7.attn_norm.weight"]
+    x = f.inputs[7]
+    assert np.allclose(f.normed[7], x / np.sqrt((x ** 2).mean(1, keepdims=True) + EPS) * g,
+                       atol=1e-9)
+    assert f.logits_last.shape == (49152,)
+    assert np.allclose(f.logits_last, emb.astype(np.float64) @ f.hidden[-1], atol=1e-9)
+
+
+def test_most_heads_park_their_weight_on_the_start_token():
+    f = run(SENTENCES[0])
+    share = smollm2.sink_share(f.attention)
+    assert share.shape == (30, 9)
+    assert share[3, 2] == pytest.approx(f.attention[3, 2, 1:, 0].mean())
+    assert np.median(share) > 0.6  # measured 0.73
+
+
+def test_the_default_head_is_one_whose_words_look_at_words():
+    f = run(SENTENCES[0])
+    layer, head = smollm2.default_head(f.attention, f.tokens)
+    assert (layer, head) == (16, 0)  # a previous-token head: measured focus 0.87
+    # its score, by hand: rows 2.. (they can see another word), columns 1..row-1
+    a = f.attention[layer, head]
+    n = len(f.tokens)
+    focus = np.mean([max(a[i, j] for j in range(1, i)) for i in range(2, n)])
+    assert focus == pytest.approx(smollm2.word_focus(f.attention)[layer, head])
+    assert focus > 0.8 and smollm2.sink_share(f.attention)[layer, head] < 0.3
+    assert focus == smollm2.word_focus(f.attention).max()
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def test_tokens_show_the_start_token_and_leading_spaces():
+    tokens, ids, pieces = smollm2.tokenize("The capital of  France is")
+    assert tokens == (smollm2.START, "The", "\u2423capital", "\u2423of", "\u2423France",
+                      "\u2423is")
+    assert pieces == ("<|endoftext|>", "The", " capital", " of", " France", " is")
+    assert ids[0] == 0 and len(ids) == 6
+    tokens, ids, pieces = smollm2.tokenize("a cat")
+    assert tokens[-1] == "\u2423cat" and pieces[-1] == " cat" and len(ids) == 3
+    digits = smollm2.tokenize("In 1984")[0]
+    assert digits[-4:] == ("1", "9", "8", "4")  # SmolLM2 splits numbers into digits
+
+
+def test_seventeen_tokens_are_refused_in_one_line():
+    words = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+    assert len(smollm2.tokenize(words + " fifteen")[0]) == 16
+    with pytest.raises(QKVError) as err:
+        smollm2.tokenize(words + " fifteen sixteen")
+    message = str(err.value)
+    assert "17" in message and "\u2423sixteen" in message and "\n" not in message
+
+
+# --- the cache ------------------------------------------------------------------------------
+
+
+def probe(env, code):
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       check=False, env={**os.environ, **env})
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+PARIS = ("from attention import smollm2\n"
+         "import numpy as np\n"
+         "f = smollm2.forward('The capital of France is')\n"
+         "w = smollm2.weights()['blk.0.attn_q.weight']\n"
+         "print(f.probs_top[0][1], repr(f.probs_top[0][3]), isinstance(w, np.memmap))")
+
+
+def test_the_weights_are_cached_whole_and_mapped_from_then_on(tmp_path):
+    """The first process finds a broken cache file (cut short), expands the .gguf and writes
+    the cache anew (one complete file, no temporary left behind); the next maps it."""
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    folder = tmp_path / "qkv" / "smollm2"
+    folder.mkdir(parents=True)
+    (folder / smollm2.cache_path().name).write_bytes(b"\x93NUMPY cut short")
+    try:
+        first = probe(env, PARIS)
+        files = list(folder.iterdir())
+        assert [f.name for f in files] == [smollm2.cache_path().name]
+        assert files[0].stat().st_size > 500e6
+        second = probe(env, PARIS)
+        assert first.split()[:2] == second.split()[:2]
+        assert first.split()[:2] == ["Paris", repr(run("The capital of France is").probs_top[0][3])]
+        assert second.split()[2] == "True"
+    finally:
+        for f in folder.glob("*"):
+            f.unlink()  # 540 MB
+
+
+def test_without_a_writable_cache_it_still_works(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    out = probe({"XDG_CACHE_HOME": str(blocker)}, PARIS).split()
+    assert out == ["Paris", repr(run("The capital of France is").probs_top[0][3]), "False"]
