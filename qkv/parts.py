@@ -23,7 +23,8 @@ SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes ar
 # benchmarks/render_bench.py measures the result.
 SECTION_COST = {"title": 1.2, "embeddings": 3.4, "positions": 4.7, "projections": 5.8,
                 "scores": 4.6, "softmax": 4.6, "mixing": 4.3, "heads": 9.9, "overview": 2.5,
-                "recap": 3.1}
+                "recap": 3.1,
+                "rope": 2.0, "next": 1.6}  # --model smollm2's own (estimated from its render)
 
 
 def explainer_parts(jobs: int, sections) -> list[tuple[str, ...]]:

@@ -136,7 +136,8 @@ class OverviewScene(AttentionScene):
         area_w = FRAME_W / 2 - area_left
         area_h = SAFE_TOP - SAFE_BOTTOM
         best = None
-        for ncols in range(1, heads + 1):
+        share = t.model.sharing if t.model else 1  # query heads per key/value head
+        for ncols in ([share] if share > 1 else range(1, heads + 1)):  # a row per K,V head
             nrows = -(-heads // ncols)
             thumb = min(area_w / ncols - 0.25, area_h / nrows - 0.5)
             if best is None or thumb > best[0]:
@@ -154,8 +155,10 @@ class OverviewScene(AttentionScene):
             is_chosen = h == chosen
             frame = framed(im, th, th.accent if is_chosen else None, 3 if is_chosen else 1)
             role = t.head_roles[h] if t.head_roles else None
-            name = plain_text(f"head {h + 1}", th, font_size=max(MIN_FONT, 16),
+            name = plain_text(f"head {h + 1}" + (f" \u00b7 K,V {h // share + 1}" if share > 1
+                                                 else ""), th, font_size=max(MIN_FONT, 16),
                               color=th.accent if is_chosen else th.text)
+            fit_width(name, thumb + 0.2)
             name.next_to(im, UP, buff=0.1)
             thumbs.append(Group(im, frame, name))
             if role:
@@ -173,6 +176,10 @@ class OverviewScene(AttentionScene):
                   caption=f"Each head of layer {layer + 1} alone: every one looks for something "
                           "else." if t.model else "Each head alone: every one looks for "
                           "something else.")
+        if share > 1:
+            self.beat(caption=f"{heads} heads ask, but only {t.model.kv_heads} sets of keys and "
+                              f"values answer: each row of {share} heads shares one key and "
+                              "value head. The same keys, different questions.", wait=1.0)
         links = []
         for h in range(heads):
             a, b = strongest_pair(A[h], t)

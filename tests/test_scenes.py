@@ -297,3 +297,21 @@ def test_last_frame_matches_control(scene, theme, request):
     diff = np.abs(control - rgb).max(axis=2)
     assert (diff > 48).mean() < 0.002, f"{(diff > 48).mean():.4f} of pixels differ"
     assert diff.mean() < 1.5
+
+
+def test_the_scores_caption_names_the_highest_score_on_screen():
+    """With --causal the worked example is the largest score a word may use (in a row that
+    hides keys), not always the largest on screen: the caption that says 'The highest' names
+    the pair with the largest of all the scores drawn, and its value."""
+    from attention.core import pick_example
+    from attention.display import format_number
+    from scenes.scores import ScoresScene
+    from tests.scene_tools import construct
+
+    t = compute("The cat sat on the mat", causal=True)
+    a, b = np.unravel_index(int(np.argmax(t.scores)), t.scores.shape)
+    assert (a, b) != pick_example(t)  # the case the caption used to get wrong
+    s, _, _ = construct(ScoresScene, t)
+    said = [c.content for c in s.renderer.file_writer.subcaptions if "The highest" in c.content]
+    assert said == [f"36 scores in all. The highest: '{t.tokens[a]}' with '{t.tokens[b]}', "
+                    f"{format_number(t.scores[a, b])}."]

@@ -142,3 +142,15 @@ def test_export_of_a_gpt():
     assert [c["text"] for c in d["next_tokens"]][0] == " Paris"
     assert len(d["next_tokens"]) == 10
     assert d["options"]["causal"] is True
+
+
+def test_a_gpt_explainer_can_be_cut_into_parts(traces):
+    """--jobs cuts the explainer by each section's measured cost: the GPT's own sections
+    have one too, and the parts cover every section once, in order."""
+    from qkv.parts import explainer_parts
+    from scenes.stages import explainer_sections
+
+    sections = explainer_sections(traces[6])
+    for jobs in (2, 3):
+        parts = explainer_parts(jobs, sections)
+        assert [s for part in parts for s in part] == list(sections)
