@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/render_bench.py --narration --quick   # narration table only
     .venv/bin/python benchmarks/render_bench.py --targets   # only the rows speed is judged by (~12 min)
     .venv/bin/python benchmarks/render_bench.py --targets --repeat 3   # 480p15 rows: quickest of 3
+    .venv/bin/python benchmarks/render_bench.py --smollm2   # the GPT's rows only (~4 min)
 
 Each sentence's explainer is rendered through the real CLI (`python -m qkv render`, as a
 user would) with --jobs 1 (one process) and --jobs 2 (drawn in two parts, joined), at each
@@ -130,6 +131,29 @@ def target_rows(tmp: Path, repeat: int = 1) -> None:
               f"{walls[6, quality, 1] / walls[6, quality, 2]:.2f}x")
 
 
+GPT_SENTENCES = {6: "The cat sat on the",  # with [start]: 6 model tokens
+                 16: "The quick brown fox jumps over the lazy dog and then it runs back home"}
+
+
+def smollm2_rows(tmp: Path) -> None:
+    """--model smollm2: `qkv export` from a cold process (the weights' cache warm, as after
+    the first run), and its explainer at 480p15, silent, with --jobs 1 and 2."""
+    print()
+    print("| --model smollm2 | tokens | --jobs | wall (s) | video (s) | RTF |")
+    print("|---|---|---|---|---|---|")
+    for n, sentence in GPT_SENTENCES.items():
+        wall = timed([sys.executable, "-m", "qkv", "export", sentence, "--model", "smollm2",
+                      "--output", str(tmp / f"gpt-{n}.json")])
+        print(f"| export (json), cold process | {n} | – | {wall:.1f} | – | – |", flush=True)
+    for n, sentence in GPT_SENTENCES.items():
+        for jobs in (1, 2):
+            wall, movies = render(sentence, "low", tmp / f"gpt-{n}-{jobs}", "--model", "smollm2",
+                                  "--scene", "explainer", "--jobs", str(jobs), "--silent")
+            length = video_seconds(movies[0])
+            print(f"| explainer, low | {n} | {jobs} | {wall:.1f} | {length:.1f} | "
+                  f"{wall / length:.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="low quality only")
@@ -142,6 +166,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="with --targets: the 480p15 rows N times each, the quickest kept "
                              "(~2 min more per repeat)")
+    parser.add_argument("--smollm2", action="store_true",
+                        help="only the --model smollm2 rows (export, explainer at 480p15)")
     args = parser.parse_args()
     qualities = ["low"] if args.quick else ["low", "high"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -149,6 +175,10 @@ def main() -> None:
     if args.targets:
         with tempfile.TemporaryDirectory() as tmp:
             target_rows(Path(tmp), args.repeat)
+        return
+    if args.smollm2:
+        with tempfile.TemporaryDirectory() as tmp:
+            smollm2_rows(Path(tmp))
         return
     if args.narration:
         with tempfile.TemporaryDirectory() as tmp:
@@ -201,6 +231,7 @@ def main() -> None:
             print(f"{quality}, 6 tokens: --jobs 1 / --jobs 2 = "
                   f"{walls[6, quality, 1] / walls[6, quality, 2]:.2f}x")
         narration_rows(tmp, qualities)
+        smollm2_rows(tmp)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,9 @@ class EmbeddingsScene(AttentionScene):
         formula = MathTex(rf"X:\ {n} \times {d}", color=th.text, font_size=34)
         trained = t.model is not None
         self.intro("Embeddings: each word becomes a vector", formula,
+                   f"The sentence, split into {n} of the model's tokens: {t.start_token} "
+                   "first, the model's mark for the start of a text; the open box marks a "
+                   "token that begins with a space." if t.start_token else
                    f"The sentence, split into {n} of the model's tokens: [CLS] first, [SEP] "
                    "last, long words in pieces." if trained else
                    f"The sentence, split into {n} token{'s' * (n > 1)}: "
@@ -122,10 +125,12 @@ class EmbeddingsScene(AttentionScene):
             self.beat(LaggedStart(*(fade_in(VGroup(cells[r], entries[r])) for r in others),
                                   lag_ratio=0.2),
                       run_time=min(2.5, 0.3 * len(others) + 0.8),
-                      caption="Every token's row: its learned embedding plus its position's, "
-                              + ("normalised." if t.model.layer == 1 else
-                                 f"through {t.model.layer - 1} layer"
-                                 f"{'s' * (t.model.layer > 2)} before this one.")
+                      caption=("Every token's row: its learned embedding"
+                               + ("" if t.start_token else " plus its position's") + ", "
+                               + ("normalised." if t.model.layer == 1 else
+                                  f"through {t.model.layer - 1} layer"
+                                  f"{'s' * (t.model.layer > 2)} before this one"
+                                  + (", then normalised." if t.start_token else ".")))
                       if trained else
                       "Every word gets its vector from a lexicon, or from its ending.")
 

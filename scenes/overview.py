@@ -180,6 +180,13 @@ class OverviewScene(AttentionScene):
             self.beat(caption=f"{heads} heads ask, but only {t.model.kv_heads} sets of keys and "
                               f"values answer: each row of {share} heads shares one key and "
                               "value head. The same keys, different questions.", wait=1.0)
+        if t.sink_share is not None and t.n > 1:
+            k = int(t.sink_share[layer].argmax())
+            self.beat(caption=f"The bright first column: many heads give most of each row to "
+                              f"{t.start_token}, an attention sink, a place to put attention "
+                              f"that is wanted nowhere else. Head {k + 1} gives it "
+                              f"{format_number(t.sink_share[layer, k])} of a row on average.",
+                      wait=1.0)
         links = []
         for h in range(heads):
             a, b = strongest_pair(A[h], t)

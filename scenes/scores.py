@@ -64,7 +64,7 @@ class ScoreLayout:
         h = trace.head
         big = max(np.abs(a).max() for a in (h.Q_scored, h.K_scored, h.scores))
         crowded = n + d > 14
-        self.digits = 2 if big < 9.995 or not crowded else 1 if big < 99.95 else 0
+        self.digits = 2 if big < 9.995 else 1 if big < 99.95 or not crowded else 0
         self.label_font, self.label_w, self.label_h = label_font, label_w, label_h
         self.gap = gap
         total_w = label_w + d * cw + gap + n * gw
