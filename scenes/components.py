@@ -99,7 +99,7 @@ class MatrixBlock(VGroup):
     Parameters
     ----------
     values
-        ``[rows, cols]`` array; entries are drawn with ``digits`` decimals.
+        ``[rows, cols]`` array; entries are drawn with ``digits`` decimals (default 2).
     cell_w, cell_h
         Size of one cell in scene units. Cell (i, j) is centred at ``cell_center(i, j)``.
     source
@@ -131,10 +131,10 @@ class MatrixBlock(VGroup):
         theme: Theme,
         cell_w: float,
         cell_h: float,
-        digits: int = 2,
+        digits: int | None = None,
         color: str | None = None,
         font_size: float | None = None,
-        source="",
+        source=None,
         row_labels: Sequence[str] | None = None,
         col_labels: Sequence[str] | None = None,
         label_color: str | None = None,
@@ -154,9 +154,9 @@ class MatrixBlock(VGroup):
         self.col_index = list(range(values.shape[1]) if cols is None else cols)
         self.theme = theme
         self.cell_w, self.cell_h = cell_w, cell_h
-        self.digits = digits
+        self.digits = 2 if digits is None else digits
         self.color = color or theme.text
-        self.source = source
+        self.source = source = "" if source is None else source
         self.font_size = font_size or font_for(cell_w, cell_h)
         rows, cols = len(self.row_index), len(self.col_index)
         self.cells_box = Rectangle(width=cols * cell_w, height=rows * cell_h, stroke_opacity=0)
@@ -168,33 +168,47 @@ class MatrixBlock(VGroup):
 
         lf = label_font_size or min(self.font_size * 1.05, 30)
         lc = label_color or theme.text
-        self.row_labels = VGroup()
-        if row_labels is not None:
-            for i, k in enumerate(self.row_index):
-                name = "\u22ee" if k is None else row_labels[k]
-                lab = plain_text(name, theme, font_size=lf, color=lc)
-                lab.next_to(self.cell_center(i, 0), LEFT, buff=cell_w / 2 + 0.36)
-                on_baseline(lab, name, lf, self.cell_center(i, 0)[1] - x_height(lf) / 2)
-                self.row_labels.add(lab)
-        self.col_labels = VGroup()
-        if col_labels is not None:
-            cf = col_label_font_size or lf
-            for j, k in enumerate(self.col_index):
-                name = "\u2026" if k is None else col_labels[k]
-                lab = plain_text(name, theme, font_size=cf, color=lc)
-                limit = col_label_length if rotate_col_labels else cell_w * 0.95
-                if limit and lab.width > limit:
-                    lab = shortened(name, limit, theme, font_size=cf, color=lc)
-                if rotate_col_labels:
-                    lab.rotate(math.pi / 2)
-                    lab.qkv_turned = True  # (Manim's font_size reads its height: now a width)
-                    fit_width(lab, cell_w * 0.9)
-                lab.next_to(self.cell_center(0, j), UP, buff=cell_h / 2 + 0.15)
-                if not rotate_col_labels:  # (the text drawn: a shortened word may lose its g)
-                    shown = lab.original_text
-                    on_baseline(lab, shown, cf, lab.get_bottom()[1] + descent(cf))
-                self.col_labels.add(lab)
+        self.row_labels = self._row_labels(row_labels, lf, lc)
+        self.col_labels = self._col_labels(col_labels, col_label_font_size or lf, lc,
+                                           rotate_col_labels, col_label_length)
         self.add(self.row_labels, self.col_labels)
+
+    # -- labels --------------------------------------------------------------------------
+    def _row_labels(self, names: Sequence[str] | None, size: float, color: str) -> VGroup:
+        """A label left of each row shown, on the row's baseline (dots for rows left out)."""
+        labels = VGroup()
+        if names is None:
+            return labels
+        for i, k in enumerate(self.row_index):
+            name = "\u22ee" if k is None else names[k]
+            lab = plain_text(name, self.theme, font_size=size, color=color)
+            lab.next_to(self.cell_center(i, 0), LEFT, buff=self.cell_w / 2 + 0.36)
+            on_baseline(lab, name, size, self.cell_center(i, 0)[1] - x_height(size) / 2)
+            labels.add(lab)
+        return labels
+
+    def _col_labels(self, names: Sequence[str] | None, size: float, color: str,
+                    rotate: bool, length: float | None) -> VGroup:
+        """A label above each column shown: shortened to its cell, or turned sideways and cut
+        to ``length``."""
+        labels = VGroup()
+        if names is None:
+            return labels
+        for j, k in enumerate(self.col_index):
+            name = "\u2026" if k is None else names[k]
+            lab = plain_text(name, self.theme, font_size=size, color=color)
+            limit = length if rotate else self.cell_w * 0.95
+            if limit and lab.width > limit:
+                lab = shortened(name, limit, self.theme, font_size=size, color=color)
+            if rotate:
+                lab.rotate(math.pi / 2)
+                lab.qkv_turned = True  # (Manim's font_size reads its height: now a width)
+                fit_width(lab, self.cell_w * 0.9)
+            lab.next_to(self.cell_center(0, j), UP, buff=self.cell_h / 2 + 0.15)
+            if not rotate:  # (the text drawn: a shortened word may lose its g)
+                on_baseline(lab, lab.original_text, size, lab.get_bottom()[1] + descent(size))
+            labels.add(lab)
+        return labels
 
     # -- geometry ------------------------------------------------------------------------
     def cell_center(self, i: int, j: int) -> np.ndarray:

@@ -6,6 +6,7 @@ content in between. Font sizes are Manim's: size 10 is about 18 px (em) at 1080p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -13,6 +14,7 @@ from manim import LEFT, UP, Text
 
 from attention.display import display_text
 from engine.text import TEXT_SIZE, made_text
+from scenes.components import font_for
 
 FRAME_W = 13.6  # usable width of the 14.2-unit frame
 LEFT_EDGE, RIGHT_EDGE = -FRAME_W / 2, FRAME_W / 2
@@ -74,3 +76,34 @@ def place(block, left: float, top: float):
     """Move a MatrixBlock so the top-left corner of its cells is at (left, top)."""
     block.shift(np.array([left, top, 0.0]) - block.cells_box.get_corner(UP + LEFT))
     return block
+
+
+@dataclass(frozen=True)
+class LabelledGrid:
+    """Where a stage's labelled grid goes: the tokens as row labels at the left, then ``cols``
+    cell columns (in blocks with ``gaps`` units between them), centred across the frame and
+    in the band under the blocks' headings (``head_h``) and above a footer (``foot_h``)."""
+
+    label_font: float  # the row labels' size (shrunk to fit a row)
+    label_w: float  # the label column's width
+    cw: float  # a cell's width and height
+    ch: float
+    num_font: float  # the numbers' size in a cell
+    left: float  # the left edge of the first block's cells
+    top: float  # the top edge of the cells
+
+
+def labelled_grid(tokens, theme, *, cols: float, rows: float, gaps: float = 0.0,
+                  head_h: float = 0.0, foot_h: float = 0.0, label_width: float = 2.4,
+                  label_start: float = 24.0) -> LabelledGrid:
+    """The one recipe for labels + cells: the label size that fits ``label_width``, the label
+    column, the largest cells for ``cols`` x ``rows`` in what is left, the number size for
+    those cells, the label size cut to a row, and the top-left corner that centres it all."""
+    lf = label_font(tokens, theme, width=label_width, start=label_start)
+    label_w = token_width(tokens, theme, lf) + 0.45
+    height = SAFE_TOP - SAFE_BOTTOM - head_h - foot_h
+    cw, ch = cell_size(cols, rows, FRAME_W - label_w - gaps, height)
+    total = label_w + cols * cw + gaps
+    return LabelledGrid(label_font=min(lf, row_font(ch)), label_w=label_w, cw=cw, ch=ch,
+                        num_font=font_for(cw, ch), left=-total / 2 + label_w,
+                        top=SAFE_TOP - head_h - (height - rows * ch) / 2)

@@ -24,16 +24,10 @@ from attention.core import pick_example
 from attention.display import format_number
 from engine.fades import fade_in, fade_out
 from scenes.base import AttentionScene
-from scenes.components import MatrixBlock, font_for, plain_text, shown
+from scenes.components import MatrixBlock, plain_text, shown
 from scenes.layout import (
-    FRAME_W,
-    SAFE_BOTTOM,
-    SAFE_TOP,
-    cell_size,
-    label_font,
+    labelled_grid,
     place,
-    row_font,
-    token_width,
 )
 
 
@@ -66,17 +60,10 @@ class MixingScene(AttentionScene):
         cols = shown(t.V.shape[1])  # a trained model's 32 in part
         d_v = len(cols)  # columns on screen
         w = t.weights[i]
-        lf = label_font(tok, th, width=2.4, start=24)
-        label_w = token_width(tok, th, lf) + 0.45
         gap = 0.75
-        head_h, foot_h = 0.55, 0.25
-        cw, ch = cell_size(1 + 2 * d_v, n + 1, FRAME_W - label_w - 2 * gap,
-                           SAFE_TOP - SAFE_BOTTOM - head_h - foot_h)
-        num_font = font_for(cw, ch)
-        lf = min(lf, row_font(ch))
-        total = label_w + (1 + 2 * d_v) * cw + 2 * gap
-        left = -total / 2 + label_w
-        top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - foot_h - (n + 1) * ch) / 2
+        g = labelled_grid(tok, th, cols=1 + 2 * d_v, rows=n + 1, gaps=2 * gap, head_h=0.55,
+                          foot_h=0.25)
+        lf, cw, ch, num_font, left, top = g.label_font, g.cw, g.ch, g.num_font, g.left, g.top
 
         def block(values, source, color, x0, y0, **kw):
             return place(MatrixBlock(values, theme=th, cell_w=cw, cell_h=ch, color=color,
@@ -145,17 +132,9 @@ class MixingScene(AttentionScene):
         out_values = t.head.output
         in_cols, out_cols = shown(t.X.shape[1]), shown(out_values.shape[1])
         d_in, d_out = len(in_cols), len(out_cols)  # columns on screen
-        lf = label_font(t.tokens, th, width=2.4, start=24)
-        label_w = token_width(t.tokens, th, lf) + 0.45
         gap = 1.0
-        head_h = 0.7
-        cw, ch = cell_size(d_in + d_out, n, FRAME_W - label_w - gap,
-                           SAFE_TOP - SAFE_BOTTOM - head_h)
-        num_font = font_for(cw, ch)
-        lf = min(lf, row_font(ch))
-        total = label_w + (d_in + d_out) * cw + gap
-        left = -total / 2 + label_w
-        top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - n * ch) / 2
+        g = labelled_grid(t.tokens, th, cols=d_in + d_out, rows=n, gaps=gap, head_h=0.7)
+        lf, cw, ch, num_font, left, top = g.label_font, g.cw, g.ch, g.num_font, g.left, g.top
         X = place(MatrixBlock(t.X_in, theme=th, cell_w=cw, cell_h=ch, source=t.input_name,
                               font_size=num_font, row_labels=t.tokens, label_font_size=lf,
                               color=th.muted, cols=in_cols), left, top)

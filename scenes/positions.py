@@ -44,10 +44,9 @@ from scenes.layout import (
     FRAME_W,
     SAFE_BOTTOM,
     SAFE_TOP,
-    cell_size,
     label_font,
+    labelled_grid,
     place,
-    row_font,
     text_width,
     token_width,
 )
@@ -168,15 +167,10 @@ class PositionsScene(AttentionScene):
     def positions_sum(self, panel: WavePanel) -> tuple[MatrixBlock, MatrixBlock, MatrixBlock]:
         t, th = self.trace, self.theme
         n, d = t.X.shape
-        lf = label_font(t.tokens, th, width=2.2, start=22)
-        label_w = token_width(t.tokens, th, lf) + 0.45
-        gap, head_h = 0.8, 0.6
-        cw, ch = cell_size(3 * d, n, FRAME_W - label_w - 2 * gap, SAFE_TOP - SAFE_BOTTOM - head_h)
-        num_font = font_for(cw, ch)
-        lf = min(lf, row_font(ch))
-        total = label_w + 3 * d * cw + 2 * gap
-        left = -total / 2 + label_w
-        top = SAFE_TOP - head_h - (SAFE_TOP - SAFE_BOTTOM - head_h - n * ch) / 2
+        gap = 0.8
+        g = labelled_grid(t.tokens, th, cols=3 * d, rows=n, gaps=2 * gap, head_h=0.6,
+                          label_width=2.2, label_start=22)
+        lf, cw, ch, num_font, left, top = g.label_font, g.cw, g.ch, g.num_font, g.left, g.top
         blocks, heads = [], []
         for k, (name, color, title) in enumerate((("X", th.muted, "embeddings X"),
                                                   ("P", th.accent, "positions P"),

@@ -28,11 +28,9 @@ from scenes.layout import (
     SAFE_BOTTOM,
     SAFE_TOP,
     cell_size,
-    label_font,
+    labelled_grid,
     place,
-    row_font,
     text_width,
-    token_width,
 )
 from scenes.scores import sum_of_products
 
@@ -155,15 +153,9 @@ class ProjectionsScene(AttentionScene):
         n, cols = t.n, shown(t.d_k)
         d_k = len(cols)  # columns on screen
         gap = 0.55
-        lf = label_font(t.tokens, th, width=2.6, start=24)
-        label_w = token_width(t.tokens, th, lf) + 0.45
-        cw, ch = cell_size(3 * d_k, n, FRAME_W - label_w - 2 * gap, SAFE_TOP - SAFE_BOTTOM - 0.6)
-        num_font = font_for(cw, ch)
-        lf = min(lf, row_font(ch))
-        total = label_w + 3 * d_k * cw + 2 * gap
-        middle = (SAFE_TOP + SAFE_BOTTOM) / 2
-        top = middle + (n * ch + 0.6) / 2 - 0.6
-        x0 = -total / 2 + label_w
+        g = labelled_grid(t.tokens, th, cols=3 * d_k, rows=n, gaps=2 * gap, head_h=0.6,
+                          label_width=2.6)
+        lf, cw, ch, num_font, top, x0 = g.label_font, g.cw, g.ch, g.num_font, g.top, g.left
         blocks, heads = [], []
         for k, (role, name, _) in enumerate(ROLES):
             color = getattr(th, role)
