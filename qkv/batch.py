@@ -18,17 +18,15 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from attention import MATH_OPTIONS, AttentionConfig, QKVError, compute_config
-from attention.core import MathOption
+from qkv.options import (BATCH, RENDER_OPTIONS, RenderOptions, check_options, option,
+                         options_of)
 from qkv.output import output_folder, write_atomically
 
 MAKES = ("video", "still", "deck", "worksheet")
-# Row columns besides the math options, and what each means.
-RENDER_COLUMNS = ("scene", "quality", "format", "theme", "fps", "make", "silent", "voice_speed",
-                  "burn_captions")
 MARKERS = ".qkv-batch"  # inside --out: one marker per finished row
 REPORT = "batch-report"
 
@@ -39,27 +37,40 @@ class BatchFileError(QKVError):
 
 @dataclass(frozen=True)
 class Job:
-    """One row, checked: everything a worker needs to make its files."""
+    """One row, checked: everything a worker needs to make its files (a local process or a
+    Dask worker is sent this, pickled)."""
 
     line: int  # in the file, from 1 (a CSV's header is line 1)
     sentence: str
     math: dict = field(default_factory=dict)  # AttentionConfig's fields given
-    scene: str = "explainer"
-    quality: str = "medium"
-    fmt: str = "mp4"
-    theme: str = "dark"
-    fps: int | None = None
-    make: str = "video"
-    silent: bool = False
-    voice_speed: float = 1.0
-    burn_captions: bool = False
+    # How: the row's render options (its cells over the command line's). With make=still the
+    # format is png; the worker renders into its own folder, whatever ``out`` says.
+    options: RenderOptions = RenderOptions()
+    make: str = option("video", "What each row makes: a video, a still (png), an HTML deck, a "
+                       "PDF worksheet.", choices=MAKES, commands=(BATCH,), column=True)
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
     @property
     def key(self) -> str:
-        """Same inputs, same key (the line does not count): what makes a row done."""
-        spec = {k: v for k, v in asdict(self).items() if k != "line"}
+        """Same inputs, same key (the line, --out and --verbose do not count): what makes a
+        row done."""
+        spec = {"sentence": self.sentence, "math": self.math, **self.columns()}
         text = json.dumps(spec, sort_keys=True, ensure_ascii=False)
         return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+    def columns(self) -> dict:
+        """The row's value of every column but the sentence and the math options."""
+        return {**{o.name: getattr(self.options, o.field) for o in RENDER_COLUMNS},
+                **{o.name: getattr(self, o.field) for o in JOB_COLUMNS}}
+
+
+# A row's columns besides the sentence and the math options: the options declared with
+# column=True, RenderOptions' (scene, quality, format, ...) and the Job's own (make).
+RENDER_COLUMNS = tuple(o for o in RENDER_OPTIONS if o.column)
+JOB_COLUMNS = tuple(o for o in options_of(Job) if o.column)
+COLUMNS = RENDER_COLUMNS + JOB_COLUMNS
 
 
 @dataclass
@@ -121,7 +132,7 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
 
 
 def _checked_columns(path, rows):
-    known = {"sentence", *RENDER_COLUMNS, *(o.name for o in MATH_OPTIONS)}
+    known = {"sentence", *(o.name for o in COLUMNS), *(o.name for o in MATH_OPTIONS)}
     for line, row in rows:
         unknown = sorted(set(row) - known)
         if unknown:
@@ -142,20 +153,11 @@ def _text(value) -> str | None:
     return text or None
 
 
-def _choice(name, raw, choices) -> str:
-    if raw not in choices:
-        raise QKVError(f"{name}={raw!r} is not one of {', '.join(choices)}")
-    return raw
-
-
 def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
     """The row (its cells override ``defaults``, the command line's values) as a checked Job,
     and its trace; QKVError with the reason if ``qkv render`` would refuse it."""
     from qkv.fonts import check_drawable
-    from qkv.registry import SCENES, VIDEO_FORMATS
-    from qkv.render import QUALITIES
     from scenes.stages import refusal
-    from scenes.theme import THEMES
 
     cells = {k: _text(v) for k, v in row.items()}
     sentence = row.get("sentence")
@@ -165,31 +167,20 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
     for o in MATH_OPTIONS:
         if cells.get(o.name) is not None:
             math[o.name] = o.parse(cells[o.name], o.name)
-    job = replace(defaults, line=line, sentence=sentence, math=math)
-    for name, choices in (("scene", (*SCENES, "all")), ("quality", tuple(QUALITIES)),
-                          ("format", VIDEO_FORMATS), ("theme", tuple(THEMES)), ("make", MAKES)):
-        if cells.get(name) is not None:
-            value = _choice(name, cells[name], choices)
-            job = replace(job, **{"fmt" if name == "format" else name: value})
-    if cells.get("fps") is not None:
-        try:
-            job = replace(job, fps=int(cells["fps"]))
-        except ValueError:
-            raise QKVError(f"fps={cells['fps']!r} is not a whole number") from None
-    for name, kind, default in (("silent", bool, False), ("voice_speed", float, 1.0),
-                                ("burn_captions", bool, False)):
-        if cells.get(name) is not None:
-            option = MathOption(name, kind, default, "", "", ())
-            job = replace(job, **{name: option.parse(cells[name], name)})
-    if job.scene == "all":
-        raise QKVError("scene=all is not for a batch; give one scene a row")
+    given = [{o.field: o.parse(cells[o.name], o.name) for o in columns
+              if cells.get(o.name) is not None} for columns in (RENDER_COLUMNS, JOB_COLUMNS)]
+    # checked as they are made (RenderOptions' and Job's __post_init__)
+    job = replace(defaults, line=line, sentence=sentence, math=math,
+                  options=replace(defaults.options, **given[0]), **given[1])
+    if job.make == "still":
+        job = replace(job, options=replace(job.options, fmt="png"))
     trace = compute_config(sentence, AttentionConfig(**math))
     check_drawable(trace)
     if job.make in ("video", "still"):
-        why = refusal(job.scene, trace.config)
+        why = refusal(job.options.scene, trace.config)
         if why:
             raise QKVError(why)
-        render_options(job).check_voice()
+        job.options.check_voice()
     elif job.make == "deck":
         why = refusal("explainer", trace.config)
         if why:
@@ -199,16 +190,10 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
     return job, trace
 
 
-def _format(job: Job) -> str:
-    return "png" if job.make == "still" else job.fmt
-
-
-def render_options(job: Job, out: Path = Path("renders")):
-    from qkv.render import RenderOptions
-
-    return RenderOptions(scene=job.scene, quality=job.quality, out=out, theme=job.theme,
-                         fmt=_format(job), fps=job.fps, silent=job.silent,
-                         voice_speed=job.voice_speed, burn_captions=job.burn_captions)
+def worker_options(job: Job, root: Path) -> RenderOptions:
+    """The render options a worker renders ``job`` with: the row's, into its own ``root``."""
+    options = replace(job.options, out=root)
+    return replace(options, scene="explainer") if job.make == "deck" else options
 
 
 # -- making one row's files (in a worker) -----------------------------------------------------
@@ -234,7 +219,7 @@ def run_job(job: Job) -> dict:
 
 def _make(job: Job, root: Path) -> list[Path]:
     trace = compute_config(job.sentence, AttentionConfig(**job.math))
-    options = render_options(job, root)
+    options = worker_options(job, root)
     if job.make in ("video", "still"):
         from qkv.render import render_scene
 
@@ -242,9 +227,8 @@ def _make(job: Job, root: Path) -> list[Path]:
     if job.make == "deck":
         from qkv.slides import check_reveal, render_deck
 
-        check_reveal(job.theme)
-        return render_deck(trace, replace(options, scene="explainer"), to="html",
-                           one_file=True)
+        check_reveal(options.theme)
+        return render_deck(trace, options, to="html", one_file=True)
     from attention.worksheet import to_pdf
 
     path = output_folder(trace, root) / "worksheet.pdf"

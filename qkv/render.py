@@ -5,16 +5,15 @@ still, captions, section clips) renamed into place when complete (:mod:`qkv.outp
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
-from attention import AttentionTrace, QKVError
+from attention import AttentionTrace
 from engine.cache import drawn_kept
 from qkv.captions import with_captions
+from qkv.options import QUALITIES, RenderOptions
 from qkv.output import slug, staging
-from qkv.registry import VIDEO_FORMATS
-from qkv.soundtrack import SOUND_FORMATS, with_narration
-from qkv.voice import check_speed, narrator, voice_model
+from qkv.soundtrack import with_narration
+from qkv.voice import narrator
 
 # Animations whose files are still being encoded while the next one is drawn (Manim's
 # max_inflight_encoders; its default, 1, has the scene wait at the end of every animation for
@@ -23,52 +22,8 @@ from qkv.voice import check_speed, narrator, voice_model
 # -> 20.0-22.1 s.
 ENCODERS_IN_FLIGHT = 4
 
-QUALITIES = {  # name -> (pixel width, pixel height, frames per second)
-    "low": (854, 480, 15),
-    "medium": (1280, 720, 30),
-    "high": (1920, 1080, 60),
-    "4k": (3840, 2160, 60),
-}
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to render (not what: that is the trace). One object passed down."""
-
-    scene: str = "explainer"
-    quality: str = "medium"
-    out: Path = Path("renders")
-    theme: str = "dark"
-    fmt: str = "mp4"  # one of VIDEO_FORMATS
-    transparent: bool = False  # alpha channel (webm or mov only)
-    fps: int | None = None  # None: the quality's own frame rate
-    sections: bool = False  # also one clip per Manim section (the explainer's stages)
-    verbose: bool = False
-    silent: bool = False  # no narration (gif and png are always silent)
-    voice_speed: float = 1.0  # the narrator's pace, 0.8 to 1.25
-    burn_captions: bool = False  # the captions drawn in a band under the picture
-    part: tuple[str, ...] | None = None  # the explainer sections one process draws (internal)
-
-    def __post_init__(self) -> None:
-        if self.fmt not in VIDEO_FORMATS:
-            raise QKVError(f"--format must be one of {', '.join(VIDEO_FORMATS)}")
-        if self.transparent and self.fmt not in ("webm", "mov"):
-            raise QKVError("--transparent needs --format webm or --format mov")
-        if self.fps is not None and not 1 <= self.fps <= 120:
-            raise QKVError(f"--fps must be between 1 and 120 (got {self.fps})")
-        if self.sections and self.fmt in ("png", "gif"):
-            raise QKVError("--sections cuts video clips; use it with mp4, webm or mov")
-        check_speed(self.voice_speed)
-
-    @property
-    def narrated(self) -> bool:
-        """Spoken narration: videos whose container carries sound, unless --silent."""
-        return not self.silent and self.fmt in SOUND_FORMATS
-
-    def check_voice(self) -> None:
-        """Before anything is rendered: a narrated video needs the voice installed."""
-        if self.narrated:
-            voice_model()
+__all__ = ["QUALITIES", "RenderOptions", "manim_settings", "render_scene"]  # (the first two
+# are declared in qkv.options, and read from here too)
 
 
 def manim_settings(options: RenderOptions, media_dir: Path) -> dict:

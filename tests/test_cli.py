@@ -3,7 +3,6 @@
 import json
 import math
 import os
-import pickle
 import subprocess
 import sys
 
@@ -100,7 +99,10 @@ def test_other_formats(fmt):
     (["render", "--sections", "--format", "gif"], "--sections"),
     (["render", "--format", "avi"], "avi"),
     (["render", "--voice-speed", "2"], "between 0.8 and 1.25"),
-    (["render", "--voice-speed", "fast"], "not a valid float"),
+    (["render", "--voice-speed", "fast"], "'fast' is not a number"),
+    (["slides", "--quality", "8k"], "8k"),
+    (["batch", "rows.csv", "--voice-speed", "2"], "between 0.8 and 1.25"),
+    (["batch", "rows.csv", "--make", "film"], "film"),
 ], ids=lambda a: str(a)[:40])
 def test_bad_input_one_line_exit_2_no_file(tmp_path, args, fragment):
     if args[0] == "render":
@@ -146,11 +148,23 @@ def test_output_to_missing_folder_is_an_error(tmp_path):
 
 
 def test_scenes_lists_names():
+    """`qkv scenes` lists, one a line with what it shows, every stage of the story in the
+    story's order (scenes.stages, which the explainer tells from), the explainer last, and
+    only names `qkv render --scene` renders: each a scene class of its own."""
+    from qkv.registry import load
+    from scenes.base import AttentionScene
+    from scenes.stages import STAGES
+
     p = run("scenes")
     assert p.returncode == 0
-    names = [line.split()[0] for line in p.stdout.splitlines()]
-    assert names == ["embeddings", "positions", "projections", "scores", "softmax", "mixing",
-                     "heads", "overview", "explainer"]
+    lines = [line.split(None, 1) for line in p.stdout.splitlines()]
+    names = [name for name, _ in lines]
+    assert all(len(summary.split()) >= 3 for _, summary in lines), lines
+    assert len(set(names)) == len(names) and names[-1] == "explainer"
+    assert [n for n in names if n in STAGES] == list(STAGES)  # every stage, in story order
+    classes = [load(name) for name in names]
+    assert all(issubclass(c, AttentionScene) for c in classes)
+    assert len({c.__name__ for c in classes}) == len(classes)
 
 
 @settings(max_examples=25, deadline=None)
@@ -333,137 +347,3 @@ def test_every_math_option_reaches_every_interface(tmp_path):
     config = trace_from_env({"QKV_MODEL": "minilm", "QKV_LAYER": "2", "QKV_HEAD": "3",
                              "QKV_SENTENCE": "Hi"}).config
     assert [getattr(config, n) for n in trained] == ["minilm", 2, 3]
-
-
-def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
-    """A render keeps the SVGs LaTeX and Pango made (whole files only); the next render reads
-    them: here it never calls LaTeX, which would fail the render."""
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    args = [*QKV, "render", "Cats sleep", "--scene", "scores", "--quality", "low", "--fps", "2",
-            "--silent"]
-    first = subprocess.run([*args, "--out", str(tmp_path / "a")], env=env, capture_output=True,
-                           text=True)
-    assert first.returncode == 0, first.stderr
-    cache = tmp_path / "cache" / "qkv" / "manim"
-    formulas, texts = sorted((cache / "Tex").iterdir()), sorted((cache / "texts").iterdir())
-    assert len(formulas) >= 3 and len(texts) >= 5
-    assert {p.suffix for p in formulas} == {".svg"}  # no half-written .part
-    assert {p.suffix for p in texts} == {".svg", ".pickle"}  # and texts parsed
-    kept = [p.read_bytes() for p in formulas + texts]
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("latex", "dvisvgm"):  # found before the real ones: they leave a mark, fail
-        fake = bin_dir / tool
-        fake.write_text(f"#!/bin/sh\ntouch {tmp_path}/{tool}-ran\nexit 1\n")
-        fake.chmod(0o755)
-    second = subprocess.run([*args, "--out", str(tmp_path / "b")], capture_output=True,
-                            text=True, env={**env, "PATH": f"{bin_dir}:{env['PATH']}"})
-    assert second.returncode == 0, second.stderr
-    assert not list(tmp_path.glob("*-ran"))
-    assert sorted((cache / "Tex").iterdir()) == formulas
-    assert sorted((cache / "texts").iterdir()) == texts  # nothing new drawn or parsed
-    # the second render's folder was seeded with links to these files: none was written
-    # through them
-    assert [p.read_bytes() for p in formulas + texts] == kept
-
-
-def test_the_drawn_cache_takes_only_whole_files(tmp_path):
-    """Pango writes an empty SVG for a text it cannot draw (before the render fails): such a
-    file, or one cut short, never enters the cache, where every later render would read it,
-    and one found there is never handed to a render."""
-    from qkv.render import keep_drawn, seed_drawn
-
-    work, cache = tmp_path / "work", tmp_path / "cache"
-    (work / "texts").mkdir(parents=True)
-    (work / "texts" / "empty.svg").write_bytes(b"")
-    (work / "texts" / "cut.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><path d="M')
-    (work / "texts" / "whole.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>\n')
-    whole = pickle.dumps({"a parsed text": list(range(100))})
-    (work / "texts" / "whole.pickle").write_bytes(whole)
-    (work / "texts" / "cut.pickle").write_bytes(whole[:-1])
-    keep_drawn(work, cache)
-    assert sorted(p.name for p in (cache / "texts").iterdir()) == ["whole.pickle", "whole.svg"]
-    (cache / "texts" / "empty.svg").write_bytes(b"")  # however one got there: not handed on
-    (cache / "texts" / "empty.pickle").write_bytes(b"")
-    seed_drawn(tmp_path / "next", cache)
-    assert sorted(p.name for p in (tmp_path / "next" / "texts").iterdir()) == [
-        "whole.pickle", "whole.svg"]
-
-
-def test_a_text_made_again_leaves_its_svg_as_it_was(tmp_path, monkeypatch):
-    """Manim's Text rewrites its SVG in place every time one is made (manimpango's
-    remove_last_M), which truncates a file every render linked to the cache shares. qkv's
-    replacement writes it only when it changes it: the first time, to the very bytes
-    manimpango's writes."""
-    import time
-
-    import manim
-    from manimpango import PangoUtils
-
-    import qkv.render as render
-
-    remove_last_M_in_place_only = render.remove_last_M_in_place_only_if_it_changes
-    render.texts_rewritten_only_once()
-    ours = PangoUtils.__dict__["remove_last_M"]
-    (manimpangos,) = render.MANIMPANGOS_REMOVE_LAST_M
-
-    def svg(folder):
-        with manim.tempconfig({"media_dir": str(folder)}):
-            manim.Text("Cats sat, Wąż", font="DejaVu Sans")
-        (f,) = (folder / "texts").glob("*.svg")
-        return f
-
-    made = svg(tmp_path / "qkv")
-    monkeypatch.setattr(PangoUtils, "remove_last_M", staticmethod(lambda name: None))
-    raw = svg(tmp_path / "raw")  # as Pango writes it, before either rewrite
-    monkeypatch.setattr(PangoUtils, "remove_last_M", ours)
-    theirs, qkvs = (raw.with_name(n) for n in ("theirs.svg", "qkvs.svg"))
-    for f, rewrite in ((theirs, manimpangos), (qkvs, remove_last_M_in_place_only)):
-        f.write_bytes(raw.read_bytes())
-        rewrite(str(f))
-    assert b'Z M ' in raw.read_bytes() and theirs.read_bytes() != raw.read_bytes()
-    assert qkvs.read_bytes() == theirs.read_bytes()
-    when = made.stat().st_mtime_ns
-    time.sleep(0.05)
-    svg(tmp_path / "qkv")  # the same text again, from its file
-    assert made.stat().st_mtime_ns == when  # not written
-    monkeypatch.setattr(PangoUtils, "remove_last_M", staticmethod(manimpangos))
-    svg(tmp_path / "qkv")
-    assert ours.__func__ is remove_last_M_in_place_only
-    assert made.stat().st_mtime_ns != when  # manimpango's own writes it again
-
-
-def test_the_drawn_cache_is_linked_where_it_can_be_and_copied_where_not(tmp_path, monkeypatch):
-    """Seeding a render's folder links the cache's files (no bytes copied; a render never
-    writes into a drawn file that exists); across file systems, where a link fails, it copies
-    them; either way the render's folder holds the same bytes."""
-    import qkv.render as render
-
-    cache = tmp_path / "cache"
-    (cache / "texts").mkdir(parents=True)
-    (cache / "Tex").mkdir()
-    files = {cache / "texts" / "a.svg": b'<svg xmlns="http://www.w3.org/2000/svg"></svg>\n',
-             cache / "texts" / "a.pickle": pickle.dumps(["parsed"]),
-             cache / "Tex" / "f.svg": b"<svg>formula</svg>"}
-    for f, data in files.items():
-        f.write_bytes(data)
-    render.seed_drawn(tmp_path / "linked", cache)
-    for f, data in files.items():
-        seeded = tmp_path / "linked" / f.parent.name / f.name
-        assert seeded.read_bytes() == data
-        assert seeded.stat().st_ino == f.stat().st_ino  # a link
-
-    def no_link(src, dst):
-        raise OSError(18, "Invalid cross-device link")
-
-    monkeypatch.setattr(render.os, "link", no_link)
-    render.seed_drawn(tmp_path / "copied", cache)
-    for f, data in files.items():
-        seeded = tmp_path / "copied" / f.parent.name / f.name
-        assert seeded.read_bytes() == data
-        assert seeded.stat().st_ino != f.stat().st_ino  # a copy
-    (tmp_path / "work" / "texts").mkdir(parents=True)  # and kept back: copied too
-    (tmp_path / "work" / "texts" / "b.pickle").write_bytes(pickle.dumps(["new"]))
-    render.keep_drawn(tmp_path / "work", cache)
-    assert pickle.loads((cache / "texts" / "b.pickle").read_bytes()) == ["new"]
-    assert not list(cache.rglob("*.part"))

@@ -4,6 +4,10 @@ draws, copies and families are Manim's, fades are Manim's FadeIn and FadeOut by 
 split as Manim splits them, the writer keeps the picture, and the drawn cache keeps whole files.
 """
 
+import os
+import pickle
+import subprocess
+import sys
 from dataclasses import replace
 
 import av
@@ -13,6 +17,8 @@ from attention import compute
 from qkv.registry import load
 from qkv.render import RenderOptions, render_scene
 from tests.test_render import packets
+
+QKV = [sys.executable, "-m", "qkv"]
 
 
 def test_encoder_settings_keep_the_picture(tmp_path, monkeypatch):
@@ -410,3 +416,138 @@ def test_families_are_the_families_manim_lists():
         Mobject.get_family = engine.renderer.mobject_get_family
     assert ours == manims and sum(map(len, ours)) > 500
     assert twice.get_family() == [twice, twice[0], c, s, twice[2]]
+
+
+def test_formulas_and_texts_drawn_once_are_kept_for_the_next_render(tmp_path):
+    """A render keeps the SVGs LaTeX and Pango made (whole files only); the next render reads
+    them: here it never calls LaTeX, which would fail the render."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = [*QKV, "render", "Cats sleep", "--scene", "scores", "--quality", "low", "--fps", "2",
+            "--silent"]
+    first = subprocess.run([*args, "--out", str(tmp_path / "a")], env=env, capture_output=True,
+                           text=True)
+    assert first.returncode == 0, first.stderr
+    cache = tmp_path / "cache" / "qkv" / "manim"
+    formulas, texts = sorted((cache / "Tex").iterdir()), sorted((cache / "texts").iterdir())
+    assert len(formulas) >= 3 and len(texts) >= 5
+    assert {p.suffix for p in formulas} == {".svg"}  # no half-written .part
+    assert {p.suffix for p in texts} == {".svg", ".pickle"}  # and texts parsed
+    kept = [p.read_bytes() for p in formulas + texts]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("latex", "dvisvgm"):  # found before the real ones: they leave a mark, fail
+        fake = bin_dir / tool
+        fake.write_text(f"#!/bin/sh\ntouch {tmp_path}/{tool}-ran\nexit 1\n")
+        fake.chmod(0o755)
+    second = subprocess.run([*args, "--out", str(tmp_path / "b")], capture_output=True,
+                            text=True, env={**env, "PATH": f"{bin_dir}:{env['PATH']}"})
+    assert second.returncode == 0, second.stderr
+    assert not list(tmp_path.glob("*-ran"))
+    assert sorted((cache / "Tex").iterdir()) == formulas
+    assert sorted((cache / "texts").iterdir()) == texts  # nothing new drawn or parsed
+    # the second render's folder was seeded with links to these files: none was written
+    # through them
+    assert [p.read_bytes() for p in formulas + texts] == kept
+
+
+def test_the_drawn_cache_takes_only_whole_files(tmp_path):
+    """Pango writes an empty SVG for a text it cannot draw (before the render fails): such a
+    file, or one cut short, never enters the cache, where every later render would read it,
+    and one found there is never handed to a render."""
+    from engine.cache import keep_drawn, seed_drawn
+
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    (work / "texts").mkdir(parents=True)
+    (work / "texts" / "empty.svg").write_bytes(b"")
+    (work / "texts" / "cut.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><path d="M')
+    (work / "texts" / "whole.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>\n')
+    whole = pickle.dumps({"a parsed text": list(range(100))})
+    (work / "texts" / "whole.pickle").write_bytes(whole)
+    (work / "texts" / "cut.pickle").write_bytes(whole[:-1])
+    keep_drawn(work, cache)
+    assert sorted(p.name for p in (cache / "texts").iterdir()) == ["whole.pickle", "whole.svg"]
+    (cache / "texts" / "empty.svg").write_bytes(b"")  # however one got there: not handed on
+    (cache / "texts" / "empty.pickle").write_bytes(b"")
+    seed_drawn(tmp_path / "next", cache)
+    assert sorted(p.name for p in (tmp_path / "next" / "texts").iterdir()) == [
+        "whole.pickle", "whole.svg"]
+
+
+def test_a_text_made_again_leaves_its_svg_as_it_was(tmp_path, monkeypatch):
+    """Manim's Text rewrites its SVG in place every time one is made (manimpango's
+    remove_last_M), which truncates a file every render linked to the cache shares. qkv's
+    replacement writes it only when it changes it: the first time, to the very bytes
+    manimpango's writes."""
+    import manim
+    from manimpango import PangoUtils
+
+    import engine.cache as drawn
+
+    remove_last_M_in_place_only = drawn.remove_last_M_in_place_only_if_it_changes
+    drawn.texts_rewritten_only_once()
+    ours = PangoUtils.__dict__["remove_last_M"]
+    (manimpangos,) = drawn.MANIMPANGOS_REMOVE_LAST_M
+
+    def svg(folder):
+        with manim.tempconfig({"media_dir": str(folder)}):
+            manim.Text("Cats sat, Wąż", font="DejaVu Sans")
+        (f,) = (folder / "texts").glob("*.svg")
+        return f
+
+    made = svg(tmp_path / "qkv")
+    monkeypatch.setattr(PangoUtils, "remove_last_M", staticmethod(lambda name: None))
+    raw = svg(tmp_path / "raw")  # as Pango writes it, before either rewrite
+    monkeypatch.setattr(PangoUtils, "remove_last_M", ours)
+    theirs, qkvs = (raw.with_name(n) for n in ("theirs.svg", "qkvs.svg"))
+    for f, rewrite in ((theirs, manimpangos), (qkvs, remove_last_M_in_place_only)):
+        f.write_bytes(raw.read_bytes())
+        rewrite(str(f))
+    assert b'Z M ' in raw.read_bytes() and theirs.read_bytes() != raw.read_bytes()
+    assert qkvs.read_bytes() == theirs.read_bytes()
+    # The file's times set long ago, by hand: any write from here on shows, however soon
+    long_ago = 1_000_000_000_000_000_000  # 2001-09-09, in ns
+    os.utime(made, ns=(long_ago, long_ago))
+    kept, inode = made.read_bytes(), made.stat().st_ino
+    svg(tmp_path / "qkv")  # the same text again, from its file
+    assert made.stat().st_mtime_ns == long_ago  # not written
+    assert made.stat().st_ino == inode and made.read_bytes() == kept  # nor replaced
+    monkeypatch.setattr(PangoUtils, "remove_last_M", staticmethod(manimpangos))
+    svg(tmp_path / "qkv")
+    assert ours.__func__ is remove_last_M_in_place_only
+    assert made.stat().st_mtime_ns != long_ago  # manimpango's own writes it again
+
+
+def test_the_drawn_cache_is_linked_where_it_can_be_and_copied_where_not(tmp_path, monkeypatch):
+    """Seeding a render's folder links the cache's files (no bytes copied; a render never
+    writes into a drawn file that exists); across file systems, where a link fails, it copies
+    them; either way the render's folder holds the same bytes."""
+    import engine.cache as drawn
+
+    cache = tmp_path / "cache"
+    (cache / "texts").mkdir(parents=True)
+    (cache / "Tex").mkdir()
+    files = {cache / "texts" / "a.svg": b'<svg xmlns="http://www.w3.org/2000/svg"></svg>\n',
+             cache / "texts" / "a.pickle": pickle.dumps(["parsed"]),
+             cache / "Tex" / "f.svg": b"<svg>formula</svg>"}
+    for f, data in files.items():
+        f.write_bytes(data)
+    drawn.seed_drawn(tmp_path / "linked", cache)
+    for f, data in files.items():
+        seeded = tmp_path / "linked" / f.parent.name / f.name
+        assert seeded.read_bytes() == data
+        assert seeded.stat().st_ino == f.stat().st_ino  # a link
+
+    def no_link(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(drawn.os, "link", no_link)
+    drawn.seed_drawn(tmp_path / "copied", cache)
+    for f, data in files.items():
+        seeded = tmp_path / "copied" / f.parent.name / f.name
+        assert seeded.read_bytes() == data
+        assert seeded.stat().st_ino != f.stat().st_ino  # a copy
+    (tmp_path / "work" / "texts").mkdir(parents=True)  # and kept back: copied too
+    (tmp_path / "work" / "texts" / "b.pickle").write_bytes(pickle.dumps(["new"]))
+    drawn.keep_drawn(tmp_path / "work", cache)
+    assert pickle.loads((cache / "texts" / "b.pickle").read_bytes()) == ["new"]
+    assert not list(cache.rglob("*.part"))

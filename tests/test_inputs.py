@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from manim import tempconfig
 
@@ -23,8 +24,9 @@ def test_manims_own_cli_reads_the_sentence_from_the_environment(tmp_path):
                        capture_output=True, text=True, env=env, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     srt = next(tmp_path.rglob("ScoresScene.srt")).read_text(encoding="utf-8")
-    assert "'Dogs'" in srt or "'bark'" in srt or "'loudly'" in srt
-    assert "Causal mask" in srt  # QKV_CAUSAL=1 reached the trace
+    # QKV_SENTENCE and QKV_CAUSAL=1 reached the trace: the mask's caption names the sentence's
+    # first word, its last, and how many there are
+    assert "Causal mask" in srt and "'Dogs' sees only itself; 'loudly' sees all 3 words" in srt
     assert next(tmp_path.rglob("ScoresScene.mp4")).stat().st_size > 10_000
 
 
@@ -40,8 +42,13 @@ def test_python_scene_from_a_trace(tmp_path):
         scene = ScoresScene(trace=trace, theme="light")
         scene.render()
         movie = Path(scene.renderer.file_writer.movie_file_path)
+        captions = " ".join(c.content for c in scene.renderer.file_writer.subcaptions)
+        corner = scene.renderer.get_frame()[0, 0, :3]
     assert movie.exists() and movie.stat().st_size > 10_000
-    assert scene.trace is trace and scene.theme.name == "light"
+    # This trace was drawn: its sentence and its temperature are in the captions; and in the
+    # light theme: the last frame's background is white (the dark theme's is not)
+    assert "'Birds'" in captions and "the temperature 0.5 divides them too" in captions
+    assert tuple(corner) == (255, 255, 255)
 
 
 def test_jupyter_manim_magic(tmp_path, monkeypatch):
@@ -64,5 +71,9 @@ def test_jupyter_manim_magic(tmp_path, monkeypatch):
     assert result.success, result.error_in_exec
     movies = list(tmp_path.rglob("ScoresScene.mp4"))
     assert movies and movies[0].stat().st_size > 10_000
-    assert "'Fish'" in "".join(p.read_text() for p in tmp_path.rglob("ScoresScene.srt")) or \
-        "'swim'" in "".join(p.read_text() for p in tmp_path.rglob("ScoresScene.srt"))
+    # QKV_SENTENCE reached the scene: the caption of the highest score names the two words it
+    # joins, found here from the trace's own scores
+    t = compute("Fish swim")
+    a, b = divmod(int(np.argmax(t.scores)), t.n)
+    srt = "".join(p.read_text(encoding="utf-8") for p in tmp_path.rglob("ScoresScene.srt"))
+    assert f"4 scores in all. The highest: '{t.tokens[a]}' with '{t.tokens[b]}'," in srt

@@ -275,7 +275,8 @@ def test_explainer_parts_cover_every_section_once_in_order(positions):
     assert len(sections) == 7 + (positions != "none")
     assert set(SECTION_COST) == set(explainer_sections(compute("Hi", positions="sinusoidal",
                                                                heads=3))) | set(
-        explainer_sections(compute("Hi", model="minilm")))  # every section has a cost
+        explainer_sections(compute("Hi", model="minilm"))) | set(
+        explainer_sections(compute("Hi", model="smollm2")))  # every section has a cost
     for jobs in range(1, 10):
         parts = explainer_parts(jobs, sections)
         assert len(parts) == min(jobs, len(sections))
@@ -317,16 +318,18 @@ def test_render_formats(tmp_path):
 
 
 def test_registry_loads_every_scene():
-    """Each name leads to the scene class of that stage (the default scene is tested by
-    rendering it: tests/test_cli.py)."""
+    """The registry (what the CLI offers) names every stage the story tells (scenes.stages,
+    kept apart from it), in the story's order, then the explainer; each name leads to the
+    scene class of that stage (the default scene is tested by rendering it:
+    tests/test_cli.py)."""
     from scenes.base import AttentionScene
+    from scenes.stages import STAGES as STORY
 
-    stages = ["embeddings", "positions", *STAGES[1:], "heads", "overview"]
-    assert list(SCENES) == [*stages, "explainer"]
+    assert list(SCENES) == [*STORY, "explainer"]
     classes = [load(name) for name in SCENES]
     assert all(issubclass(c, AttentionScene) for c in classes)
     assert len(set(classes)) == len(classes) and classes[-1] is ExplainerScene
-    for name, cls in zip(stages, classes):
+    for name, cls in zip(STORY, classes):
         assert hasattr(cls, f"{name}_stage")
 
 
