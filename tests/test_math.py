@@ -39,8 +39,11 @@ def test_matches_naive_loops(sentence, causal, scale, temperature):
                  "weight_sums", "weighted_values", "output"):
         assert_close(getattr(t.head, name), ref[name])
     assert_close(t.output, ref["output"])
-    assert set(ref) | {"Wq", "Wk", "Wv", "scaled", "bq", "bk", "bv"} == set(
-        attention.HeadTrace.__dataclass_fields__)
+    # every field checked: here, or (biases) in test_minilm.py, or (the turned Q and K of
+    # rotary positions) in test_smollm2.py
+    assert set(ref) | {"Wq", "Wk", "Wv", "scaled", "bq", "bk", "bv", "Q_rope", "K_rope",
+                       "scores_unturned"} == set(attention.HeadTrace.__dataclass_fields__)
+    assert t.head.Q_rope is t.head.K_rope is t.head.scores_unturned is None
 
 
 @pytest.mark.parametrize("heads,seed", [(2, 7), (3, 7), (6, 7), (2, None), (3, None)],

@@ -312,3 +312,33 @@ def test_without_a_writable_cache_it_still_works(tmp_path):
     blocker.write_text("")
     out = probe({"XDG_CACHE_HOME": str(blocker)}, PARIS).split()
     assert out == ["Paris", repr(run("The capital of France is").probs_top[0][3]), "False"]
+
+
+def test_the_explained_heads_trace_is_the_models_own():
+    """The trace of --model smollm2 --layer 4 --head 8: its X is that layer's normed input, its
+    W_k and W_v the slices of key/value head 3 (query heads 7, 8, 9 share it), Q and K turned
+    pair by pair to Q_rope and K_rope, the scores made of those (and scores_unturned of the
+    plain ones), and its weights that head's row of the model's attention."""
+    from attention import compute
+
+    t = compute("The cat sat on the", model="smollm2", layer=4, head=8)
+    assert (t.model.kv_heads, t.model.kv_head, t.model.sharing) == (3, 3, 3)
+    Wq, Wk, Wv = smollm2.head_weights(3)
+    np.testing.assert_array_equal(t.head.Wq, Wq[7])
+    np.testing.assert_array_equal(t.head.Wk, Wk[2])
+    np.testing.assert_array_equal(t.head.Wv, Wv[2])
+    X = t.X.tolist()
+    for i in range(t.n):
+        q = np.array([sum(X[i][f] * Wq[7][f][m] for f in range(576)) for m in range(64)])
+        k = np.array([sum(X[i][f] * Wk[2][f][m] for f in range(576)) for m in range(64)])
+        np.testing.assert_allclose(t.head.Q[i], q, atol=1e-9)
+        np.testing.assert_allclose(t.head.Q_rope[i], naive_rope(q, i), atol=1e-9)
+        np.testing.assert_allclose(t.head.K_rope[i], naive_rope(k, i), atol=1e-9)
+    for i in range(t.n):
+        for j in range(t.n):
+            turned = sum(a * b for a, b in zip(t.head.Q_rope[i], t.head.K_rope[j]))
+            plain = sum(a * b for a, b in zip(t.head.Q[i], t.head.K[j]))
+            assert abs(t.head.scores[i, j] - turned) < 1e-9
+            assert abs(t.head.scores_unturned[i, j] - plain) < 1e-9
+    np.testing.assert_allclose(t.weights, t.attention[3, 7], atol=1e-12)
+    np.testing.assert_allclose(t.rope_angles[:, 0], np.arange(t.n))  # pair 0: 1 rad a step
