@@ -49,7 +49,7 @@ class AttentionScene(Scene):
     """A scene that explains one :class:`~attention.AttentionTrace` in one :class:`Theme`."""
 
     title_text = ""  # set by each stage
-    deck = False  # a slide deck (scenes/slides.py): each beat is a stop, its caption the notes
+    deck = False  # a slide deck (scenes/deck.py): each beat is a stop, its caption the notes
 
     def __init__(self, trace: AttentionTrace | None = None, theme: Theme | str | None = None,
                  voice=None, burn_captions: bool = False, **kwargs):
