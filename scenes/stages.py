@@ -53,8 +53,9 @@ def explainer_sections(trace) -> tuple[str, ...]:
 def refusal(name: str, config) -> str | None:
     """Why scene ``name`` cannot be drawn for these options, and the fix; None if it can."""
     if config.model != "toy" and name not in TRAINED_SCENES:
+        drawn = [s for s in TRAINED_SCENES if applicable(s, config)]
         return (f"--scene {name} is not built for --model {config.model} yet; use --scene "
-                f"{' or '.join(TRAINED_SCENES)}, or 'qkv export --model {config.model}' for "
+                f"{' or '.join(drawn)}, or 'qkv export --model {config.model}' for "
                 "every number")
     if not applicable(name, config):
         return f"--scene {name} shows an option that is off; add {OPTIONAL[name][1]}"
