@@ -35,8 +35,9 @@ def x264_options() -> dict[str, str] | None:
 class QkvFileWriter(SceneFileWriter):
     """Manim's file writer, with qkv's encoder settings and cheap still holds."""
 
-    def open_partial_movie_stream(self, file_path=None) -> None:
-        super().open_partial_movie_stream(file_path)
+    def open_partial_movie_stream(self, *args, **kwargs) -> None:
+        # (Manim 0.21: file_path=None; 0.22: *, animation_index, file_path=None)
+        super().open_partial_movie_stream(*args, **kwargs)
         job, options = self._current_encode_job, x264_options()
         if job is None or options is None or job.stream.codec_context.name != "libx264":
             return
