@@ -13,6 +13,7 @@ import numpy as np
 from manim import DOWN, LEFT, UP, LaggedStart, MathTex, VGroup, Write
 
 from attention.core import pick_example
+from attention.display import format_number
 from engine.fades import fade_in
 from engine.text import Number
 from scenes.components import fit_width, plain_text, rich_line, wrapped_words
@@ -142,7 +143,9 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, RopeScen
         rows = [
             (sym("X", th.text), x_row),
             (sym(r"Q,\ K", th.text), ["what a word asks for, how it presents itself",
-                                      ("(X W_q + b_q, X W_k + b_k)" if t.model is not None
+                                      ("(X W_q, X W_k, turned by position)"
+                                       if t.head.Q_rope is not None else
+                                       "(X W_q + b_q, X W_k + b_k)" if t.model is not None
                                        else "(X times W_q, W_k)", th.muted)]),
             (sym(r"QK^{\top}", th.text), [f"how well '{tok[i]}' asking meets '{tok[j]}' "
                                           "presenting:",
@@ -182,4 +185,9 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, RopeScen
         ]
         for line, caption in zip(lines, captions):
             self.beat(fade_in(line, shift=UP * 0.15), run_time=0.8, wait=1.4, caption=caption)
+        if t.next_tokens:  # a GPT: the story ends on the word it guesses
+            best = t.next_tokens[0]
+            self.beat(caption=f"And after {t.model.layers} layers of this, the model guesses "
+                              f"what comes next: '{best.text.strip() or best.token}', "
+                              f"{format_number(best.probability)}.", wait=1.0)
         self.wait(1.0)

@@ -91,6 +91,8 @@ def test_the_gpt_explainer(traces):
     assert any(f"'mat' first, with probability {format_number(best.probability)}" in c
                for c in captions)
     assert any("start token" in c for c in captions)
+    assert captions[-1] == (f"And after 30 layers of this, the model guesses what comes next: "
+                            f"'mat', {format_number(best.probability)}.")  # the story's end
     assert any("Causal mask" in c for c in captions)
 
 
