@@ -7,7 +7,7 @@ softmax runs over the last axis, so every row of ``weights`` sums to 1.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -232,6 +232,19 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class RopeDemo:
+    """What the rope stage shows of the worked example, query ``query`` and key ``key``
+    (:func:`pick_example`): rotary positions turn by position, so the same query stands
+    differently at another place, and a score keeps its value when both move together."""
+
+    query: int
+    key: int
+    q_pair_at: np.ndarray  # [n, 2] the query's first pair turned as if at position p
+    shift: int  # how far both move in the shifted score
+    score_shifted: float  # (q at query + shift) . (k at key + shift): scores[query, key] again
+
+
+@dataclass(frozen=True)
 class NextToken:
     """One candidate for the word after the sentence, as a GPT predicts it."""
 
@@ -267,6 +280,7 @@ class AttentionTrace:
     next_tokens: tuple[NextToken, ...] = ()  # the 10 likeliest next tokens, likeliest first
     sink_share: np.ndarray | None = None  # [layers, heads] mean weight on the start token
     start_token: str | None = None  # how the start token is drawn ("[start]")
+    rope_demo: RopeDemo | None = None  # the rope stage's turned example
 
     @property
     def all_attention(self) -> np.ndarray:  # -> [layers, heads, n, n]
@@ -595,7 +609,7 @@ def smollm2_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
     trace = attention_head(X, Wq[head], Wk[kv], Wv[kv], mask, math.sqrt(smollm2.D_HEAD),
                            rotate=lambda M: smollm2.rope(M, positions))
     chosen = "you" if config.layer is not None and config.head is not None else "rule"
-    return AttentionTrace(
+    trace = AttentionTrace(
         sentence=sentence,
         tokens=run.tokens,
         feature_names=tuple(str(k) for k in range(1, smollm2.D_MODEL + 1)),
@@ -618,3 +632,14 @@ def smollm2_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
         sink_share=_frozen(smollm2.sink_share(run.attention)),
         start_token=smollm2.START,
     )
+    i, j = pick_example(trace)
+    head = trace.head
+    shift = ROPE_SHIFT
+    q_at = smollm2.rope(np.repeat(head.Q[i][None], n, axis=0), positions)  # [n, d_head]
+    q_moved = smollm2.rope(head.Q[i][None], [i + shift])[0]  # [d_head]
+    k_moved = smollm2.rope(head.K[j][None], [j + shift])[0]  # [d_head]
+    demo = RopeDemo(i, j, _frozen(q_at[:, :2]), shift, float(q_moved @ k_moved))
+    return replace(trace, rope_demo=demo)
+
+
+ROPE_SHIFT = 10  # the rope stage moves its example query and key this many tokens later

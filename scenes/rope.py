@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Arc, Arrow, Dot, Line, MathTex, Rotate, VGroup
 
-from attention.core import pick_example
 from attention.display import format_number
 from engine.fades import fade_in, fade_out
 from engine.text import Number
@@ -35,17 +34,21 @@ class RopeScene(AttentionScene):
     def pair_line(self, name: str, i: int, a: float, b: float, src: str, color, fs: float):
         """'name = (a, b)' with both numbers tagged with their trace entries."""
         th = self.theme
-        return rich_line([(name, color), "= (",
+        line = rich_line([(name, color), "= (",
                           Number(a, source=f"{src}[{i},0]", font=th.mono, font_size=fs,
                                  color=color), ",",
                           Number(b, source=f"{src}[{i},1]", font=th.mono, font_size=fs,
                                  color=color), ")"], th, font_size=fs, buff=0.08)
+        line[3].align_to(line[2], DOWN).shift(DOWN * 0.06)  # the comma on the numbers' line
+        return line
 
     def rope_stage(self) -> None:
         t, th = self.trace, self.theme
         head = t.head
         tok = t.tokens
-        i, j = pick_example(t)  # query i, key j <= i
+        demo = t.rope_demo
+        i, j = demo.query, demo.key  # the worked example: query i, key j <= i
+        other = next((p for p in (1, t.n - 1, 0) if p != i), i)  # the same query elsewhere
         angles = t.rope_angles  # [n, d_head / 2]
         fs = 22
 
@@ -60,20 +63,21 @@ class RopeScene(AttentionScene):
                                              head.Q_rope[[i], :2], head.K_rope[[j], :2]]))
                       .max()) or 1.0
         radius = (SAFE_TOP - SAFE_BOTTOM) / 2 - 0.35
-        unit = radius / reach
+        unit = (radius - 0.35) / reach  # arrows end short of the axes' ends
         origin = np.array([-FRAME_W / 4 - 0.4, (SAFE_TOP + SAFE_BOTTOM) / 2, 0.0])
         axes = VGroup(Line(origin + LEFT * radius, origin + RIGHT * radius, color=th.grid,
                            stroke_width=2),
                       Line(origin + DOWN * radius, origin + UP * radius, color=th.grid,
                            stroke_width=2))
+        # the axes' names outside the circle the arrows stay in, where no arrow reaches
         x_name = plain_text("number 1", th, font_size=16, color=th.muted)
-        x_name.next_to(axes[0].get_end(), DOWN, buff=0.1).align_to(axes[0].get_end(), RIGHT)
+        x_name.next_to(axes[0].get_end(), RIGHT, buff=0.1)
         y_name = plain_text("number 2", th, font_size=16, color=th.muted)
-        y_name.next_to(axes[1].get_end(), RIGHT, buff=0.1)
+        y_name.next_to(axes[1].get_end(), UP, buff=0.08)
         plane = VGroup(axes, x_name, y_name, Dot(origin, radius=0.04, color=th.muted))
 
         # the numbers, on the right: built first so that they fit together
-        text_x = origin[0] + radius + 0.6
+        text_x = x_name.get_right()[0] + 0.4
         slow = angles.shape[1] - 1
         a_q, a_k = float(angles[i, 0]), float(angles[j, 0])
         q_line = self.pair_line(f"q of '{tok[i]}'", i, head.Q[i, 0], head.Q[i, 1], "Q", th.q, fs)
@@ -83,6 +87,9 @@ class RopeScene(AttentionScene):
                            th, font_size=fs)
         q_turned = self.pair_line("turned", i, head.Q_rope[i, 0], head.Q_rope[i, 1], "Q_rope",
                                   th.q, fs)
+        q_other = self.pair_line(f"the same q at token {other}", other,
+                                 demo.q_pair_at[other, 0], demo.q_pair_at[other, 1],
+                                 "q_pair_at", th.q, fs)
         k_line = self.pair_line(f"k of '{tok[j]}'", j, head.K[j, 0], head.K[j, 1], "K", th.k, fs)
         turn_k = rich_line([f"token {j}: turned by", Number(a_k, source=f"rope_angles[{j},0]",
                                                             font=th.mono, font_size=fs,
@@ -96,10 +103,13 @@ class RopeScene(AttentionScene):
                        font_size=fs, color=th.accent)
         score_before = rich_line(["q \u00b7 k before turning:", before], th, font_size=fs)
         score_after = rich_line(["q \u00b7 k after turning:", after], th, font_size=fs)
-        lines = VGroup(q_line, turn_q, q_turned, k_line, turn_k, k_turned, score_before,
-                       score_after)
+        moved = Number(demo.score_shifted, source="score_shifted[0]", font=th.mono,
+                       font_size=fs, color=th.accent)
+        score_moved = rich_line([f"both {demo.shift} tokens later:", moved], th, font_size=fs)
+        lines = VGroup(q_line, turn_q, q_turned, q_other, k_line, turn_k, k_turned,
+                       score_before, score_after, score_moved)
         lines.arrange(DOWN, aligned_edge=LEFT, buff=0.3)
-        for gap_after in (q_turned, k_turned):  # a little air between the three parts
+        for gap_after in (q_other, k_turned):  # a little air between the three parts
             below = lines[list(lines).index(gap_after) + 1:]
             below.shift(DOWN * 0.25)
         fit_width(lines, FRAME_W / 2 - text_x - 0.1)
@@ -125,6 +135,15 @@ class RopeScene(AttentionScene):
                           f"turns by {format_number(a_q)} radians. Later pairs turn slower; "
                           f"the last by only {format_number(angles[i, slow], 5)}.")
 
+        # -- Beat 3b: the same query at another place points elsewhere -----------------------
+        elsewhere = self.pair_arrow(origin, unit, demo.q_pair_at[other, 0],
+                                    demo.q_pair_at[other, 1], th.q).set_opacity(0.45)
+        self.beat(fade_in(elsewhere), fade_in(q_other), run_time=0.8, wait=0.8,
+                  caption=f"The very same query at token {other} would turn by "
+                          f"{format_number(angles[other, 0])} radians and point elsewhere: "
+                          "where a word stands changes how it asks.")
+        self.beat(fade_out(elsewhere), run_time=0.4, wait=0)
+
         # -- Beat 4: a key turned by its own position ------------------------------------------
         k0 = self.pair_arrow(origin, unit, head.K[j, 0], head.K[j, 1], th.k)
         ghost_k = k0.copy().set_opacity(0.3)
@@ -143,6 +162,9 @@ class RopeScene(AttentionScene):
                           f"{before.text} to {after.text}. Only the gap of {gap} between them "
                           "counts: a query and a key that far apart anywhere in a sentence "
                           "turn against each other the same way.")
+        self.beat(fade_in(score_moved), run_time=0.8, wait=1.0,
+                  caption=f"Move both {demo.shift} tokens later and the score is the same: "
+                          f"{moved.text}.")
         self.beat(fade_out(VGroup(ghost_q, ghost_k)), run_time=0.6, wait=0.4,
                   caption="So the scores know how far back each word is, with no position "
                           "vector added.")

@@ -112,6 +112,9 @@ def trace_value(trace, source: str) -> float:
         name, index = name[:-1], index[::-1]
     if name == "next_tokens":  # a GPT's candidates: the probability of the k-th
         return trace.next_tokens[index[0]].probability
+    if name in ("q_pair_at", "score_shifted"):  # the rope stage's example (RopeDemo)
+        return float(np.ravel(getattr(trace.rope_demo, name))[
+            np.ravel_multi_index(index, np.shape(getattr(trace.rope_demo, name)) or (1,))])
     array = trace_array(trace, name, head)
     assert array.ndim == len(index), source
     return float(array[index])

@@ -37,7 +37,8 @@ def traces():
 @pytest.mark.parametrize("scene,arrays", [
     ("embeddings", {"X"}),
     ("projections", {"X", "Wq", "Wk", "Wv", "Q", "K", "V"}),
-    ("rope", {"Q", "K", "Q_rope", "K_rope", "rope_angles", "scores_unturned", "scores"}),
+    ("rope", {"Q", "K", "Q_rope", "K_rope", "rope_angles", "scores_unturned", "scores",
+              "q_pair_at", "score_shifted"}),
     ("scores", {"Q_rope", "K_rope", "K_ropeT", "scores", "scaled"}),
     ("softmax", {"scaled", "exps", "exp_sums", "weights", "weight_sums"}),
     ("mixing", {"weights", "V", "weighted_values", "output", "X"}),
