@@ -48,6 +48,11 @@ def to_dict(trace: AttentionTrace) -> dict:
                                    "probability": c.probability} for c in trace.next_tokens]
     if trace.rope_angles is not None:
         trained["rope_angles"] = _floats(trace.rope_angles)  # [n][d_head / 2] radians
+    if trace.rope_demo is not None:  # what the rope stage shows beyond the head's arrays
+        d = trace.rope_demo
+        trained["rope_demo"] = {"query": d.query, "key": d.key,
+                                "q_pair_at": _floats(d.q_pair_at), "shift": d.shift,
+                                "score_shifted": d.score_shifted}
     return {
         "sentence": trace.sentence,
         "tokens": list(trace.tokens),

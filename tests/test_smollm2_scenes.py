@@ -145,6 +145,10 @@ def test_export_of_a_gpt():
     assert [c["text"] for c in d["next_tokens"]][0] == " Paris"
     assert len(d["next_tokens"]) == 10
     assert d["options"]["causal"] is True
+    demo = d["rope_demo"]
+    assert abs(demo["score_shifted"] - head["scores"][demo["query"]][demo["key"]]) < 1e-9
+    assert np.allclose(demo["q_pair_at"][demo["query"]], head["Q_rope"][demo["query"]][:2],
+                       rtol=0, atol=1e-12)
 
 
 def test_a_gpt_explainer_can_be_cut_into_parts(traces):
