@@ -566,23 +566,36 @@ def minilm_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
     mask = np.zeros((n, n), dtype=bool)
     trace = attention_head(X, Wq[head], Wk[head], Wv[head], mask, math.sqrt(minilm.D_HEAD),
                            biases=(bq[head], bk[head], bv[head]))
-    chosen = "you" if config.layer is not None and config.head is not None else "rule"
+    model = ModelInfo(minilm.NAME, minilm.LAYERS, minilm.HEADS, minilm.D_MODEL, minilm.D_HEAD,
+                      layer + 1, head + 1, chosen_by(config))
+    return trained_trace(sentence, config, run.tokens, X, mask, trace, model, run.attention)
+
+
+def chosen_by(config: AttentionConfig) -> str:
+    """Who picked a trained model's explained head: "you" (--layer and --head) or the rule."""
+    return "you" if config.layer is not None and config.head is not None else "rule"
+
+
+def trained_trace(sentence, config, tokens, X, mask, head: HeadTrace, model: ModelInfo,
+                  attention, **more) -> AttentionTrace:
+    """The trace of a trained model's one explained head: X is what its projections read,
+    the features are numbered, and every head of every layer is kept (``attention``)."""
     return AttentionTrace(
         sentence=sentence,
-        tokens=run.tokens,
-        feature_names=tuple(str(k) for k in range(1, minilm.D_MODEL + 1)),
+        tokens=tokens,
+        feature_names=tuple(str(k) for k in range(1, X.shape[1] + 1)),
         config=config,
         X=_frozen(X),
         P=None,
         X_in=_frozen(X),
         mask=_frozen_bool(mask),
-        heads=(trace,),
+        heads=(head,),
         Wo=None,
-        output=trace.output,
+        output=head.output,
         weights_source="trained",
-        model=ModelInfo(minilm.NAME, minilm.LAYERS, minilm.HEADS, minilm.D_MODEL,
-                        minilm.D_HEAD, layer + 1, head + 1, chosen),
-        attention=_frozen(run.attention),
+        model=model,
+        attention=_frozen(attention),
+        **more,
     )
 
 
@@ -608,30 +621,16 @@ def smollm2_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
     mask = causal_mask(n)
     trace = attention_head(X, Wq[head], Wk[kv], Wv[kv], mask, math.sqrt(smollm2.D_HEAD),
                            rotate=lambda M: smollm2.rope(M, positions))
-    chosen = "you" if config.layer is not None and config.head is not None else "rule"
-    trace = AttentionTrace(
-        sentence=sentence,
-        tokens=run.tokens,
-        feature_names=tuple(str(k) for k in range(1, smollm2.D_MODEL + 1)),
-        config=config,
-        X=_frozen(X),
-        P=None,
-        X_in=_frozen(X),
-        mask=_frozen_bool(mask),
-        heads=(trace,),
-        Wo=None,
-        output=trace.output,
-        weights_source="trained",
-        model=ModelInfo(smollm2.NAME, smollm2.LAYERS, smollm2.HEADS, smollm2.D_MODEL,
-                        smollm2.D_HEAD, layer + 1, head + 1, chosen,
-                        kv_heads=smollm2.KV_HEADS, kv_head=kv + 1),
-        attention=_frozen(run.attention),
+    model = ModelInfo(smollm2.NAME, smollm2.LAYERS, smollm2.HEADS, smollm2.D_MODEL,
+                      smollm2.D_HEAD, layer + 1, head + 1, chosen_by(config),
+                      kv_heads=smollm2.KV_HEADS, kv_head=kv + 1)
+    trace = trained_trace(
+        sentence, config, run.tokens, X, mask, trace, model, run.attention,
         rope_angles=_frozen(smollm2.rope_angles(positions)),
         next_tokens=tuple(NextToken(tok, text, int(i), float(p))
                           for tok, text, i, p in run.probs_top),
         sink_share=_frozen(smollm2.sink_share(run.attention)),
-        start_token=smollm2.START,
-    )
+        start_token=smollm2.START)
     i, j = pick_example(trace)
     head = trace.head
     shift = ROPE_SHIFT

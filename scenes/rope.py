@@ -42,6 +42,14 @@ class RopeScene(AttentionScene):
         line[3].align_to(line[2], DOWN).shift(DOWN * 0.06)  # the comma on the numbers' line
         return line
 
+    def turn_line(self, i: int, angle: float, fs: float):
+        """'token i: turned by <angle> rad', the angle tagged with its trace entry."""
+        th = self.theme
+        return rich_line([f"token {i}: turned by", Number(angle, source=f"rope_angles[{i},0]",
+                                                          font=th.mono, font_size=fs,
+                                                          color=th.accent), "rad"],
+                         th, font_size=fs)
+
     def rope_stage(self) -> None:
         t, th = self.trace, self.theme
         head = t.head
@@ -81,20 +89,14 @@ class RopeScene(AttentionScene):
         slow = angles.shape[1] - 1
         a_q, a_k = float(angles[i, 0]), float(angles[j, 0])
         q_line = self.pair_line(f"q of '{tok[i]}'", i, head.Q[i, 0], head.Q[i, 1], "Q", th.q, fs)
-        turn_q = rich_line([f"token {i}: turned by", Number(a_q, source=f"rope_angles[{i},0]",
-                                                            font=th.mono, font_size=fs,
-                                                            color=th.accent), "rad"],
-                           th, font_size=fs)
+        turn_q = self.turn_line(i, a_q, fs)
         q_turned = self.pair_line("turned", i, head.Q_rope[i, 0], head.Q_rope[i, 1], "Q_rope",
                                   th.q, fs)
         q_other = self.pair_line(f"the same q at token {other}", other,
                                  demo.q_pair_at[other, 0], demo.q_pair_at[other, 1],
                                  "q_pair_at", th.q, fs)
         k_line = self.pair_line(f"k of '{tok[j]}'", j, head.K[j, 0], head.K[j, 1], "K", th.k, fs)
-        turn_k = rich_line([f"token {j}: turned by", Number(a_k, source=f"rope_angles[{j},0]",
-                                                            font=th.mono, font_size=fs,
-                                                            color=th.accent), "rad"],
-                           th, font_size=fs)
+        turn_k = self.turn_line(j, a_k, fs)
         k_turned = self.pair_line("turned", j, head.K_rope[j, 0], head.K_rope[j, 1], "K_rope",
                                   th.k, fs)
         before = Number(head.scores_unturned[i, j], source=f"scores_unturned[{i},{j}]",
