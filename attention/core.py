@@ -217,14 +217,17 @@ class ModelInfo:
     d_head: int
     layer: int
     head: int
-    chosen_by: str  # "you" or the rule that picked it
+    chosen_by: str  # "you", or in words the rule that picked it
     kv_heads: int | None = None  # key/value heads shared by groups of query heads (GQA), if any
-    kv_head: int | None = None  # the key/value head (from 1) the explained head reads
 
     @property
     def sharing(self) -> int:
         """How many query heads share one key/value head (1 without sharing)."""
         return 1 if self.kv_heads is None else self.heads // self.kv_heads
+
+    def kv_head_of(self, head: int) -> int:
+        """The key/value head (from 1) that query head ``head`` (from 1) reads."""
+        return (head - 1) // self.sharing + 1
 
     def as_dict(self) -> dict:
         keys = ("name", "layers", "heads", "kv_heads", "d_model", "d_head", "layer", "head")
@@ -252,6 +255,13 @@ class NextToken:
     text: str  # as written (" mat")
     id: int  # in the model's vocabulary
     probability: float
+
+    @property
+    def said(self) -> str:
+        """The token as a caption names it: its text without the leading space, or as drawn
+        when that text is part of a character (a byte fragment) or empty."""
+        word = self.text.strip()
+        return word if word and "\ufffd" not in word else self.token
 
 
 @dataclass(frozen=True)
@@ -567,13 +577,16 @@ def minilm_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
     trace = attention_head(X, Wq[head], Wk[head], Wv[head], mask, math.sqrt(minilm.D_HEAD),
                            biases=(bq[head], bk[head], bv[head]))
     model = ModelInfo(minilm.NAME, minilm.LAYERS, minilm.HEADS, minilm.D_MODEL, minilm.D_HEAD,
-                      layer + 1, head + 1, chosen_by(config))
+                      layer + 1, head + 1, chosen_by(config, minilm.RULE))
     return trained_trace(sentence, config, run.tokens, X, mask, trace, model, run.attention)
 
 
-def chosen_by(config: AttentionConfig) -> str:
-    """Who picked a trained model's explained head: "you" (--layer and --head) or the rule."""
-    return "you" if config.layer is not None and config.head is not None else "rule"
+def chosen_by(config: AttentionConfig, rule: str) -> str:
+    """Who picked a trained model's explained head, in words: "you" (--head, and --layer or
+    the rule's layer), or the model's ``rule``, within --layer if given."""
+    if config.head is not None:
+        return "you"
+    return rule if config.layer is None else f"{rule} in layer {config.layer}"
 
 
 def trained_trace(sentence, config, tokens, X, mask, head: HeadTrace, model: ModelInfo,
@@ -612,7 +625,7 @@ def smollm2_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
     layer = auto_layer if config.layer is None else config.layer - 1
     head = auto_head if config.head is None else config.head - 1
     if config.layer is not None and config.head is None:  # the rule, within that layer
-        head = int(np.argmax(smollm2.word_focus(run.attention)[layer]))
+        head = int(np.argmax(smollm2.head_scores(run.attention)[layer]))
     Wq, Wk, Wv = smollm2.head_weights(layer)
     kv = head // smollm2.GROUP
     X = run.normed[layer]  # [n, d_model]
@@ -622,8 +635,9 @@ def smollm2_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
     trace = attention_head(X, Wq[head], Wk[kv], Wv[kv], mask, math.sqrt(smollm2.D_HEAD),
                            rotate=lambda M: smollm2.rope(M, positions))
     model = ModelInfo(smollm2.NAME, smollm2.LAYERS, smollm2.HEADS, smollm2.D_MODEL,
-                      smollm2.D_HEAD, layer + 1, head + 1, chosen_by(config),
-                      kv_heads=smollm2.KV_HEADS, kv_head=kv + 1)
+                      smollm2.D_HEAD, layer + 1, head + 1,
+                      chosen_by(config, smollm2.RULE if len(run.tokens) > 2 else
+                                smollm2.RULE_ONE_WORD), kv_heads=smollm2.KV_HEADS)
     trace = trained_trace(
         sentence, config, run.tokens, X, mask, trace, model, run.attention,
         rope_angles=_frozen(smollm2.rope_angles(positions)),

@@ -155,6 +155,9 @@ def peakedness(attention: np.ndarray, tokens) -> np.ndarray:  # [layers, heads, 
     return a.max(axis=-1).mean(axis=-1)
 
 
+RULE = "the head whose word rows pick one other word most sharply"
+
+
 def default_head(attention: np.ndarray, tokens) -> tuple[int, int]:
     """The (layer, head), 0-based, with the most peaked word rows (first on a tie)."""
     p = peakedness(attention, tokens)

@@ -157,13 +157,15 @@ def _write_cache(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> None
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", shape=(1,),
-                                        dtype=_record_dtype(tensors, meta_bytes))
-        for k, v in tensors.items():
-            out[k][0] = v
-        out["meta"][0] = np.frombuffer(meta_bytes, np.uint8)
-        out.flush()
-        del out
+        # Written with plain writes, not through a memory map: a full disk is then an OSError
+        # (caught by the caller, which works from memory), not a SIGBUS that kills the process.
+        header = {"descr": np.lib.format.dtype_to_descr(_record_dtype(tensors, meta_bytes)),
+                  "fortran_order": False, "shape": (1,)}
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array_header_2_0(f, header)
+            for v in tensors.values():  # one record: the fields' bytes one after another
+                f.write(np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            f.write(meta_bytes)
         os.chmod(tmp, 0o644)  # mkstemp's file is the owner's only; the cache is not secret
         os.replace(tmp, path)
     except BaseException:
@@ -452,6 +454,16 @@ def word_focus(attention: np.ndarray) -> np.ndarray:  # [layers, heads, n, n] ->
     return np.where(earlier, a, 0.0).max(axis=-1).mean(axis=-1)
 
 
+def head_scores(attention: np.ndarray) -> np.ndarray:  # [layers, heads, n, n] -> [L, H]
+    """What :func:`default_head` maximises: :func:`word_focus`, or with fewer than two words
+    (nothing earlier to look at) the least weight on the start token."""
+    return -sink_share(attention) if attention.shape[-1] < 3 else word_focus(attention)
+
+
+RULE = "the head whose words give the most weight to one earlier word"
+RULE_ONE_WORD = "the head that gives the start token the least weight"
+
+
 def default_head(attention: np.ndarray, tokens=None) -> tuple[int, int]:
     """The (layer, head), 0-based, whose words look hardest at one other word: the largest
     :func:`word_focus` (the first on a tie). With a single word there is no other word to
@@ -464,9 +476,6 @@ def default_head(attention: np.ndarray, tokens=None) -> tuple[int, int]:
     a previous-token head (each word gives most of its weight to the word just before it;
     layer 17 head 1, 1-based, for "The cat sat on the"). ``tokens`` is not needed (the start
     token is always first); it is accepted so that callers can treat both models alike."""
-    if attention.shape[-1] < 3:
-        score = -sink_share(attention)
-    else:
-        score = word_focus(attention)
+    score = head_scores(attention)
     layer, head = np.unravel_index(int(np.argmax(score)), score.shape)
     return int(layer), int(head)

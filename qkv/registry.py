@@ -17,7 +17,7 @@ SCENES = {
                "each weight times its value, summed into the output; outputs beside inputs"),
     "heads": ("scenes.overview:HeadsOrOverviewScene",
               "with --heads 2 or more: every head's weights side by side, joined by W_o "
-              "(with --model minilm: the overview)"),
+              "(with a trained model: the overview)"),
     "overview": ("scenes.overview:OverviewScene",
                  "with a trained model or --heads 3: every head as a small heat map; all layers"),
     "next": ("scenes.next_word:NextWordScene",

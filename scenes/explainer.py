@@ -188,6 +188,6 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, RopeScen
         if t.next_tokens:  # a GPT: the story ends on the word it guesses
             best = t.next_tokens[0]
             self.beat(caption=f"And after {t.model.layers} layers of this, the model guesses "
-                              f"what comes next: '{best.text.strip() or best.token}', "
+                              f"what comes next: '{best.said}', "
                               f"{format_number(best.probability)}.", wait=1.0)
         self.wait(1.0)

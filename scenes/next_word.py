@@ -105,7 +105,7 @@ class NextWordScene(AttentionScene):
                   LaggedStart(*(GrowFromEdge(b, LEFT) for b in grow), lag_ratio=0.15),
                   fade_in(nums), run_time=1.8, wait=1.5,
                   caption=f"After all {t.model.layers} layers, the model's guesses: "
-                          f"'{best.text.strip() or best.token}' first, with probability "
+                          f"'{best.said}' first, with probability "
                           f"{format_number(best.probability)}.")
         self.beat(caption="Every layer's heads gather from earlier words like this one does; "
                           "what they gather is how the model knows what comes next.", wait=1.5)

@@ -155,8 +155,8 @@ class OverviewScene(AttentionScene):
             is_chosen = h == chosen
             frame = framed(im, th, th.accent if is_chosen else None, 3 if is_chosen else 1)
             role = t.head_roles[h] if t.head_roles else None
-            name = plain_text(f"head {h + 1}" + (f" \u00b7 K,V {h // share + 1}" if share > 1
-                                                 else ""), th, font_size=max(MIN_FONT, 16),
+            kv = f" \u00b7 K,V {t.model.kv_head_of(h + 1)}" if share > 1 else ""
+            name = plain_text(f"head {h + 1}{kv}", th, font_size=max(MIN_FONT, 16),
                               color=th.accent if is_chosen else th.text)
             fit_width(name, thumb + 0.2)
             name.next_to(im, UP, buff=0.1)
@@ -182,11 +182,12 @@ class OverviewScene(AttentionScene):
                               "value head. The same keys, different questions.", wait=1.0)
         if t.sink_share is not None and t.n > 1:
             k = int(t.sink_share[layer].argmax())
-            self.beat(caption=f"The bright first column: many heads give most of each row to "
-                              f"{t.start_token}, an attention sink, a place to put attention "
-                              f"that is wanted nowhere else. Head {k + 1} gives it "
-                              f"{format_number(t.sink_share[layer, k])} of a row on average.",
-                      wait=1.0)
+            sinks = int((t.sink_share[layer] > 0.5).sum())  # heads: more than half on [start]
+            self.beat(caption=f"The bright first column is {t.start_token}: {sinks} of these "
+                              f"{heads} heads give it more than half of a row on average, an "
+                              "attention sink, a place to put attention that is wanted nowhere "
+                              f"else. Head {k + 1} gives it "
+                              f"{format_number(t.sink_share[layer, k])}.", wait=1.0)
         links = []
         for h in range(heads):
             a, b = strongest_pair(A[h], t)
@@ -235,10 +236,7 @@ class OverviewScene(AttentionScene):
         note = plain_text(f"outlined: layer {ml + 1}, head {mh + 1}", th, font_size=18,
                           color=th.accent)
         note.move_to([0, top - rows_n * pitch - 0.3, 0])
-        why = ("the head you chose" if t.model.chosen_by == "you" else
-               "the head whose words give the most weight to one earlier word"
-               if t.config.model == "smollm2" else
-               "the head whose word rows pick one other word most sharply")
+        why = "the head you chose" if t.model.chosen_by == "you" else t.model.chosen_by
         self.beat(fade_out(self.layer_view), run_time=0.6, wait=0)
         self.beat(fade_in(names), fade_in(rows),
                   LaggedStart(*(fade_in(g) for g in line), lag_ratio=0.2),

@@ -8,7 +8,7 @@ Render with ``qkv render --scene rope --model smollm2``.
 from __future__ import annotations
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, Arc, Arrow, Dot, Line, MathTex, Rotate, VGroup
+from manim import DOWN, LEFT, RIGHT, TAU, UP, Arc, Arrow, Dot, Line, MathTex, Rotate, VGroup
 
 from attention.display import format_number
 from engine.fades import fade_in, fade_out
@@ -67,9 +67,8 @@ class RopeScene(AttentionScene):
                    "key by an angle that grows with the token's position.")
 
         # the plane of the first pair of numbers, on the left
-        reach = float(np.abs(np.concatenate([head.Q[[i], :2], head.K[[j], :2],
-                                             head.Q_rope[[i], :2], head.K_rope[[j], :2]]))
-                      .max()) or 1.0
+        # the longest arrow (turning keeps a pair's length, so two lengths cover all)
+        reach = float(max(np.hypot(*head.Q[i, :2]), np.hypot(*head.K[j, :2]))) or 1.0
         radius = (SAFE_TOP - SAFE_BOTTOM) / 2 - 0.35
         unit = (radius - 0.35) / reach  # arrows end short of the axes' ends
         origin = np.array([-FRAME_W / 4 - 0.4, (SAFE_TOP + SAFE_BOTTOM) / 2, 0.0])
@@ -129,7 +128,7 @@ class RopeScene(AttentionScene):
         ghost_q = q0.copy().set_opacity(0.3)
         arc_r = min(0.6, radius * 0.3)
         arc_q = Arc(radius=arc_r, start_angle=float(np.arctan2(head.Q[i, 1], head.Q[i, 0])),
-                    angle=a_q, arc_center=origin, color=th.accent, stroke_width=3)
+                    angle=a_q % TAU, arc_center=origin, color=th.accent, stroke_width=3)
         self.add(ghost_q)
         self.beat(Rotate(q0, angle=a_q, about_point=origin), fade_in(arc_q), fade_in(turn_q),
                   fade_in(q_turned), run_time=1.5, wait=1.0,

@@ -105,10 +105,12 @@ def sum_of_products(pairs, result: Number, theme, font_size: float = 24, exact=N
     return line
 
 
-def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24):
-    """q_i · k_j written out, each factor a tagged Number in its role's colour."""
+def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24, digits: int = 2):
+    """q_i · k_j written out, each factor a tagged Number in its role's colour, with as many
+    decimals as the cells they come from and go to."""
     def num(x, src, color):
-        return Number(x, source=src, font=theme.mono, font_size=font_size, color=color)
+        return Number(x, digits=digits, source=src, font=theme.mono, font_size=font_size,
+                      color=color)
 
     d = trace.d_k
     terms = range(d) if len(shown(d)) == d else range(3)  # a trained model's 32: the first
@@ -167,7 +169,7 @@ class ScoresScene(AttentionScene):
         q_box = SurroundingRectangle(q_block.row_box(i), color=th.q, buff=0.02)
         k_box = SurroundingRectangle(k_block.column_box(j), color=th.k, buff=0.02)
         cell_box = SurroundingRectangle(grid.row_box(i, j, j), color=th.accent, buff=0.0)
-        eq = self.at_bottom(dot_product_line(t, i, j, th))
+        eq = self.at_bottom(dot_product_line(t, i, j, th, digits=lay.digits))
         self.beat(Create(q_box), Create(k_box), Create(cell_box), run_time=0.8,
                   caption=f"The question of '{tok[i]}' meets the key of '{tok[j]}'.")
         self.beat(fade_in(eq, shift=UP * 0.2), run_time=1.2, wait=1.5,
@@ -186,7 +188,7 @@ class ScoresScene(AttentionScene):
         a, b = np.unravel_index(int(np.argmax(t.scores)), t.scores.shape)
         self.beat(fade_out(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
                   caption=f"{t.n * t.n} scores in all. The highest: '{tok[a]}' with "
-                          f"'{tok[b]}', {format_number(t.scores[a, b])}.")
+                          f"'{tok[b]}', {format_number(t.scores[a, b], lay.digits)}.")
 
         # -- Beat 5: scale by sqrt(d_k) (and the temperature), mask the future ----------------
         self.scale_grid(grid)

@@ -10,7 +10,7 @@ STAGES = ("embeddings", "positions", "projections", "rope", "scores", "softmax",
 OPTIONAL = {"positions": (lambda config: config.positions != "none", "--positions sinusoidal"),
             "heads": (lambda config: config.heads > 1 or config.model != "toy", "--heads 3"),
             "overview": (lambda config: config.heads > 1 or config.model != "toy",
-                         "--heads 3 or --model minilm"),
+                         "--heads 3 or --model minilm or smollm2"),
             "rope": (lambda config: config.model == "smollm2", "--model smollm2"),
             "next": (lambda config: config.model == "smollm2", "--model smollm2")}
 # What a trained model's trace can be drawn as (its vectors of 384 and 32 numbers shown in

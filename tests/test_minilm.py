@@ -97,7 +97,7 @@ def test_default_head_is_the_most_peaked_by_the_documented_rule():
             if score > best + 1e-12:
                 best, where = score, (layer + 1, head + 1)
     assert (t.model.layer, t.model.head) == where
-    assert t.model.chosen_by == "rule"
+    assert t.model.chosen_by == minilm.RULE
     # --layer alone: the rule within that layer
     t3 = compute(SENTENCES[2], model="minilm", layer=3)
     assert t3.model.layer == 3

@@ -298,7 +298,10 @@ def test_the_weights_are_cached_whole_and_mapped_from_then_on(tmp_path):
         files = list(folder.iterdir())
         assert [f.name for f in files] == [smollm2.cache_path().name]
         assert files[0].stat().st_size > 500e6
+        written = files[0].stat()
         second = probe(env, PARIS)
+        kept = files[0].stat()  # read, not written again: the same file, untouched
+        assert (kept.st_ino, kept.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
         assert first.split()[:2] == second.split()[:2]
         assert first.split()[:2] == ["Paris", repr(run("The capital of France is").probs_top[0][3])]
         assert second.split()[2] == "True"
@@ -322,7 +325,8 @@ def test_the_explained_heads_trace_is_the_models_own():
     from attention import compute
 
     t = compute("The cat sat on the", model="smollm2", layer=4, head=8)
-    assert (t.model.kv_heads, t.model.kv_head, t.model.sharing) == (3, 3, 3)
+    assert (t.model.kv_heads, t.model.kv_head_of(8), t.model.sharing) == (3, 3, 3)
+    assert [t.model.kv_head_of(h) for h in range(1, 10)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     Wq, Wk, Wv = smollm2.head_weights(3)
     np.testing.assert_array_equal(t.head.Wq, Wq[7])
     np.testing.assert_array_equal(t.head.Wk, Wk[2])
@@ -348,3 +352,17 @@ def test_the_explained_heads_trace_is_the_models_own():
                                    atol=1e-9)
     assert abs(d.score_shifted - t.head.scores[d.query, d.key]) < 1e-9
     assert abs(d.score_shifted - t.head.scores_unturned[d.query, d.key]) > 1e-3
+
+
+def test_layer_alone_and_one_word_follow_the_documented_rule():
+    """--layer alone: the rule within that layer; with one word (nothing earlier to look
+    at) the rule is the least weight on the start token; the trace says which rule chose."""
+    from attention import compute
+
+    t = compute("The cat sat on the", model="smollm2", layer=5)
+    assert t.model.head - 1 == int(np.argmax(smollm2.word_focus(t.attention)[4]))
+    assert t.model.chosen_by == smollm2.RULE + " in layer 5"
+    one = compute("Hi", model="smollm2", layer=5)
+    assert one.model.head - 1 == int(np.argmin(smollm2.sink_share(one.attention)[4]))
+    assert one.model.chosen_by == smollm2.RULE_ONE_WORD + " in layer 5"
+    assert compute("Hi", model="smollm2", head=2).model.chosen_by == "you"

@@ -91,7 +91,14 @@ def test_the_gpt_explainer(traces):
     assert best.text == " mat"
     assert any(f"'mat' first, with probability {format_number(best.probability)}" in c
                for c in captions)
-    assert any("start token" in c for c in captions)
+    layer, head = t.model.layer - 1, t.model.head - 1
+    k = int(t.sink_share[layer].argmax())
+    sinks = [c for c in captions if "attention sink" in c]
+    assert len(sinks) == 1 and sinks[0].endswith(
+        f"Head {k + 1} gives it {format_number(t.sink_share[layer, k])}.")
+    assert f"{int((t.sink_share[layer] > 0.5).sum())} of these 9 heads" in sinks[0]
+    assert any(c.startswith("The sentence, split into 6 of the model's tokens: [start] first")
+               for c in captions)
     assert captions[-1] == (f"And after 30 layers of this, the model guesses what comes next: "
                             f"'mat', {format_number(best.probability)}.")  # the story's end
     assert any("Causal mask" in c for c in captions)

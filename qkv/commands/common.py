@@ -28,8 +28,10 @@ def _click_option(o):
     ``--name VALUE``."""
     show = o.default is not None
     if o.kind is bool:
+        shown = (f"--{o.name}" if o.default else f"--no-{o.name}") if o.default is not None \
+            else "the model's own"  # (--causal: off, but always on for --model smollm2)
         return click.option(f"--{o.name}/--no-{o.name}", default=o.default, help=o.help,
-                            show_default=f"--{o.name}" if o.default else f"--no-{o.name}")
+                            show_default=shown)
     kind = click.Choice(o.choices) if o.choices else o.kind
     return click.option(f"--{o.name}", type=kind, default=o.default, metavar=o.metavar,
                         help=o.help, show_default=show)
