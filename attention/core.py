@@ -133,20 +133,29 @@ class MathOption:
     def parse(self, raw: str, where: str):
         """The value written as text (an environment variable, a batch file's cell), or
         QKVError naming ``where`` it came from and what to write instead."""
-        if self.kind is bool:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise QKVError(f"{where}={raw!r} is not a yes/no value; use 1 or 0")
         if self.choices and raw not in self.choices:
             raise QKVError(f"{where}={raw!r} is not one of {', '.join(self.choices)}")
-        try:
-            return self.kind(raw)
-        except ValueError:
-            what = "a whole number" if self.kind is int else "a number"
-            raise QKVError(f"{where}={raw!r} is not {what}; e.g. "
-                           f"{where}={self.default or 1}") from None
+        return parse_value(self.kind, raw, where, "=", self.default)
+
+
+YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # yes/no written as text
+
+
+def parse_value(kind: type, raw: str, where: str, eq: str, default):
+    """A bool, int or float written as text (an environment variable, a batch cell, a flag's
+    value), or QKVError naming ``where`` it came from (``where{eq}raw``) and what to write."""
+    if kind is bool:
+        if raw.lower() in YES:
+            return True
+        if raw.lower() in NO:
+            return False
+        raise QKVError(f"{where}{eq}{raw!r} is not a yes/no value; use 1 or 0")
+    try:
+        return kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise QKVError(f"{where}{eq}{raw!r} is not {what}; e.g. "
+                       f"{where}{eq}{default or 1}") from None
 
 
 MATH_OPTIONS = tuple(MathOption(f.name, f.metadata["kind"], f.default, f.metadata["help"],

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from attention import QKVError
+from attention.core import parse_value
 from qkv.registry import DEFAULT_SCENE, SCENES, VIDEO_FORMATS
 from scenes.theme import THEMES
 
@@ -28,7 +29,6 @@ QUALITIES = {  # name -> (pixel width, pixel height, frames per second)
     "4k": (3840, 2160, 60),
 }
 _SIZES = [f"{h}p{fps}" for _, h, fps in QUALITIES.values()]
-YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # yes/no as text
 
 
 def option(default, help: str, *, kind: type | None = None, name: str | None = None,
@@ -70,19 +70,8 @@ class Option:
         naming ``where`` it came from. Only the kind: :meth:`check` judges the value."""
         raw = raw.strip()
         eq = " " if where.startswith("--") else "="  # --fps 'x', fps='x'
-        if self.kind is bool:
-            if raw.lower() in YES:
-                return True
-            if raw.lower() in NO:
-                return False
-            raise QKVError(f"{where}{eq}{raw!r} is not a yes/no value; use 1 or 0")
-        if self.kind in (int, float):
-            try:
-                return self.kind(raw)
-            except ValueError:
-                what = "a whole number" if self.kind is int else "a number"
-                raise QKVError(f"{where}{eq}{raw!r} is not {what}; e.g. "
-                               f"{where}{eq}{self.default or 1}") from None
+        if self.kind in (bool, int, float):
+            return parse_value(self.kind, raw, where, eq, self.default)
         return self.kind(raw)
 
     def check(self, value) -> None:
