@@ -300,6 +300,7 @@ class AttentionTrace:
     sink_share: np.ndarray | None = None  # [layers, heads] mean weight on the start token
     start_token: str | None = None  # how the start token is drawn ("[start]")
     rope_demo: RopeDemo | None = None  # the rope stage's turned example
+    kv_keys: np.ndarray | None = None  # [kv_heads, n, d_head] each shared key head's K (X W_k)
 
     @property
     def all_attention(self) -> np.ndarray:  # -> [layers, heads, n, n]
@@ -653,7 +654,8 @@ def smollm2_trace(sentence: str, config: AttentionConfig) -> AttentionTrace:
         next_tokens=tuple(NextToken(tok, text, int(i), float(p))
                           for tok, text, i, p in run.probs_top),
         sink_share=_frozen(smollm2.sink_share(run.attention)),
-        start_token=smollm2.START)
+        start_token=smollm2.START,
+        kv_keys=_frozen(np.einsum("nd,hde->hne", X, Wk)))  # [kv_heads, n, d_head]
     i, j = pick_example(trace)
     head = trace.head
     shift = ROPE_SHIFT

@@ -48,6 +48,8 @@ def to_dict(trace: AttentionTrace) -> dict:
                                    "probability": c.probability} for c in trace.next_tokens]
     if trace.rope_angles is not None:
         trained["rope_angles"] = _floats(trace.rope_angles)  # [n][d_head / 2] radians
+    if trace.kv_keys is not None:  # [kv_heads][n][d_head] each shared key head's K
+        trained["kv_keys"] = _floats(trace.kv_keys)
     if trace.sink_share is not None:  # [layers][heads] mean weight on the start token
         trained["sink_share"] = _floats(trace.sink_share)
     if trace.rope_demo is not None:  # what the rope stage shows beyond the head's arrays

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from attention import MATH_OPTIONS, AttentionConfig, QKVError, compute_config
-from qkv.options import (BATCH, RENDER_OPTIONS, RenderOptions, check_options, option,
-                         options_of)
+from qkv.options import BATCH, RENDER_OPTIONS, RenderOptions, check_options, option, options_of
 from qkv.output import output_folder, write_atomically
 
 MAKES = ("video", "still", "deck", "worksheet")

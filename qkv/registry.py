@@ -15,9 +15,10 @@ SCENES = {
                 "row by row: exponentials, the row sum, the division; a heat map of weights"),
     "mixing": ("scenes.mixing:MixingScene",
                "each weight times its value, summed into the output; outputs beside inputs"),
-    "heads": ("scenes.overview:HeadsOrOverviewScene",
+    "heads": ("scenes.shared_heads:AnyHeadsScene",
               "with --heads 2 or more: every head's weights side by side, joined by W_o "
-              "(with a trained model: the overview)"),
+              "(--model smollm2: query heads under the key/value heads they share; minilm: "
+              "the overview)"),
     "overview": ("scenes.overview:OverviewScene",
                  "with a trained model or --heads 3: every head as a small heat map; all layers"),
     "next": ("scenes.next_word:NextWordScene",

@@ -27,6 +27,7 @@ from scenes.positions import PositionsScene
 from scenes.projections import ProjectionsScene
 from scenes.rope import RopeScene
 from scenes.scores import ScoresScene
+from scenes.shared_heads import SharedHeadsScene
 from scenes.softmax import SoftmaxScene
 from scenes.stages import ABOUT, explainer_sections, explainer_stages
 
@@ -42,7 +43,8 @@ def attention_formula(theme, font_size: float = 44) -> MathTex:
 
 
 class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, RopeScene, ScoresScene,
-                     SoftmaxScene, MixingScene, HeadsScene, OverviewScene, NextWordScene):
+                     SoftmaxScene, MixingScene, HeadsScene, SharedHeadsScene, OverviewScene,
+                     NextWordScene):
     """Title card, the stages as sections (five, and positions and heads when they are on),
     recap."""
 
@@ -66,6 +68,8 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, RopeScen
         """What tells section ``name``: the title card, a stage, or the recap."""
         if name in ("title", "recap"):
             return getattr(self, "title_card" if name == "title" else "recap")
+        if name == "heads" and self.trace.model is not None:  # a GPT's shared key heads
+            return self.shared_heads_stage
         return getattr(self, f"{name}_stage")
 
     @property

@@ -25,7 +25,7 @@ from attention.display import format_number
 from engine.fades import fade_in, fade_out
 from scenes.base import AttentionScene
 from scenes.components import fit_width, plain_text, shortened
-from scenes.heads import HeadsScene, strongest_link
+from scenes.heads import strongest_link
 from scenes.layout import (
     EQUATION_Y,
     FRAME_W,
@@ -176,10 +176,6 @@ class OverviewScene(AttentionScene):
                   caption=f"Each head of layer {layer + 1} alone: every one looks for something "
                           "else." if t.model else "Each head alone: every one looks for "
                           "something else.")
-        if share > 1:
-            self.beat(caption=f"{heads} heads ask, but only {t.model.kv_heads} sets of keys and "
-                              f"values answer: each row of {share} heads shares one key and "
-                              "value head. The same keys, different questions.", wait=1.0)
         if t.sink_share is not None and t.n > 1:
             k = int(t.sink_share[layer].argmax())
             sinks = int((t.sink_share[layer] > 0.5).sum())  # heads: more than half on [start]
@@ -245,14 +241,3 @@ class OverviewScene(AttentionScene):
                           "reading the same sentence.")
         self.beat(fade_in(outline), fade_in(note), run_time=0.8, wait=1.5,
                   caption=f"Outlined: layer {ml + 1}, head {mh + 1}, {why}.")
-
-
-class HeadsOrOverviewScene(OverviewScene, HeadsScene):
-    """``--scene heads``: the toy's heads stage (``--heads 2`` or more); for a trained model,
-    whose stages explain one head of many, every head at a glance (the overview)."""
-
-    def construct(self) -> None:
-        if self.trace.model is not None:
-            self.overview_stage()
-        else:
-            self.heads_stage()

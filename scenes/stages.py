@@ -26,7 +26,7 @@ ABOUT = {"minilm": "a real trained model: it learned to give sentences with simi
 # The explainer tells the overview for a trained model only (the toy's heads stage covers it;
 # a trained model's --scene heads is its overview).
 IN_EXPLAINER = {"overview": lambda config: config.model != "toy",
-                "heads": lambda config: config.model == "toy"}
+                "heads": lambda config: config.model in ("toy", "smollm2")}
 
 
 def applicable(name: str, config, explainer: bool = False) -> bool:

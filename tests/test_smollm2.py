@@ -346,6 +346,10 @@ def test_the_explained_heads_trace_is_the_models_own():
             assert abs(t.head.scores_unturned[i, j] - plain) < 1e-9
     np.testing.assert_allclose(t.weights, t.attention[3, 7], atol=1e-12)
     np.testing.assert_allclose(t.rope_angles[:, 0], np.arange(t.n))  # pair 0: 1 rad a step
+    np.testing.assert_allclose(t.kv_keys[2], t.head.K, atol=1e-12)  # the head's own keys
+    for g in range(3):  # every shared key head's keys, row by row
+        for i in range(t.n):
+            np.testing.assert_allclose(t.kv_keys[g, i], np.dot(X[i], Wk[g]), atol=1e-9)
     d = t.rope_demo  # the rope stage's example: the query elsewhere, the pair moved along
     for p in range(t.n):
         np.testing.assert_allclose(d.q_pair_at[p], naive_rope(t.head.Q[d.query], p)[:2],

@@ -41,6 +41,7 @@ def traces():
     ("softmax", {"scaled", "exps", "exp_sums", "weights", "weight_sums"}),
     ("mixing", {"weights", "V", "weighted_values", "output", "X"}),
     ("next", {"weights", "next_tokens"}),
+    ("heads", {"kv_keys"}),
 ])
 @pytest.mark.parametrize("n", [6, 16])
 def test_gpt_stages_show_the_traces_numbers(traces, scene, arrays, n):
@@ -63,7 +64,7 @@ def test_one_token_is_the_start_token_and_a_word():
 
     t = compute("Hi", model="smollm2")
     assert t.tokens == ("[start]", "Hi")
-    for scene in ("rope", "scores", "next", "overview"):
+    for scene in ("rope", "scores", "heads", "next", "overview"):
         beats = []
         construct(load(scene), t, after_play=lambda sc: beats.append(layout_problems(sc)))
         assert [p for problems in beats for p in problems] == [], scene
@@ -81,7 +82,7 @@ def test_the_gpt_explainer(traces):
     s, seen, _ = construct(ExplainerScene, t, after_play=lambda sc: beats.append(
         layout_problems(sc)))
     assert s.qkv_sections == ["title", "embeddings", "projections", "rope", "scores", "softmax",
-                              "mixing", "overview", "next", "recap"]
+                              "mixing", "heads", "overview", "next", "recap"]
     assert [p for problems in beats for p in problems] == []
     captions = [c.content for c in s.renderer.file_writer.subcaptions]
     assert sum("a real trained GPT" in c for c in captions) == 1

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from attention import MATH_OPTIONS
-from qkv.commands.common import Interrupted, math_options, progress, render_options, split
 from qkv.batch import Job
+from qkv.commands.common import Interrupted, math_options, progress, render_options, split
 from qkv.options import BATCH, RenderOptions
 
 

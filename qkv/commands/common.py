@@ -4,7 +4,6 @@ taking those whose field names it), and the merge of ``--config`` with the comma
 
 from __future__ import annotations
 
-
 import click
 from click.core import ParameterSource
 

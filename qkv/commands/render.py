@@ -8,8 +8,16 @@ from dataclasses import replace
 import click
 
 from attention import QKVError
-from qkv.commands.common import (Interrupted, config_option, math_options, progress,
-                                 render_options, resolve_for_video, sentence_argument, split)
+from qkv.commands.common import (
+    Interrupted,
+    config_option,
+    math_options,
+    progress,
+    render_options,
+    resolve_for_video,
+    sentence_argument,
+    split,
+)
 from qkv.options import RENDER, RenderOptions
 from qkv.registry import DEFAULT_SCENE, SCENES
 from scenes.stages import applicable, refusal

@@ -5,8 +5,15 @@ from __future__ import annotations
 import click
 
 from attention import QKVError
-from qkv.commands.common import (Interrupted, config_option, math_options, render_options,
-                                 resolve_for_video, sentence_argument, split)
+from qkv.commands.common import (
+    Interrupted,
+    config_option,
+    math_options,
+    render_options,
+    resolve_for_video,
+    sentence_argument,
+    split,
+)
 from qkv.options import SLIDES, RenderOptions
 from scenes.stages import refusal
 
