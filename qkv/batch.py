@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -348,6 +349,30 @@ def run_local(todo: list[Job], jobs: int, verbose: bool):
     pool.shutdown(wait=True)
 
 
+SCHEDULER_ADDRESS = re.compile(r"(?:(?:tcp|tls)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+)"
+                               r":(\d{1,5})")
+SCHEDULER_HELP = ("use tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786), HOST:PORT, or the JSON file "
+                  "'dask scheduler --scheduler-file' wrote")
+
+
+def scheduler_address(value: str) -> str:
+    """The Dask scheduler's address from what --scheduler says: ``tcp://host:port``,
+    ``tls://host:port``, ``host:port``, or a scheduler file (its ``address``); QKVError in
+    one line otherwise, before anything starts."""
+    text = str(value).strip()
+    if Path(text).is_file():
+        try:
+            address = json.loads(Path(text).read_text(encoding="utf-8"))["address"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise QKVError(f"--scheduler {text!r} is a file but not a Dask scheduler file (no "
+                           f"'address' in its JSON); {SCHEDULER_HELP}") from None
+        return scheduler_address(address)
+    m = SCHEDULER_ADDRESS.fullmatch(text)
+    if m is None or not 1 <= int(m.group(2)) <= 65535:
+        raise QKVError(f"--scheduler {text!r} is not a scheduler address; {SCHEDULER_HELP}")
+    return text
+
+
 def run_dask(todo: list[Job], scheduler: str):
     """Yield (job, result dict) as the Dask cluster at ``scheduler`` finishes them. A task's
     key is its row's key: the scheduler runs it again if its worker dies, never twice."""
@@ -378,6 +403,8 @@ def run_batch(path: Path, defaults: Job, out: Path, *, jobs: int = 1,
     """Check every row (unless ``batch``, the :func:`plan` already made), run what is not
     done yet, write the report; return the results (a row each, in file order) and the
     report's paths. ``on_row(result)`` after each row run."""
+    if scheduler is not None:
+        scheduler = scheduler_address(scheduler)  # a bad one is refused before any row
     batch = batch or plan(path, defaults, out, force, strict)
     results = list(batch.results)
     Path(out).mkdir(parents=True, exist_ok=True)

@@ -45,23 +45,39 @@ def _reason(err: OSError) -> str:
 def check_out(out: Path) -> None:
     """Refuse, before anything is rendered, an ``--out`` that cannot be a folder we write in:
     a file, or a folder that cannot be created (``/proc/qkv``) or written to. Folders made to
-    find out are removed again: a refused command leaves nothing behind."""
+    find out are removed again, if still empty: a refused command leaves nothing behind.
+
+    Safe when other qkv processes check and fill the same new ``--out`` at the same moment:
+    a folder another made first is theirs (never removed here), one they filled is left, and
+    one that another removed between the steps is made again."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise QKVError(f"--out {str(out)!r} is a file; pass a folder")
-    made = []
+    made: list[Path] = []
     try:
-        for folder in reversed([out, *out.parents]):
-            if not folder.exists():
-                folder.mkdir()
-                made.append(folder)
-        tempfile.TemporaryFile(dir=out).close()
+        for attempt in range(3):
+            try:
+                for folder in reversed([out, *out.parents]):
+                    try:
+                        folder.mkdir()
+                        made.append(folder)
+                    except FileExistsError:
+                        if not folder.is_dir():
+                            raise
+                tempfile.TemporaryFile(dir=out).close()
+                break
+            except FileNotFoundError:  # another check removed a folder it had made
+                if attempt == 2:
+                    raise
     except OSError as err:
         raise QKVError(f"cannot write in --out {str(out)!r} ({_reason(err)}); pick a folder "
                        "you can write to") from None
     finally:
         for folder in reversed(made):
-            folder.rmdir()
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another render is writing there) or gone: theirs
+                break
 
 
 def check_folder(path: Path) -> Path:
@@ -135,7 +151,13 @@ def staging(trace: AttentionTrace, out: Path):
     render made it and wrote nothing."""
     folder = output_folder(trace, out)
     created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    for attempt in range(3):  # another process's check_out may remove an empty parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
     stage = Staging(folder, work_folder(folder))
     try:
         yield stage

@@ -19,8 +19,9 @@ from qkv.options import BATCH, RenderOptions
 @click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               show_default="the number of cores", help="Rows at once, in local processes.")
 @click.option("--scheduler", metavar="ADDRESS",
-              help="Run the rows on a Dask cluster, e.g. tcp://127.0.0.1:8786 (needs "
-                   "qkv[cluster]); the files are still written here, into --out.")
+              help="Run the rows on a Dask cluster: tcp://HOST:PORT, HOST:PORT or a scheduler "
+                   "file, e.g. tcp://127.0.0.1:8786 (needs qkv[cluster]); the files are still "
+                   "written here, into --out.")
 @click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
 @click.option("--force", is_flag=True, help="Make every row again, even those already done.")
 @render_options(BATCH, Job)
@@ -29,10 +30,13 @@ def batch(file, jobs, scheduler, strict, force, make, **values):
     """Many sentences at once, from a .csv (a 'sentence' column and any option as a column),
     .txt (a sentence a line) or .jsonl FILE. A row's cells override the command line. Rows
     already done are skipped; batch-report.csv and .json in --out say what happened."""
+    from qkv.batch import scheduler_address
     from qkv.output import check_out
 
     math, values = split(values)
     options = RenderOptions(**values)  # a bad value: one error line before any row is read
+    if scheduler is not None:
+        scheduler = scheduler_address(scheduler)
     check_out(options.out)
     given = {k: v for k, v in math.items()
              if v != next(o.default for o in MATH_OPTIONS if o.name == k)}

@@ -1,0 +1,119 @@
+"""Faults a careless machine makes (issue #25, in part): renders racing into one new --out,
+and a bad Dask scheduler address. Each case ends in whole files or one `error:` line."""
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from attention import QKVError
+from qkv.batch import scheduler_address
+from qkv.output import check_out
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def qkv(*args, cwd=ROOT):
+    return subprocess.Popen([sys.executable, "-m", "qkv", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_six_renders_at_once_into_one_new_out(tmp_path):
+    """Four sentences and one sentence twice, started together into an --out that does not
+    exist yet: every render succeeds, every still is whole, nothing temporary is left."""
+    out = tmp_path / "new" / "renders"
+    sentences = ["Cats chase mice", "Dogs bark loudly", "Birds sing", "Fish swim fast",
+                 "The sun rises", "The sun rises"]
+    procs = [qkv("render", s, "--scene", "embeddings", "--format", "png", "--quality", "low",
+                 "--out", out) for s in sentences]
+    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert [(code, err) for code, _, err in results if code] == []
+    stills = sorted(out.rglob("embeddings.png"))
+    assert len(stills) == 5  # the repeated sentence renders into one folder
+    for still in stills:
+        with Image.open(still) as im:
+            im.load()  # whole: a cut file does not decode
+            assert im.size == (854, 480)
+    assert not [p for p in out.rglob("*") if p.name.startswith((".rendering-", ".old-"))]
+
+
+def test_a_folder_another_process_made_first_is_used_not_removed(tmp_path, monkeypatch):
+    """Between seeing that --out is missing and making it, another render makes it: the
+    check goes on with the folder, and leaves it to the one that made it."""
+    out = tmp_path / "out"
+    mkdir = Path.mkdir
+
+    def another_was_first(self, *args, **kwargs):
+        if self == out and not out.exists():
+            mkdir(self)  # the other process
+            (out / "theirs").mkdir()
+            raise FileExistsError(17, "File exists", str(self))
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", another_was_first)
+    check_out(out)
+    assert (out / "theirs").is_dir()
+
+
+def test_a_folder_another_render_fills_while_checking_is_left_alone(tmp_path, monkeypatch):
+    """This check made --out, and another render wrote into it before the check removed it
+    again: the folder and the other render's file stay."""
+    out = tmp_path / "a" / "out"
+    real = tempfile.TemporaryFile
+
+    def and_another_writes(*args, **kwargs):
+        (out / "explainer.mp4").write_bytes(b"theirs")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", and_another_writes)
+    check_out(out)
+    assert (out / "explainer.mp4").read_bytes() == b"theirs"
+
+
+def test_a_folder_another_check_removed_is_made_again(tmp_path, monkeypatch):
+    """Another check removes the (empty) --out it made just as this one writes its probe:
+    this check makes it again and succeeds (and, having made it, removes it after)."""
+    out = tmp_path / "out"
+    real = tempfile.TemporaryFile
+    calls = []
+
+    def removed_under_us(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            out.rmdir()
+            raise FileNotFoundError(2, "No such file or directory", str(out))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", removed_under_us)
+    check_out(out)
+    assert len(calls) == 2 and not out.exists()
+
+
+@pytest.mark.parametrize("value", ["not a url", "127.0.0.1", "tcp://127.0.0.1", "host:0",
+                                   "localhost:65536", "tcp://127.0.0.1:8786/extra"])
+def test_a_bad_scheduler_is_one_line_before_anything_starts(tmp_path, value):
+    rows = tmp_path / "rows.txt"
+    rows.write_text("Cats chase mice\n")
+    out = tmp_path / "out"
+    p = qkv("batch", rows, "--scheduler", value, "--out", out)
+    code, err = p.wait(timeout=120), p.stderr.read()
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("error: --scheduler ")
+    assert "tcp://HOST:PORT" in err and "Traceback" not in err
+    assert not out.exists()  # refused before any row was read or any folder made
+
+
+def test_scheduler_addresses_and_files(tmp_path):
+    for ok in ("tcp://127.0.0.1:8786", "127.0.0.1:8786", "tls://sched.example:8786",
+               "tcp://[::1]:8786", "localhost:1"):
+        assert scheduler_address(ok) == ok
+    file = tmp_path / "scheduler.json"
+    file.write_text(json.dumps({"type": "Scheduler", "address": "tcp://127.0.0.1:40123"}))
+    assert scheduler_address(str(file)) == "tcp://127.0.0.1:40123"
+    file.write_text("{}")
+    with pytest.raises(QKVError, match="not a Dask scheduler file"):
+        scheduler_address(str(file))
