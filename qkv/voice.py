@@ -85,6 +85,20 @@ def cache_folder() -> Path:
     return user_cache_path("qkv") / "speech"
 
 
+def wav_is_whole(path: Path) -> bool:
+    """Whether a cached WAV is what the voice wrote: a WAV header at the voice's rate whose
+    frame count its data fills exactly, and some speech (a file cut short by a crash or a
+    full disk parses, but to fewer frames than its header says)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            frames, width, channels = w.getnframes(), w.getsampwidth(), w.getnchannels()
+            data = w.readframes(frames)
+            return (frames > 0 and w.getframerate() == RATE
+                    and len(data) == frames * width * channels)
+    except (OSError, EOFError, wave.Error):
+        return False
+
+
 def read_wav(path: Path) -> np.ndarray:
     """Mono 16-bit samples of a WAV file the voice wrote."""
     with wave.open(str(path), "rb") as w:
@@ -114,8 +128,16 @@ class Narrator:
         if not sayable(text):
             return None
         path = self.cache / f"{self.key(text)}.wav"
+        if path.exists() and not wav_is_whole(path):  # never a damaged entry in a video
+            print(f"warning: the speech cache held a damaged file for {caption[:40]!r} "
+                  f"({path}); it is made again", file=sys.stderr)
+            path.unlink(missing_ok=True)
         if not path.exists():
             self._synthesise(text, path)
+            if not wav_is_whole(path):
+                path.unlink(missing_ok=True)
+                raise QKVError(f"the voice wrote a damaged file for {caption[:40]!r}; is the "
+                               f"disk full? ({self.cache}); or pass --silent")
         return path
 
     def samples(self, caption: str) -> np.ndarray:

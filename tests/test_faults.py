@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -117,3 +118,26 @@ def test_scheduler_addresses_and_files(tmp_path):
     file.write_text("{}")
     with pytest.raises(QKVError, match="not a Dask scheduler file"):
         scheduler_address(str(file))
+
+
+@pytest.mark.parametrize("damage", ["cut short", "empty", "not a wav"])
+def test_a_damaged_speech_entry_is_made_again_with_a_warning(tmp_path, capfd, damage):
+    """A cached WAV cut short (a crash, a full disk), empty, or not a WAV at all is never
+    used: it is made again, once, with one warning line, and the speech is the same as a
+    fresh cache gives."""
+    from qkv.voice import Narrator, wav_is_whole
+
+    caption = "Softmax turns each row of scores into weights."
+    fresh = Narrator(cache=tmp_path / "fresh").samples(caption)
+    narrator = Narrator(cache=tmp_path / "cache")
+    path = narrator.wav(caption)
+    whole = path.read_bytes()
+    capfd.readouterr()
+    path.write_bytes({"cut short": whole[:len(whole) // 3], "empty": b"",
+                      "not a wav": b"<svg/>"}[damage])
+    assert not wav_is_whole(path)
+    again = Narrator(cache=tmp_path / "cache").samples(caption)
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: the speech cache held a damaged")
+    assert np.array_equal(again, fresh) and len(fresh) > 10_000
+    assert wav_is_whole(path) and path.read_bytes() == whole
