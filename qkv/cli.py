@@ -1,5 +1,5 @@
 """The ``qkv`` command: ``qkv export``, ``qkv render``, ``qkv slides``, ``qkv batch``,
-``qkv scenes``, and ``qkv --version``: one click group of the commands in
+``qkv scenes``, ``qkv cache``, and ``qkv --version``: one click group of the commands in
 :mod:`qkv.commands` (a module each).
 
 Every problem with the input ends in one line ``error: ...`` that says how to fix it, exit
@@ -15,6 +15,7 @@ import click
 from attention import QKVError
 from qkv import interrupt
 from qkv.commands.batch import batch
+from qkv.commands.cache import cache
 from qkv.commands.common import Interrupted
 from qkv.commands.export import export
 from qkv.commands.render import render
@@ -28,7 +29,7 @@ def cli():
     """Turn a sentence into videos that explain self-attention, with every number computed."""
 
 
-for command in (export, render, slides, batch, list_scenes):
+for command in (export, render, slides, batch, list_scenes, cache):
     cli.add_command(command)
 
 

@@ -141,3 +141,31 @@ def test_a_damaged_speech_entry_is_made_again_with_a_warning(tmp_path, capfd, da
     assert err.count("\n") == 1 and err.startswith("warning: the speech cache held a damaged")
     assert np.array_equal(again, fresh) and len(fresh) > 10_000
     assert wav_is_whole(path) and path.read_bytes() == whole
+
+
+def test_qkv_cache_shows_and_clears_only_its_own_folders(tmp_path):
+    """`qkv cache` lists the speech, drawn and weights caches with their sizes; `--clear`
+    empties those and leaves anything else under the cache root alone."""
+    import os
+
+    root = tmp_path / "xdg"
+    for sub, size in (("qkv/speech/a.wav", 3000), ("qkv/manim/Tex/b.svg", 2000),
+                      ("qkv/smollm2/w.npy", 5000), ("other-app/keep.txt", 10)):
+        (root / sub).parent.mkdir(parents=True, exist_ok=True)
+        (root / sub).write_bytes(b"x" * size)
+    env = {**os.environ, "XDG_CACHE_HOME": str(root)}
+
+    def run(*args):
+        p = subprocess.run([sys.executable, "-m", "qkv", "cache", *args], cwd=ROOT, env=env,
+                           capture_output=True, text=True)
+        assert p.returncode == 0 and p.stderr == "", p.stderr
+        return {line.split("  ")[0].strip(): line for line in p.stdout.splitlines()}
+
+    shown = run()
+    assert "2.9 KB" in shown["speech"] and str(root / "qkv" / "speech") in shown["speech"]
+    assert "2.0 KB" in shown["drawn formulas and texts"]
+    assert "4.9 KB" in shown["smollm2 weights"] and "1 files" in shown["smollm2 weights"]
+    cleared = run("--clear")
+    assert all("0 B" in line for line in cleared.values())
+    assert not (root / "qkv" / "speech").exists() and not (root / "qkv" / "smollm2").exists()
+    assert (root / "other-app" / "keep.txt").read_bytes() == b"x" * 10
