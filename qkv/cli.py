@@ -21,6 +21,7 @@ from qkv.commands.export import export
 from qkv.commands.render import render
 from qkv.commands.scenes import list_scenes
 from qkv.commands.slides import slides
+from qkv.output import FULL, no_space
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted; no file was written", 130)
     except OSError as err:
+        if err.errno in FULL:  # captions, decks, reports, caches: anywhere
+            _fail(str(no_space(err.filename or "the disk")), 2)
         _fail(f"{err.strerror or err}: {err.filename or ''}".rstrip(": "), 1)
 
 

@@ -8,6 +8,7 @@ worksheets) are written through a temporary file and renamed (:func:`write_atomi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -80,6 +81,28 @@ def check_out(out: Path) -> None:
                 break
 
 
+FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left, over quota
+LOW_SPACE = 256 * 1024  # bytes free under which a failed write is taken for a full disk
+
+
+def no_space(path) -> QKVError:
+    return QKVError(f"no space left on device while writing {path}; free some space or pick "
+                    "another --out")
+
+
+def out_of_space(err: BaseException, where: Path) -> QKVError | None:
+    """The one-line error for ``err`` if it came from a full disk while writing in ``where``:
+    an OSError saying so, or any failure (Manim parsing the empty SVG a full disk left) while
+    the disk under ``where`` has almost nothing free; else None."""
+    if isinstance(err, OSError) and err.errno in FULL:
+        return no_space(err.filename or where)
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return None
+    return no_space(where) if free < LOW_SPACE else None
+
+
 def check_folder(path: Path) -> Path:
     """The folder an ``--output`` file goes in; it must exist."""
     folder = path.parent if str(path.parent) else Path(".")
@@ -150,7 +173,7 @@ def staging(trace: AttentionTrace, out: Path):
     nothing. Either way the temporary folders go, and the sentence's folder too if this
     render made it and wrote nothing."""
     folder = output_folder(trace, out)
-    created = not folder.exists()
+    created, made_root = not folder.exists(), not Path(out).exists()
     for attempt in range(3):  # another process's check_out may remove an empty parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -160,7 +183,13 @@ def staging(trace: AttentionTrace, out: Path):
                 raise
     stage = Staging(folder, work_folder(folder))
     try:
-        yield stage
+        try:
+            yield stage
+        except Exception as err:
+            full = out_of_space(err, folder)
+            if full is not None:
+                raise full from None
+            raise
         for src, dst in stage.pairs:
             if src.is_dir() and dst.is_dir():  # the old folder goes with the temporary one
                 os.replace(dst, src.with_name(f".old-{dst.name}"))
@@ -170,7 +199,8 @@ def staging(trace: AttentionTrace, out: Path):
         for w in (stage.work, *stage.remove):
             shutil.rmtree(w, ignore_errors=True)
         if created and not stage.written:
-            try:
-                folder.rmdir()  # only if empty: another render may be working in it
-            except OSError:
-                pass
+            for made in (folder, Path(out)) if made_root else (folder,):
+                try:
+                    made.rmdir()  # only if empty: another render may be working in it
+                except OSError:
+                    break

@@ -1,7 +1,10 @@
 """Faults a careless machine makes (issue #25, in part): renders racing into one new --out,
 and a bad Dask scheduler address. Each case ends in whole files or one `error:` line."""
 
+import errno
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -169,3 +172,81 @@ def test_qkv_cache_shows_and_clears_only_its_own_folders(tmp_path):
     assert all("0 B" in line for line in cleared.values())
     assert not (root / "qkv" / "speech").exists() and not (root / "qkv" / "smollm2").exists()
     assert (root / "other-app" / "keep.txt").read_bytes() == b"x" * 10
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real file system of 64 MB (tmpfs; the project's machines run as root): room for a
+    render's work folder, seeded with copies of the drawn cache (no hard links across file
+    systems)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64M", "tmpfs", str(disk)], check=True)
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path) -> None:
+    """Leave the disk with no byte free (unbuffered writes until the disk says so)."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        for block in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * block)
+            except OSError as err:
+                assert err.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    assert shutil.disk_usage(disk).free == 0
+
+
+def test_a_full_disk_is_one_line_and_the_earlier_file_stays(small_disk):
+    """A render into a full disk (Pango writes an empty SVG, Manim fails to parse it, or a
+    write fails outright) ends with one `error: no space left ...` line and exit 2; the still
+    rendered before, when there was room, stays as it was; nothing temporary is left."""
+    out = small_disk / "renders"
+    args = ("render", "Tiny disks fill quickly", "--scene", "embeddings", "--format", "png",
+            "--quality", "low", "--out", out)
+    first = qkv(*args)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    [still] = out.rglob("embeddings.png")
+    before = still.read_bytes()
+    fill(small_disk)
+    again = qkv(*args[:4], "--format", "mp4", *args[6:])  # a video this time: it needs room
+    code, err = again.wait(timeout=300), again.stderr.read()
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: no space left on device while writing ") and str(out) in last
+    assert "Traceback" not in err
+    assert still.read_bytes() == before
+    assert sorted(p.name for p in still.parent.iterdir()) == ["embeddings.png"]
+
+
+def test_a_new_out_on_a_full_disk_leaves_no_folder(small_disk):
+    fill(small_disk)
+    out = small_disk / "renders"
+    p = qkv("render", "Tiny disks fill quickly", "--scene", "scores", "--quality", "low",
+            "--silent", "--out", out)
+    code, err = p.wait(timeout=300), p.stderr.read()
+    assert code == 2 and "error: no space left on device" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_no_space_while_writing_an_export_is_one_line(tmp_path, monkeypatch, capsys):
+    """ENOSPC from any write the CLI makes (here: the export's file) is the same one line."""
+    import qkv.commands.export as export
+    from qkv.cli import main
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(export, "write_atomically", full)
+    with pytest.raises(SystemExit) as exit:
+        main(["export", "Cats chase mice", "--output", str(tmp_path / "t.json")])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == (f"error: no space left on device while writing "
+                                       f"{tmp_path / 't.json'}; free some space or pick another "
+                                       "--out\n")
