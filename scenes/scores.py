@@ -59,12 +59,12 @@ class ScoreLayout:
             label_font = fitted
         self.cw, self.gw, self.ch = cw, gw, ch
         self.num_font = font_for(cw, ch)
-        # Decimals shown in the Q, K and score cells: 2, or fewer when numbers of two or three
-        # digits before the point (a GPT's) would not fit a small cell at a legible size.
-        h = trace.head
-        big = max(np.abs(a).max() for a in (h.Q_scored, h.K_scored, h.scores))
-        crowded = n + d > 14
-        self.digits = 2 if big < 9.995 else 1 if big < 99.95 or not crowded else 0
+        # Decimals shown in each grid: 2, or fewer where numbers of two or three digits
+        # before the point (a GPT's scores) would not fit a small cell at a legible size.
+        h, crowded = trace.head, n + d > 14
+        self.qk_digits = decimals(np.concatenate([h.Q_scored, h.K_scored]), crowded)
+        self.score_digits = decimals(h.scores, crowded)
+        self.scaled_digits = decimals(h.scaled, crowded)
         self.label_font, self.label_w, self.label_h = label_font, label_w, label_h
         self.gap = gap
         total_w = label_w + d * cw + gap + n * gw
@@ -105,10 +105,19 @@ def sum_of_products(pairs, result: Number, theme, font_size: float = 24, exact=N
     return line
 
 
-def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24, digits: int = 2):
+def decimals(values: np.ndarray, crowded: bool) -> int:
+    """Decimals for a grid of ``values``: 2, 1 from 10 on, and 0 from 100 on in a crowded
+    grid (-inf, masked, does not count)."""
+    finite = np.abs(values[np.isfinite(values)])
+    big = float(finite.max()) if finite.size else 0.0
+    return 2 if big < 9.995 else 1 if big < 99.95 or not crowded else 0
+
+
+def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24,
+                     factor_digits: int = 2, result_digits: int = 2):
     """q_i · k_j written out, each factor a tagged Number in its role's colour, with as many
     decimals as the cells they come from and go to."""
-    def num(x, src, color):
+    def num(x, src, color, digits=factor_digits):
         return Number(x, digits=digits, source=src, font=theme.mono, font_size=font_size,
                       color=color)
 
@@ -119,7 +128,7 @@ def dot_product_line(trace, i: int, j: int, theme, font_size: float = 24, digits
     pairs = [(num(h.Q_scored[i, m], f"{qn}[{i},{m}]", theme.q),
               num(h.K_scored[j, m], f"{kn}[{j},{m}]",
                                                               theme.k)) for m in terms]
-    result = num(trace.scores[i, j], f"scores[{i},{j}]", theme.text)
+    result = num(trace.scores[i, j], f"scores[{i},{j}]", theme.text, result_digits)
     return sum_of_products(pairs, result, theme, font_size, terms=d)
 
 
@@ -142,21 +151,22 @@ class ScoresScene(AttentionScene):
                    "A score says how well one word's question matches another's key.")
 
         # -- Beat 2: Q on the left, K transposed on top --------------------------------------
-        def block(values, width, color, source, **kw):
+        def block(values, width, color, source, digits, **kw):
             return MatrixBlock(values, theme=th, cell_w=width, cell_h=lay.ch, color=color,
-                               digits=lay.digits,
-                               font_size=lay.num_font, label_font_size=lay.label_font,
-                               source=source, **kw)
+                               digits=digits, font_size=lay.num_font,
+                               label_font_size=lay.label_font, source=source, **kw)
 
         turned = t.head.Q_rope is not None  # RoPE: the scores are made of the turned Q, K
         q_block = place(block(t.head.Q_scored, lay.cw, th.q, "Q_rope" if turned else "Q",
-                              row_labels=tok, cols=lay.dims), lay.x0, lay.y0)
+                              lay.qk_digits, row_labels=tok, cols=lay.dims), lay.x0, lay.y0)
         k_block = place(block(t.head.K_scored.T, lay.gw, th.k, "K_ropeT" if turned else "KT",
-                              col_labels=tok, rows=lay.dims,
+                              lay.qk_digits, col_labels=tok, rows=lay.dims,
                               rotate_col_labels=lay.rotate, col_label_length=lay.label_h - 0.2),
                         lay.grid_x0, lay.y0 + len(lay.dims) * lay.ch + lay.gap)
-        grid = place(block(t.scores, lay.gw, th.text, "scores"), lay.grid_x0, lay.y0)
-        q_head = MathTex(r"\tilde Q" if turned else "Q", color=th.q, font_size=36).next_to(q_block.cells_box, UP, buff=0.12)
+        grid = place(block(t.scores, lay.gw, th.text, "scores", lay.score_digits),
+                     lay.grid_x0, lay.y0)
+        q_head = MathTex(r"\tilde Q" if turned else "Q", color=th.q, font_size=36)
+        q_head.next_to(q_block.cells_box, UP, buff=0.12)
         k_head = MathTex(r"\tilde K^{\top}" if turned else r"K^{\top}", color=th.k, font_size=36)
         k_head.next_to(k_block.brackets, LEFT, buff=0.15)
         lines = GridLines(grid, th.grid)
@@ -169,7 +179,8 @@ class ScoresScene(AttentionScene):
         q_box = SurroundingRectangle(q_block.row_box(i), color=th.q, buff=0.02)
         k_box = SurroundingRectangle(k_block.column_box(j), color=th.k, buff=0.02)
         cell_box = SurroundingRectangle(grid.row_box(i, j, j), color=th.accent, buff=0.0)
-        eq = self.at_bottom(dot_product_line(t, i, j, th, digits=lay.digits))
+        eq = self.at_bottom(dot_product_line(t, i, j, th, factor_digits=lay.qk_digits,
+                                             result_digits=lay.score_digits))
         self.beat(Create(q_box), Create(k_box), Create(cell_box), run_time=0.8,
                   caption=f"The question of '{tok[i]}' meets the key of '{tok[j]}'.")
         self.beat(fade_in(eq, shift=UP * 0.2), run_time=1.2, wait=1.5,
@@ -188,10 +199,10 @@ class ScoresScene(AttentionScene):
         a, b = np.unravel_index(int(np.argmax(t.scores)), t.scores.shape)
         self.beat(fade_out(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,
                   caption=f"{t.n * t.n} scores in all. The highest: '{tok[a]}' with "
-                          f"'{tok[b]}', {format_number(t.scores[a, b], lay.digits)}.")
+                          f"'{tok[b]}', {format_number(t.scores[a, b], lay.score_digits)}.")
 
         # -- Beat 5: scale by sqrt(d_k) (and the temperature), mask the future ----------------
-        self.scale_grid(grid)
+        self.scale_grid(grid, lay.scaled_digits)
 
     def mask_beat(self, grid: MatrixBlock):
         """With a causal mask: the triangle of cells a word may not look into appears over the
@@ -206,7 +217,7 @@ class ScoresScene(AttentionScene):
                   caption=f"Causal mask: a word may not look at words after it. {seen}.")
         return hatch
 
-    def scale_grid(self, grid: MatrixBlock) -> None:
+    def scale_grid(self, grid: MatrixBlock, digits: int = 2) -> None:
         t, th = self.trace, self.theme
         c = t.config
         if c.causal and t.mask.any():  # (one word has nothing after it to hide)
@@ -227,7 +238,7 @@ class ScoresScene(AttentionScene):
             parts.append(r"\quad \text{future keys} \to -\infty")
         eq = self.at_bottom(MathTex(*parts, color=th.text, font_size=30))
         eq.to_edge([0, -1, 0], buff=0.12)
-        scaled = grid.make_entries(t.scaled, source="scaled")
+        scaled = grid.make_entries(t.scaled, source="scaled", digits=digits)
         for (r, col), masked in np.ndenumerate(t.mask):
             if masked:
                 scaled[r][col].set_color(th.muted)
