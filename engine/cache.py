@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,20 +62,41 @@ def names_in(folder: Path) -> set[str]:
         return set()
 
 
+# Names of drawn files found damaged in this process (a text's pickle that did not load:
+# engine/text.py): kept again after the render, over the cache's damaged copy.
+DAMAGED: set[str] = set()
+
+
+def warn_damaged(what: str, paths: list[Path]) -> None:
+    more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
+    print(f"warning: the drawn cache held a damaged {what} ({paths[0]}{more}); it is drawn "
+          "again", file=sys.stderr)
+
+
 def seed_drawn(work: Path, cache: Path) -> None:
     """Give a render's own media folder every formula and text drawn before: LaTeX and Pango
     then run only for new ones (~8 s saved for the explainer), and qkv's texts are not parsed
-    again. A file not whole is never handed on (Manim would read it as it is)."""
+    again. A file not whole is never handed on (Manim would read it as it is): it is removed
+    from the cache with one warning line, drawn again by this render and kept after it."""
+    damaged = []
     try:
         for sub in DRAWN_KEPT:
             src, dst = cache / sub, work / sub
             dst.mkdir(parents=True, exist_ok=True)
             there = names_in(dst)
             for f in drawn_files(src):
-                if f.name not in there and whole_file(f):
+                if f.name in there:
+                    continue
+                if whole_file(f):
                     linked(f, dst / f.name)
+                else:
+                    damaged.append(f)
+        for f in damaged:
+            f.unlink(missing_ok=True)
     except OSError:
         pass  # an unreadable cache only costs time
+    if damaged:
+        warn_damaged("file", damaged)
 
 
 def keep_drawn(work: Path, cache: Path) -> None:
@@ -86,7 +108,7 @@ def keep_drawn(work: Path, cache: Path) -> None:
             folder = cache / sub
             there = names_in(folder)
             for f in drawn_files(work / sub):
-                if f.name not in there and whole_file(f):
+                if (f.name not in there or f.name in DAMAGED) and whole_file(f):
                     folder.mkdir(parents=True, exist_ok=True)
                     tmp = folder / f".{f.name}.{os.getpid()}.part"
                     tmp.unlink(missing_ok=True)

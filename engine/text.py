@@ -18,6 +18,7 @@ import numpy as np
 from manim import RIGHT, MarkupText, Text, VMobject, config
 
 from attention.display import format_number
+from engine.cache import DAMAGED, drawn_cache, warn_damaged
 
 CONTOURS = 3  # outlines per glyph, at least: a digit has up to 3 (8); see Number
 
@@ -147,12 +148,20 @@ def _text_file(key) -> Path:
 
 
 def _read_text(file: Path) -> Text | None:
+    """The parsed Text kept in ``file``, or None: none yet, or one this code cannot read
+    (damaged: made again with a warning, and kept again after the render)."""
     try:
         with file.open("rb") as f:
             made = pickle.load(f)
-    except Exception:  # none yet, or not one this code can read: made again
+    except FileNotFoundError:
         return None
-    return made if isinstance(made, Text) else None
+    except Exception:
+        made = None
+    if not isinstance(made, Text):
+        DAMAGED.add(file.name)
+        warn_damaged("text", [drawn_cache() / file.parent.name / file.name])
+        return None
+    return made
 
 
 def _write_text(file: Path, made: Text) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from attention import MATH_OPTIONS, AttentionConfig, QKVError, compute_config
 from qkv.options import BATCH, RENDER_OPTIONS, RenderOptions, check_options, option, options_of
-from qkv.output import output_folder, write_atomically
+from qkv.output import NoSpace, out_of_space, output_folder, write_atomically
 
 MAKES = ("video", "still", "deck", "worksheet")
 MARKERS = ".qkv-batch"  # inside --out: one marker per finished row
@@ -209,12 +209,26 @@ def run_job(job: Job) -> dict:
             paths = _make(job, root)
             files = {str(p.relative_to(root)): p.read_bytes() for p in paths if p.is_file()}
         return {"files": files, "error": "", "wall": time.perf_counter() - start}
-    except QKVError as err:
-        error = str(err)
-    except Exception as err:  # a bug or a broken install: the row fails, the batch goes on
-        error = f"{type(err).__name__}: {err}"
+    except Exception as err:
+        full = worker_out_of_space(err)
+        if full is not None:  # every later row would fail the same way: the batch ends
+            return {"files": {}, "error": str(full), "full": True,
+                    "wall": time.perf_counter() - start}
+        # a QKVError is one line already; anything else is a bug or a broken install: the
+        # row fails, the batch goes on
+        error = str(err) if isinstance(err, QKVError) else f"{type(err).__name__}: {err}"
     return {"files": {}, "error": error.splitlines()[0] if error else "failed",
             "wall": time.perf_counter() - start}
+
+
+def worker_out_of_space(err: BaseException) -> NoSpace | None:
+    """The one-line error for a full disk in the folder where a worker renders rows (the
+    system's temporary folder: TMPDIR), or None when ``err`` is something else."""
+    where = Path(tempfile.gettempdir())
+    if not (isinstance(err, NoSpace) or out_of_space(err, where) is not None):
+        return None
+    return NoSpace(f"{where} (where batch workers render)",
+                   "free some space there, or set TMPDIR to a folder on a disk with room")
 
 
 def _make(job: Job, root: Path) -> list[Path]:
@@ -415,6 +429,9 @@ def run_batch(path: Path, defaults: Job, out: Path, *, jobs: int = 1,
             if outcome["error"]:
                 result = Result(job.line, job.sentence, "failed", error=outcome["error"],
                                 wall=outcome["wall"])
+                if outcome.get("full"):  # the report says which row; the run ends in one line
+                    results.append(result)
+                    raise QKVError(outcome["error"])
             else:
                 result = Result(job.line, job.sentence, "done",
                                 outputs=save(out, job, outcome["files"]), wall=outcome["wall"])

@@ -85,9 +85,16 @@ FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left, over quota
 LOW_SPACE = 256 * 1024  # bytes free under which a failed write is taken for a full disk
 
 
-def no_space(path) -> QKVError:
-    return QKVError(f"no space left on device while writing {path}; free some space or pick "
-                    "another --out")
+class NoSpace(QKVError):
+    """A full disk (or quota) while writing ``path``: one line that names it."""
+
+    def __init__(self, path, fix: str = "free some space or pick another --out"):
+        self.path = str(path)
+        super().__init__(f"no space left on device while writing {path}; {fix}")
+
+
+def no_space(path) -> NoSpace:
+    return NoSpace(path)
 
 
 def out_of_space(err: BaseException, where: Path) -> QKVError | None:

@@ -174,6 +174,43 @@ def test_qkv_cache_shows_and_clears_only_its_own_folders(tmp_path):
     assert (root / "other-app" / "keep.txt").read_bytes() == b"x" * 10
 
 
+def test_a_damaged_drawn_cache_is_drawn_again_with_a_warning(tmp_path):
+    """Formulas' and texts' SVGs and texts' pickles damaged in the drawn cache (emptied, cut
+    short, or garbage that ends as a pickle does): the next render warns once per kind, draws
+    them again, keeps whole ones in their place, and its still is the same as before; the
+    render after that is quiet."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def render(name):
+        p = subprocess.run([sys.executable, "-m", "qkv", "render", "Cats sleep", "--scene",
+                            "scores", "--format", "png", "--quality", "low", "--out",
+                            str(tmp_path / name)], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        [still] = (tmp_path / name).rglob("scores.png")
+        return np.asarray(Image.open(still).convert("RGB")), [
+            line for line in p.stderr.splitlines() if "warning" in line]
+
+    before, _ = render("a")
+    cache = tmp_path / "cache" / "qkv" / "manim"
+    formula = sorted((cache / "Tex").glob("*.svg"))[0]
+    svgs = sorted((cache / "texts").glob("*.svg"))
+    pickles = sorted((cache / "texts").glob("*.pickle"))
+    formula.write_bytes(b"")
+    svgs[0].write_bytes(svgs[0].read_bytes()[:100])
+    pickles[0].write_bytes(pickles[0].read_bytes()[:-10])
+    pickles[1].write_bytes(b"not a pickle, but it ends as one does.")
+    after, warnings = render("b")
+    assert np.array_equal(after, before)
+    assert warnings == [
+        f"warning: the drawn cache held a damaged file ({formula} and 2 more); it is drawn "
+        "again",
+        f"warning: the drawn cache held a damaged text ({pickles[1]}); it is drawn again"]
+    for damaged in (formula, svgs[0], pickles[0], pickles[1]):
+        assert damaged.exists() and damaged.stat().st_size > 200
+    assert render("c")[1] == []
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real file system of 64 MB (tmpfs; the project's machines run as root): room for a
@@ -188,8 +225,9 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
-def fill(disk: Path) -> None:
-    """Leave the disk with no byte free (unbuffered writes until the disk says so)."""
+def fill(disk: Path, leave: int = 0) -> None:
+    """Leave the disk with no byte free (unbuffered writes until the disk says so), or only
+    ``leave`` bytes."""
     fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
     try:
         for block in (1 << 20, 1 << 12, 1):
@@ -198,9 +236,11 @@ def fill(disk: Path) -> None:
                     os.write(fd, b"\0" * block)
             except OSError as err:
                 assert err.errno == errno.ENOSPC
+        if leave:
+            os.ftruncate(fd, os.fstat(fd).st_size - leave)
     finally:
         os.close(fd)
-    assert shutil.disk_usage(disk).free == 0
+    assert shutil.disk_usage(disk).free == leave
 
 
 def test_a_full_disk_is_one_line_and_the_earlier_file_stays(small_disk):
@@ -233,6 +273,29 @@ def test_a_new_out_on_a_full_disk_leaves_no_folder(small_disk):
     code, err = p.wait(timeout=300), p.stderr.read()
     assert code == 2 and "error: no space left on device" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_full_disk_where_batch_workers_render_ends_the_batch_in_one_line(small_disk,
+                                                                           tmp_path):
+    """The system's temporary folder (TMPDIR), where each batch row is made, is full: the
+    batch stops at the first row (every later one would fail the same way) with one line
+    that names the folder and the fix, exit 2; the report says which row failed. (64 KiB
+    are left: Python takes a folder it cannot write a probe file in for no TMPDIR at all.)"""
+    fill(small_disk, leave=64 * 1024)
+    rows, out = tmp_path / "rows.txt", tmp_path / "out"
+    rows.write_text("Cats chase mice\nDogs bark loudly\n")
+    p = subprocess.run([sys.executable, "-m", "qkv", "batch", str(rows), "--make", "still",
+                        "--scene", "embeddings", "--quality", "low", "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "TMPDIR": str(small_disk)})
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.splitlines()[-1] == (
+        f"error: no space left on device while writing {small_disk} (where batch workers "
+        "render); free some space there, or set TMPDIR to a folder on a disk with room")
+    assert "Traceback" not in p.stderr
+    report = json.loads((out / "batch-report.json").read_text())
+    assert [(r["row"], r["status"]) for r in report] == [(1, "failed")]
+    assert not list(out.rglob("*.png"))
 
 
 def test_no_space_while_writing_an_export_is_one_line(tmp_path, monkeypatch, capsys):
