@@ -161,6 +161,26 @@ def sweep(trace: AttentionTrace, out: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's process, alive
+        return True
+    return True
+
+
+def sweep_dead(folder: Path) -> None:
+    """Remove the temporary folders of renders whose process is gone (killed, or the machine
+    went down): ``.rendering-<pid>-*`` where no process <pid> runs. Nothing of theirs was
+    ever under a final name; this only frees the space."""
+    for leftover in folder.glob(".rendering-*-*"):
+        owner = leftover.name.split("-")[1]
+        if owner.isdigit() and not alive(int(owner)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 @dataclass
 class Staging:
     """A render in progress: the sentence's ``folder``, a temporary folder ``work`` inside it,
@@ -188,6 +208,7 @@ def staging(trace: AttentionTrace, out: Path):
         except FileNotFoundError:
             if attempt == 2:
                 raise
+    sweep_dead(folder)
     stage = Staging(folder, work_folder(folder))
     try:
         try:

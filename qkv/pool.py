@@ -18,8 +18,8 @@ from scenes.stages import explainer_sections
 
 
 def _worker_init(verbose: bool) -> None:
-    """In a render process: SIGTERM cleans up like Ctrl-C (temporary folders go). Unless
-    verbose, the worker says nothing: the parent reports for all of them, in one line."""
+    """In a render process: SIGTERM cleans up like Ctrl-C (temporary folders go), and comes
+    when the parent dies, even by SIGKILL. Unless verbose, the worker says nothing: the parent reports for all of them, in one line."""
     import sys
 
     from qkv import interrupt
@@ -27,6 +27,7 @@ def _worker_init(verbose: bool) -> None:
     if not verbose:
         sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the process)
     interrupt.install()
+    interrupt.die_with_parent()
 
 
 def _render_task(trace: AttentionTrace, options: RenderOptions):

@@ -313,3 +313,60 @@ def test_no_space_while_writing_an_export_is_one_line(tmp_path, monkeypatch, cap
     assert capsys.readouterr().err == (f"error: no space left on device while writing "
                                        f"{tmp_path / 't.json'}; free some space or pick another "
                                        "--out\n")
+
+
+# -- a render killed (SIGKILL) at each moment of writing a video, then run again ------------
+
+MOMENTS = {  # where: (the file being written when it dies, packets muxed by then, arguments)
+    "drawing and encoding": (r"partial_movie_files/.*_00008\.mp4$", 5,
+                             ("--scene", "scores", "--silent")),
+    "joining Manim's clips": (r"480p15/scores\.mp4$", 40, ("--scene", "scores", "--silent")),
+    "muxing the narration": (r"narrated-scores\.mp4$", 30, ("--scene", "scores")),
+    "joining the parts": (r"\.rendering-[^/]*/explainer\.mp4$", 100,
+                          ("--scene", "explainer", "--silent", "--jobs", "2")),
+}
+
+
+def decoded(video: Path) -> tuple[int, float]:
+    """(frames, seconds of sound) decoded from the whole file: a cut file fails here."""
+    import av
+
+    with av.open(str(video)) as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    with av.open(str(video)) as c:
+        sound = sum(f.samples / f.sample_rate for f in c.decode(audio=0)) if c.streams.audio else 0
+    return frames, sound
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_a_render_killed_while_writing_leaves_nothing_and_runs_again(tmp_path, moment):
+    """SIGKILL in the middle of writing a video file (nothing can clean up): no file is under
+    a final name, an earlier good one stays as it was; the same render run again succeeds
+    with a whole file, and takes away the dead render's temporary folder."""
+    pattern, after, args = MOMENTS[moment]
+    out = tmp_path / "out"
+    render = ("render", "Cats sleep", "--quality", "low", *args, "--out", str(out))
+    name = args[1]
+    earlier = None
+    if moment == "muxing the narration":  # a good file from before the crash must stay
+        assert subprocess.run([sys.executable, "-m", "qkv", *render], cwd=ROOT,
+                              capture_output=True, timeout=300).returncode == 0
+        [earlier] = out.rglob(f"{name}.mp4")
+        earlier_bytes = earlier.read_bytes()
+    killed = subprocess.run([sys.executable, "-m", "tests.killer", pattern, str(after),
+                             *render], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr  # died at that moment (3: never reached it)
+    [folder] = out.iterdir()
+    left = sorted(p.name for p in folder.iterdir())
+    if earlier is None:
+        assert [n for n in left if not n.startswith(".rendering-")] == []
+    else:
+        assert earlier.read_bytes() == earlier_bytes
+    assert [n for n in left if n.startswith(".rendering-")]  # what the crash left behind
+
+    again = subprocess.run([sys.executable, "-m", "qkv", *render], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    frames, sound = decoded(folder / f"{name}.mp4")
+    assert frames > 100 and (sound > 5 if "--silent" not in args else sound == 0)
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
