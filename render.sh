@@ -46,8 +46,11 @@ stamp=.venv/.qkv-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "render.sh: installing qkv and its Python packages into .venv (first run: a few minutes)" >&2
-  nodeps=$(.venv/bin/python -c 'import tomllib
-print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["qkv"]["no-deps"]))')
+  qkv_list() { .venv/bin/python -c 'import sys, tomllib
+print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["qkv"][sys.argv[1]]))' "$1"; }
+  nodeps=$(qkv_list no-deps)
+  site=$(qkv_list voiceover-site)
+  rm -rf .venv/voiceover-site
   # uv installs the same packages as pip does, in about 20 s instead of about a minute once
   # its cache (~/.cache/uv) holds them; pip is the fallback (it reads pip.conf's indexes, uv
   # does not). Compiled to bytecode as pip does: where PYTHONDONTWRITEBYTECODE is set, no
@@ -55,10 +58,13 @@ print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["qkv"]["no-dep
   # 1.5 s -> 3.1 s).
   uv=(.venv/bin/uv pip install --compile-bytecode --python .venv/bin/python)
   if ! { { .venv/bin/python -m pip install --upgrade pip uv &&
-           "${uv[@]}" -e '.[test]' && "${uv[@]}" --no-deps $nodeps; } ||
+           "${uv[@]}" -e '.[test]' && "${uv[@]}" --no-deps $nodeps &&
+           "${uv[@]}" --no-deps --target .venv/voiceover-site $site; } ||
          { echo "render.sh: uv could not install; trying pip" &&
            .venv/bin/python -m pip install -e '.[test]' &&
-           .venv/bin/python -m pip install --no-deps $nodeps; }; } > .venv/install.log 2>&1; then
+           .venv/bin/python -m pip install --no-deps $nodeps &&
+           .venv/bin/python -m pip install --no-deps --target .venv/voiceover-site $site
+         }; } > .venv/install.log 2>&1; then
     tail -n 30 .venv/install.log >&2
     echo "render.sh: installing Python packages failed; the full log is in .venv/install.log" >&2
     exit 1
@@ -91,5 +97,6 @@ fi
 case "${1:-}" in
   test) shift; exec .venv/bin/python -m pytest "$@" ;;
   slides) shift; exec .venv/bin/qkv slides "$@" ;;
+  serve) shift; exec .venv/bin/qkv serve "$@" ;;
 esac
 exec .venv/bin/qkv render "$@"

@@ -20,6 +20,7 @@ from qkv.commands.common import Interrupted
 from qkv.commands.export import export
 from qkv.commands.render import render
 from qkv.commands.scenes import list_scenes
+from qkv.commands.serve import serve
 from qkv.commands.slides import slides
 from qkv.output import FULL, no_space
 
@@ -30,7 +31,7 @@ def cli():
     """Turn a sentence into videos that explain self-attention, with every number computed."""
 
 
-for command in (export, render, slides, batch, list_scenes, cache):
+for command in (export, render, slides, batch, list_scenes, cache, serve):
     cli.add_command(command)
 
 
