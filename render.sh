@@ -15,8 +15,9 @@ APT_PACKAGES=(
   fontconfig                                                     # fc-list: which characters can be drawn
 )
 if [ "${1:-}" = "test" ]; then
-  # the deck in a real browser (selenium drives Debian's chromium); pdftotext reads worksheets
-  APT_PACKAGES+=(chromium chromium-driver poppler-utils)
+  # the deck in a real browser (selenium drives Debian's chromium); pdftotext reads worksheets;
+  # rsvg-convert and pdftoppm draw SVG and PDF figures with code that is not Cairo's
+  APT_PACKAGES+=(chromium chromium-driver poppler-utils librsvg2-bin)
 fi
 command -v npm >/dev/null || APT_PACKAGES+=(npm)  # fetches reveal.js from the npm registry
 

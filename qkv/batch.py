@@ -25,6 +25,7 @@ from pathlib import Path
 from attention import MATH_OPTIONS, AttentionConfig, QKVError, compute_config
 from qkv.options import BATCH, RENDER_OPTIONS, RenderOptions, check_options, option, options_of
 from qkv.output import NoSpace, out_of_space, output_folder, write_atomically
+from qkv.registry import FIGURE_FORMATS
 
 MAKES = ("video", "still", "deck", "worksheet")
 MARKERS = ".qkv-batch"  # inside --out: one marker per finished row
@@ -172,7 +173,7 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
     # checked as they are made (RenderOptions' and Job's __post_init__)
     job = replace(defaults, line=line, sentence=sentence, math=math,
                   options=replace(defaults.options, **given[0]), **given[1])
-    if job.make == "still":
+    if job.make == "still" and job.options.fmt not in FIGURE_FORMATS:
         job = replace(job, options=replace(job.options, fmt="png"))
     trace = compute_config(sentence, AttentionConfig(**math))
     check_drawable(trace)

@@ -125,16 +125,18 @@ class RenderOptions:
     quality: str = option("medium", f"{', '.join(_SIZES[:-1])} or {_SIZES[-1]}.",
                           choices=tuple(QUALITIES), commands=(RENDER, SLIDES, BATCH),
                           column=True)
-    fmt: str = option("mp4", "Video format, or png for the last frame as a still.",
+    fmt: str = option("mp4", "Video format; or the last frame as a figure: png (pixels), svg "
+                      "or pdf (vectors).",
                       name="format", choices=VIDEO_FORMATS, commands=(RENDER, BATCH),
                       column=True)
-    transparent: bool = option(False, "Transparent background (webm or mov).",
+    transparent: bool = option(False, "Transparent background (webm, mov, svg or pdf).",
                                commands=(RENDER, BATCH), column=True)
     fps: int | None = option(None, "Frames per second, 1 to 120.", kind=int, metavar="N",
                              between=(1, 120), commands=(RENDER, BATCH), column=True,
                              shown_default="the quality's")
     sections: bool = option(False, "Also write one clip per section (the explainer's "
-                            "stages).", commands=(RENDER, BATCH), column=True)
+                            "stages); with png, svg or pdf one figure per section, as it "
+                            "stands at its end.", commands=(RENDER, BATCH), column=True)
     out: Path = option(Path("renders"), "Root folder; each sentence gets a folder inside it.",
                        kind=Path, metavar="DIR", commands=(RENDER, SLIDES, BATCH))
     theme: str = option("dark", "Colour theme.", choices=tuple(THEMES),
@@ -153,10 +155,11 @@ class RenderOptions:
     def __post_init__(self) -> None:
         check_options(self)
         object.__setattr__(self, "out", Path(self.out))
-        if self.transparent and self.fmt not in ("webm", "mov"):
-            raise QKVError("--transparent needs --format webm or --format mov")
-        if self.sections and self.fmt in ("png", "gif"):
-            raise QKVError("--sections cuts video clips; use it with mp4, webm or mov")
+        if self.transparent and self.fmt not in ("webm", "mov", "svg", "pdf"):
+            raise QKVError("--transparent needs --format webm, mov, svg or pdf")
+        if self.sections and self.fmt == "gif":
+            raise QKVError("--sections cuts clips or figures; use it with mp4, webm, mov, png, "
+                           "svg or pdf")
 
     @property
     def narrated(self) -> bool:

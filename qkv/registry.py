@@ -27,7 +27,8 @@ SCENES = {
                   "the whole story: title, the stages as sections, recap"),
 }
 DEFAULT_SCENE = "explainer"
-VIDEO_FORMATS = ("mp4", "gif", "webm", "mov", "png")  # png: the last frame as a still
+VIDEO_FORMATS = ("mp4", "gif", "webm", "mov", "png", "svg", "pdf")
+FIGURE_FORMATS = ("png", "svg", "pdf")  # the last frame as a still (png) or vectors (svg, pdf)
 
 
 def load(name: str):

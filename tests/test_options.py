@@ -112,7 +112,7 @@ def test_every_column_is_carried_into_the_job_a_worker_renders(tmp_path):
 BAD = [("fps", "0", "--fps must be between 1 and 120 (got 0)"),
        ("voice_speed", "2", "--voice-speed must be between 0.8 and 1.25 (got 2)"),
        ("quality", "8k", "--quality must be one of low, medium, high, 4k (got '8k')"),
-       ("format", "avi", "--format must be one of mp4, gif, webm, mov, png (got 'avi')"),
+       ("format", "avi", "--format must be one of mp4, gif, webm, mov, png, svg, pdf (got 'avi')"),
        ("theme", "pink", "--theme must be one of dark, light (got 'pink')")]
 
 
