@@ -30,12 +30,19 @@ ALL = "all"  # --scene all: every scene the options have something for
 @click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               show_default="the number of cores",
               help="Processes at once: scenes side by side; the mp4 explainer in parts.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Draw on a Dask cluster instead: tcp://HOST:PORT, HOST:PORT or a scheduler "
+                   "file (the mp4 explainer in a part per worker).")
 @render_options(RENDER)
 @math_options
 @config_option
-def render(sentence, jobs, config_path, **values):
+def render(sentence, jobs, scheduler, config_path, **values):
     """Render a scene to <out>/<sentence>/<scene>.<format>, with captions (.srt, .vtt) and a
     transcript (.txt)."""
+    if scheduler is not None:
+        from qkv.batch import scheduler_address
+
+        scheduler = scheduler_address(scheduler)  # a bad one before anything starts
     math, values = split(values)
     scene = values.pop("scene")
     options = RenderOptions(scene=DEFAULT_SCENE if scene == ALL else scene, **values)
@@ -49,23 +56,29 @@ def render(sentence, jobs, config_path, **values):
     click.echo(f"rendering {', '.join(names)} for {trace.sentence!r} at {options.quality} "
                "quality...", err=True)
     try:
-        paths = render_with_progress(trace, options, names, jobs)
+        paths = render_with_progress(trace, options, names, jobs, scheduler)
     except KeyboardInterrupt:
         raise Interrupted from None  # before click, which would print a bare newline
     for path in paths:
         click.echo(str(path))
 
 
-def render_with_progress(trace, options, names, jobs):
+def render_with_progress(trace, options, names, jobs, scheduler=None):
     """One progress bar over the whole render (on a terminal; nothing in a pipe or a log)."""
     from rich.console import Console
 
     from qkv.pool import render_scenes
 
+    def run(on_done=None):
+        if scheduler is not None:
+            from qkv.cluster import render_on_cluster
+
+            return render_on_cluster(trace, options, names, scheduler, on_done=on_done)
+        return render_scenes(trace, options, names, jobs=jobs, on_done=on_done)
+
     console = Console(stderr=True)
     if not console.is_terminal:
-        return render_scenes(trace, options, names, jobs=jobs)
+        return run()
     with progress(console) as bar:
         task = bar.add_task("rendering", total=len(names))
-        return render_scenes(trace, options, names, jobs=jobs,
-                             on_done=lambda name: bar.advance(task))
+        return run(on_done=lambda name: bar.advance(task))
