@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qkv.soundtrack import SOUND_FORMATS
 from qkv.serve.explore import MATH_NAMES, Refused, argv, one_line, parse, trace_of
 
 GRACE = 5.0  # seconds a cancelled process has to clean up after SIGTERM, before SIGKILL
@@ -49,7 +50,7 @@ def _label(kind: str, ctx) -> str:
         return "worksheet (pdf)"
     if kind == "deck":
         return f"deck ({p['to']}) · {p['quality']}"
-    sound = "silent" if p["silent"] or p["fmt"] in ("gif", "png") else "narrated"
+    sound = "silent" if p["silent"] or p["fmt"] not in SOUND_FORMATS else "narrated"
     burned = " · captions burned in" if p["burn_captions"] else ""
     return f"{p['scene']} · {p['quality']} · {p['fmt']} · {sound}{burned}"
 

@@ -463,7 +463,7 @@ function preview(job) {
                             src: url(vtt), default: true}));
     return v;
   }
-  const still = names.find(n => /\.(png|gif)$/.test(n));
+  const still = names.find(n => /\.(png|gif|svg)$/.test(n));
   if (still) return el("img", {src: url(still), alt: job.label});
   return null;
 }
