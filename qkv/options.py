@@ -142,9 +142,10 @@ class RenderOptions:
     theme: str = option("dark", "Colour theme.", choices=tuple(THEMES),
                         commands=(RENDER, SLIDES, BATCH), column=True)
     silent: bool = option(False, "No spoken narration (mp4, webm and mov are narrated; gif "
-                          "and png are not).", commands=(RENDER, BATCH), column=True)
+                          "and png are not).", commands=(RENDER, SLIDES, BATCH), column=True)
     voice_speed: float = option(1.0, "How fast the narrator reads.", metavar="0.8-1.25",
-                                between=(0.8, 1.25), commands=(RENDER, BATCH), column=True)
+                                between=(0.8, 1.25), commands=(RENDER, SLIDES, BATCH),
+                                column=True)
     burn_captions: bool = option(False, "Draw the captions in a band under the picture.",
                                  commands=(RENDER, BATCH), column=True)
     verbose: bool = option(False, "Show Manim's own log and progress bars.",

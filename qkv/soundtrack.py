@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qkv.captions import video_seconds
+from qkv.captions import cut, video_seconds
 from qkv.voice import RATE, Narrator
 
 SOUND_FORMATS = ("mp4", "webm", "mov")  # containers that carry narration (not gif, png)
@@ -95,4 +95,22 @@ def with_narration(pairs: list[tuple[Path, Path]], work: Path, name: str,
             mux(src, part, narrated)
             src = narrated
         out.append((src, dst))
+    return out
+
+
+def narrate_clips(clips: list[Path], cues, narrator: Narrator, folder: Path) -> list[Path]:
+    """Clips that follow each other from the start of a narrated scene (a deck's slides, each
+    from one stop to the next), each copied into ``folder`` under its own name with its slice
+    of the soundtrack: the speech of the cues that begin inside it, laid from its own start.
+    Returns the copies, in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out, offset = [], 0.0
+    for clip in clips:
+        seconds = video_seconds(clip)
+        dest = folder / clip.name
+        if dest in out:
+            raise ValueError(f"two clips named {clip.name}")
+        mux(clip, lay(cut(cues, offset, seconds), seconds, narrator), dest)
+        out.append(dest)
+        offset += seconds
     return out

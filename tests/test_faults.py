@@ -279,12 +279,13 @@ def test_a_full_disk_where_batch_workers_render_ends_the_batch_in_one_line(small
                                                                            tmp_path):
     """The system's temporary folder (TMPDIR), where each batch row is made, is full: the
     batch stops at the first row (every later one would fail the same way) with one line
-    that names the folder and the fix, exit 2; the report says which row failed. (64 KiB
+    that names the folder and the fix, exit 2; the report says which row failed. (8 KiB
     are left: Python takes a folder it cannot write a probe file in for no TMPDIR at all.)"""
-    fill(small_disk, leave=64 * 1024)
+    fill(small_disk, leave=8 * 1024)
     rows, out = tmp_path / "rows.txt", tmp_path / "out"
     rows.write_text("Cats chase mice\nDogs bark loudly\n")
-    p = subprocess.run([sys.executable, "-m", "qkv", "batch", str(rows), "--make", "still",
+    p = subprocess.run([sys.executable, "-m", "qkv", "batch", str(rows), "--jobs", "1",
+                        "--make", "still",
                         "--scene", "embeddings", "--quality", "low", "--out", str(out)],
                        cwd=ROOT, capture_output=True, text=True, timeout=300,
                        env={**os.environ, "TMPDIR": str(small_disk)})

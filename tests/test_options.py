@@ -68,8 +68,8 @@ def test_each_commands_flags_reach_the_render_options_it_makes(command, tmp_path
     made = {}
     monkeypatch.chdir(tmp_path)  # --out elsewhere: a folder here
     monkeypatch.setattr(qkv.commands.render, "render_with_progress",
-                        lambda trace, options, names, jobs: made.setdefault("options", options)
-                        and [])
+                        lambda trace, options, names, jobs, *scheduler:
+                        made.setdefault("options", options) and [])
     monkeypatch.setattr(qkv.slides, "check_reveal", lambda theme: None)
     monkeypatch.setattr(qkv.slides, "render_deck", lambda trace, options, **kw:
                         made.setdefault("options", options) and [])

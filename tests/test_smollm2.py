@@ -272,10 +272,12 @@ def test_seventeen_tokens_are_refused_in_one_line():
 # --- the cache ------------------------------------------------------------------------------
 
 
-def probe(env, code):
+def probe(env, code, stderr=None):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        check=False, env={**os.environ, **env})
     assert p.returncode == 0, p.stderr
+    if stderr is not None:
+        stderr.append(p.stderr)
     return p.stdout.strip()
 
 
@@ -287,24 +289,38 @@ PARIS = ("from attention import smollm2\n"
 
 
 def test_the_weights_are_cached_whole_and_mapped_from_then_on(tmp_path):
-    """The first process finds a broken cache file (cut short), expands the .gguf and writes
-    the cache anew (one complete file, no temporary left behind); the next maps it."""
+    """The first process finds a broken cache file (cut short), warns, expands the .gguf and
+    writes the cache anew (one complete file and its record of length and CRC, no temporary
+    left behind); the next maps it, untouched and quiet. A byte changed in the middle (the
+    file's time moves) fails its CRC: made again, with a warning, never used."""
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     folder = tmp_path / "qkv" / "smollm2"
     folder.mkdir(parents=True)
-    (folder / smollm2.cache_path().name).write_bytes(b"\x93NUMPY cut short")
+    cache = folder / smollm2.cache_path().name
+    cache.write_bytes(b"\x93NUMPY cut short")
+    said = []
+    warning = (f"warning: the SmolLM2-135M-Instruct weights cache {cache} was damaged; it is "
+               "made again (about 5 s)")
     try:
-        first = probe(env, PARIS)
-        files = list(folder.iterdir())
-        assert [f.name for f in files] == [smollm2.cache_path().name]
-        assert files[0].stat().st_size > 500e6
-        written = files[0].stat()
-        second = probe(env, PARIS)
-        kept = files[0].stat()  # read, not written again: the same file, untouched
+        first = probe(env, PARIS, said)
+        files = sorted(folder.iterdir())
+        assert [f.name for f in files] == [cache.name, cache.name + ".ok"]
+        assert cache.stat().st_size > 500e6
+        written = cache.stat()
+        second = probe(env, PARIS, said)
+        kept = cache.stat()  # read, not written again: the same file, untouched
         assert (kept.st_ino, kept.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
         assert first.split()[:2] == second.split()[:2]
         assert first.split()[:2] == ["Paris", repr(run("The capital of France is").probs_top[0][3])]
         assert second.split()[2] == "True"
+        with open(cache, "r+b") as f:  # one weight's byte, deep inside the file
+            f.seek(cache.stat().st_size // 2)
+            byte = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([byte[0] ^ 0x40]))
+        third = probe(env, PARIS, said)
+        assert third == second and cache.stat().st_ino != kept.st_ino
+        assert [s.strip() for s in said] == [warning, "", warning]
     finally:
         for f in folder.glob("*"):
             f.unlink()  # 540 MB

@@ -28,7 +28,8 @@ from scenes.stages import refusal
 @math_options
 @config_option
 def slides(sentence, to, one_file, config_path, **values):
-    """The explainer as a slide deck: a stop per step, the narration as speaker notes."""
+    """The explainer as a slide deck: a stop per step, each speaking its narration (unless
+    --silent), which is also its speaker notes."""
     from qkv.slides import check_reveal, render_deck
 
     math, values = split(values)
@@ -39,8 +40,10 @@ def slides(sentence, to, one_file, config_path, **values):
         raise QKVError(why.replace("--scene explainer", "a deck"))
     if to == "html":
         check_reveal(options.theme)
-    click.echo(f"building a {to} deck for {trace.sentence!r} at {options.quality} quality...",
-               err=True)
+    options.check_voice()  # narrated unless --silent: the voice must be installed
+    sound = "silent" if options.silent else "narrated"
+    click.echo(f"building a {sound} {to} deck for {trace.sentence!r} at {options.quality} "
+               "quality...", err=True)
     try:
         paths = render_deck(trace, options, to=to, one_file=one_file)
     except KeyboardInterrupt:
