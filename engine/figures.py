@@ -70,28 +70,42 @@ class Figure:
         """A page of what ``scene`` shows now."""
         if self.pages and self.fmt != "pdf":
             raise ValueError(f"a {self.fmt} figure has one page")
-        camera = self.camera
         ctx = cairo.Context(self.surface)
         ctx.scale(self.scale, self.scale)
-        if camera.background_opacity > 0:
-            ctx.set_source_rgba(*camera.background_color.to_rgb(), camera.background_opacity)
-            ctx.paint()
+        self.draw(ctx, scene)
+        if self.fmt == "pdf":
+            self.surface.show_page()
+        self.pages += 1
+
+    def draw(self, ctx, scene) -> None:
+        """What ``scene`` shows now, onto ``ctx`` in the camera's pixels (its background
+        unless transparent)."""
+        camera = self.camera
         pw, ph = camera.pixel_width, camera.pixel_height
+        if camera.background_opacity > 0:
+            ctx.rectangle(0, 0, pw, ph)
+            ctx.set_source_rgba(*camera.background_color.to_rgb(), camera.background_opacity)
+            ctx.fill()
+        ctx.save()
         fw, fh, fc = camera.frame_width, camera.frame_height, camera.frame_center
         ctx.transform(cairo.Matrix(pw / fw, 0, 0, -(ph / fh), pw / 2 - fc[0] * pw / fw,
                                    ph / 2 + fc[1] * ph / fh))  # frame units -> pixels
+        self.draw_mobjects(ctx, shown(scene))
+        ctx.restore()
+
+    def draw_mobjects(self, ctx, mobjects) -> None:
+        """``mobjects`` (back to front) onto ``ctx``, whose user space is Manim's units."""
+        camera = self.camera
         camera.set_cairo_context_color = MethodType(straight_colour, camera)
         try:
-            for mobject in shown(scene):
+            for mobject in mobjects:
                 if isinstance(mobject, VMobject):
                     camera.display_vectorized(mobject, ctx)
                 elif isinstance(mobject, ImageMobject):
                     self._image(ctx, mobject)
         finally:
             del camera.set_cairo_context_color
-        if self.fmt == "pdf":
-            self.surface.show_page()
-        self.pages += 1
+            ctx.new_path()  # (Manim's drawing leaves the last shape's path: fill_preserve)
 
     def _image(self, ctx, image: ImageMobject) -> None:
         """An image, its corners where Manim puts them (its points: top left, top right,
@@ -120,3 +134,48 @@ class Figure:
         if self.fmt == "png":
             self.surface.write_to_png(str(self.path))
         self.surface.finish()
+
+
+CM = 72 / 2.54  # points
+
+
+class Handout(Figure):
+    """A PDF handout of a deck: a page per stop, the picture as the stop ends (16 cm wide, as
+    a figure) over the stop's notes, and a footer; white paper, whatever the picture's
+    theme. Notes and footer are mobjects (Pango's plain text, drawn as paths), laid out by
+    the caller: left-aligned, in Manim's units, at most the frame's width wide."""
+
+    NOTES_HEIGHT = 2.8 * CM  # room for four lines of notes (a longer caption is shrunk)
+
+    def __init__(self, path: Path, camera):
+        super().__init__(path, "pdf", camera)  # (its page size is replaced below)
+        self.unit = PAGE_WIDTH_PT / camera.frame_width  # points per Manim unit
+        self.picture_h = camera.pixel_height * self.scale
+        self.size = (PAGE_WIDTH_PT + 2 * CM, self.picture_h + self.NOTES_HEIGHT + 3 * CM)
+        self.surface.set_size(*self.size)
+
+    def add_stop(self, scene, notes, footer) -> None:
+        ctx = cairo.Context(self.surface)
+        ctx.set_source_rgb(1, 1, 1)
+        ctx.paint()
+        ctx.save()
+        ctx.translate(CM, CM)
+        ctx.scale(self.scale, self.scale)
+        self.draw(ctx, scene)
+        ctx.restore()
+        ctx.rectangle(CM, CM, PAGE_WIDTH_PT, self.picture_h)  # the picture's edge
+        ctx.set_source_rgb(0.8, 0.8, 0.8)
+        ctx.set_line_width(0.5)
+        ctx.stroke()
+        for group, top in ((notes, CM + self.picture_h + 0.5 * CM),
+                           (footer, self.size[1] - 0.7 * CM - footer.height * self.unit)):
+            if group is None or not group.get_family():
+                continue
+            ctx.save()  # Manim's units -> points: the group's top left corner at (CM, top)
+            ctx.transform(cairo.Matrix(self.unit, 0, 0, -self.unit,
+                                       CM - group.get_left()[0] * self.unit,
+                                       top + group.get_top()[1] * self.unit))
+            self.draw_mobjects(ctx, self.camera.get_mobjects_to_display([group]))
+            ctx.restore()
+        self.surface.show_page()
+        self.pages += 1

@@ -25,7 +25,7 @@ from qkv.render import RenderOptions, drawn_kept, manim_settings
 from qkv.soundtrack import narrate_clips
 from qkv.voice import narrator
 
-DECK_FORMATS = ("html", "pptx")
+DECK_FORMATS = ("html", "pptx", "pdf")  # pdf: a printed handout, a page per stop
 DECK_NAME = "explainer-deck"
 # What manim-slides' reveal.js template links to, by file name (its offline cache is flat).
 REVEAL_ASSETS = ("reveal.css", "zenburn.css", "reveal.js", "notes.js", "markdown.js")
@@ -68,6 +68,11 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
     for fmt in to:
         if fmt not in DECK_FORMATS:
             raise QKVError(f"--to must be one of {', '.join(DECK_FORMATS)}")
+    if to == ("pdf",):
+        return render_handout(trace, options)
+    if "pdf" in to:
+        return [*render_deck(trace, options, [f for f in to if f != "pdf"], one_file),
+                *render_handout(trace, options)]
     if "html" in to:
         check_reveal(options.theme)
     options = replace(options, scene="explainer", fmt="mp4", transparent=False, sections=False)
@@ -106,6 +111,46 @@ def render_deck(trace: AttentionTrace, options: RenderOptions, to=("html",),
                     pairs.append((tmp / f"{DECK_NAME}_assets", folder / f"{DECK_NAME}_assets"))
                 pairs.append((dest, folder / dest.name))
         stage.pairs = pairs
+    return stage.written
+
+
+def render_handout(trace: AttentionTrace, options: RenderOptions) -> list[Path]:
+    """The deck as a printed handout, ``explainer-deck.pdf``: a page per stop, the picture as
+    the stop ends (vectors, as ``--format pdf``) over its notes. The explainer is played
+    through without drawing a frame (as for a still), timed as the deck is."""
+    import manim
+
+    from engine.figures import Handout
+    from engine.renderer import QkvRenderer
+    from scenes.deck import ExplainerHandout
+
+    options = replace(options, scene="explainer", fmt="png", transparent=False, sections=False)
+    manim.logger.setLevel("INFO" if options.verbose else "ERROR")
+    with staging(trace, options.out) as stage:
+        tmp, folder = stage.work, stage.folder
+        dest = tmp / f"{DECK_NAME}.pdf"
+        with drawn_kept(tmp), manim.tempconfig(manim_settings(options, tmp)):
+            scene = ExplainerHandout(trace=trace, theme=options.theme, renderer=QkvRenderer())
+            handout = Handout(dest, scene.renderer.camera)
+            width = scene.renderer.camera.frame_width
+            stops = []
+
+            def page(notes: str) -> None:
+                stops.append(notes)
+                text = scene.notes_mobject(notes, width)
+                room = Handout.NOTES_HEIGHT / handout.unit
+                if text.height > room:  # a long caption: smaller, never cut
+                    text.scale(room / text.height)
+                footer = scene.notes_mobject(
+                    f"{len(stops)} · Self-attention: {trace.sentence}", width)
+                footer.set_color("#777777").scale(0.7)
+                handout.add_stop(scene, text, footer)
+
+            scene.on_stop = page
+            scene.render()
+            scene.end_stop()  # the last stop
+            handout.close()
+        stage.pairs = [(dest, folder / dest.name)]
     return stage.written
 
 

@@ -9,6 +9,7 @@ sentence with markup stays text."""
 
 import html
 import re
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -303,3 +304,44 @@ def test_slides_refuses_in_one_line_before_rendering(tmp_path):
         assert p.stderr.count("\n") == 1 and fragment in p.stderr, p.stderr
         assert "Traceback" not in p.stderr
         assert os.listdir(tmp_path) == []
+
+
+def test_the_pdf_handout_has_a_page_per_stop_showing_how_it_ends(decks, tmp_path):
+    """`qkv slides --to pdf`: a vector page per stop of the deck, its picture the last frame
+    of that stop's clip in the deck (drawn by poppler, against the clip decoded by PyAV), for
+    a sample of stops; the notes under it."""
+    from engine.figures import CM, PAGE_WIDTH_PT
+    from tests.ssim import ssim
+
+    trace, paths = decks("The cat sat on the mat")
+    [pdf] = render_deck(trace, RenderOptions(quality="low", out=tmp_path), to="pdf")
+    assert pdf.name == f"{DECK_NAME}.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    stops = narration(paths)
+    assert f"Pages:           {len(stops)}\n" in info
+    page = paths[3].read_text(encoding="utf-8")
+    clips = [paths[3].parent / v for v in re.findall(r'data-background-video="([^"]+)"', page)]
+    assert len(clips) == len(stops)
+    dpi = 72 * 854 / PAGE_WIDTH_PT  # the picture 854 pixels wide, as the clips
+    at = round(CM * dpi / 72) + 1  # inside the picture's hairline frame
+    # (the clips' frames are cropped to the same 852 x 478 inside)
+
+    def last_frame(k):
+        with av.open(str(clips[k - 1])) as c:
+            *_, last = c.decode(video=0)
+        return np.asarray(last.to_image().convert("L")).astype(float)[1:479, 1:853]
+
+    n = len(stops)
+    for k in (1, 5, n // 2, n):
+        stem = tmp_path / f"page-{k}"
+        subprocess.run(["pdftoppm", "-png", "-singlefile", "-f", str(k), "-l", str(k), "-r",
+                        f"{dpi:.4f}", "-x", str(at), "-y", str(at), "-W", "852", "-H", "478",
+                        str(pdf), str(stem)], check=True)
+        drawn = np.asarray(Image.open(stem.with_suffix(".png")).convert("L")).astype(float)
+        # its own stop's end, and better than the stops beside it (measured: 0.92-0.99 for
+        # its own, where the clip's compression and poppler's smoothing differ; 0.85-0.97
+        # for a neighbour)
+        own = ssim(drawn, last_frame(k))
+        assert own >= 0.9, k
+        assert all(own > ssim(drawn, last_frame(j)) for j in (k - 1, k + 1) if 1 <= j <= n), k

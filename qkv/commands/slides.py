@@ -20,8 +20,10 @@ from scenes.stages import refusal
 
 @click.command()
 @sentence_argument
-@click.option("--to", type=click.Choice(["html", "pptx"]), default="html", show_default=True,
-              help="A reveal.js page (works offline) or a PowerPoint file.")
+@click.option("--to", type=click.Choice(["html", "pptx", "pdf"]), default="html",
+              show_default=True,
+              help="A reveal.js page (works offline), a PowerPoint file, or a PDF handout "
+                   "(a page per stop: its picture over its notes).")
 @click.option("--one-file", is_flag=True,
               help="HTML: put the videos inside the page instead of in a folder beside it.")
 @render_options(SLIDES)
@@ -40,10 +42,13 @@ def slides(sentence, to, one_file, config_path, **values):
         raise QKVError(why.replace("--scene explainer", "a deck"))
     if to == "html":
         check_reveal(options.theme)
-    options.check_voice()  # narrated unless --silent: the voice must be installed
-    sound = "silent" if options.silent else "narrated"
-    click.echo(f"building a {sound} {to} deck for {trace.sentence!r} at {options.quality} "
-               "quality...", err=True)
+    if to == "pdf":
+        click.echo(f"building a handout for {trace.sentence!r}...", err=True)
+    else:
+        options.check_voice()  # narrated unless --silent: the voice must be installed
+        sound = "silent" if options.silent else "narrated"
+        click.echo(f"building a {sound} {to} deck for {trace.sentence!r} at "
+                   f"{options.quality} quality...", err=True)
     try:
         paths = render_deck(trace, options, to=to, one_file=one_file)
     except KeyboardInterrupt:
