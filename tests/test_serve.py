@@ -399,3 +399,84 @@ def test_the_page_in_chromium(server, request, tmp_path):
             shutil.copy(shot, ROOT / "assets" / "serve.png")
     finally:
         driver.quit()
+
+
+@pytest.mark.xdist_group("serve")
+def test_a_worksheet_job_and_a_pptx_deck_job_make_their_files(tmp_path):
+    """The worksheet button's PDF (the CLI's `qkv export --format pdf`, a real PDF whose text
+    holds the trace's numbers) and the deck button's PPTX, each downloadable."""
+    import zipfile
+
+    from attention import compute
+    from attention.display import format_number
+
+    with TestClient(make_app(tmp_path / "out")) as client:
+        r = client.post("/api/jobs", json={"kind": "worksheet", "sentence": "Cats chase mice"})
+        assert r.status_code == 202, r.text
+        sheet = r.json()["id"]
+        r = client.post("/api/jobs", json={"kind": "deck", "sentence": "Cats chase mice",
+                                           "to": "pptx", "quality": "low"})
+        assert r.status_code == 202, r.text
+        deck = r.json()["id"]
+
+        def finished():
+            jobs = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+            return jobs if all(jobs[i]["state"] in ("done", "failed") for i in (sheet, deck)) \
+                else None
+        jobs = wait(finished, timeout=240, every=0.5)
+        assert [jobs[i]["state"] for i in (sheet, deck)] == ["done", "done"], jobs
+        [pdf] = [f for f in jobs[sheet]["files"] if f["name"].endswith(".pdf")]
+        data = client.get(pdf["url"]).content
+        assert data.startswith(b"%PDF")
+        (tmp_path / "w.pdf").write_bytes(data)
+        text = subprocess.run(["pdftotext", str(tmp_path / "w.pdf"), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        trace = compute("Cats chase mice")
+        assert format_number(trace.heads[0].weights[0, 0], 2).replace("\u2212", "-") in \
+            text.replace("\u2212", "-")
+        [pptx] = [f for f in jobs[deck]["files"] if f["name"].endswith(".pptx")]
+        (tmp_path / "d.pptx").write_bytes(client.get(pptx["url"]).content)
+        with zipfile.ZipFile(tmp_path / "d.pptx") as z:
+            assert len([n for n in z.namelist() if n.endswith(".mp4")]) >= 10
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.xdist_group("serve")
+def test_ctrl_c_with_a_render_running_stops_it_and_leaves_no_file(tmp_path):
+    """Ctrl-C (SIGINT) while a job renders: the server says it stopped, the render's
+    processes are gone and its folder with them."""
+    out = tmp_path / "out"
+    p = subprocess.Popen([*QKV, "serve", "--port", "0", "--no-open", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = re.search(r"http://\S+/", p.stdout.readline()).group(0)
+        import httpx
+
+        r = httpx.post(url + "api/jobs", json={"kind": "explainer", "sentence": "Stop me now",
+                                               "quality": "low", "silent": True})
+        assert r.status_code == 202, r.text
+        job = out / r.json()["id"]
+        wait(lambda: len(list(job.rglob("partial_movie_files/*/*.mp4"))) >= 2, every=0.05)
+        renders = children(p.pid)
+        assert renders
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=30) == 0
+        said = p.stderr.read()
+        assert "qkv serve: stopped" in said and "Traceback" not in said
+        assert all(gone(pid) for pid in renders)
+        assert not job.exists()
+    finally:
+        if p.poll() is None:
+            p.kill()
