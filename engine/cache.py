@@ -152,5 +152,11 @@ def drawn_kept(work: Path):
     cache = drawn_cache()
     texts_rewritten_only_once()  # before any text is read from a linked file
     seed_drawn(work, cache)
-    yield
+    DAMAGED.clear()
+    try:
+        yield
+    finally:
+        if DAMAGED:  # texts' pickles that did not load (engine/text.py): one line for all
+            warn_damaged("text", [cache / "texts" / name for name in sorted(DAMAGED)])
     keep_drawn(work, cache)
+    DAMAGED.clear()

@@ -18,7 +18,7 @@ import numpy as np
 from manim import RIGHT, MarkupText, Text, VMobject, config
 
 from attention.display import format_number
-from engine.cache import DAMAGED, drawn_cache, warn_damaged
+from engine.cache import DAMAGED
 
 CONTOURS = 3  # outlines per glyph, at least: a digit has up to 3 (8); see Number
 
@@ -158,8 +158,7 @@ def _read_text(file: Path) -> Text | None:
     except Exception:
         made = None
     if not isinstance(made, Text):
-        DAMAGED.add(file.name)
-        warn_damaged("text", [drawn_cache() / file.parent.name / file.name])
+        DAMAGED.add(file.name)  # warned of once, after the render (engine.cache.drawn_kept)
         return None
     return made
 

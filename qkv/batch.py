@@ -227,11 +227,16 @@ def run_job(job: Job) -> dict:
 
 
 def worker_out_of_space(err: BaseException) -> NoSpace | None:
-    """The one-line error for a full disk in the folder where a worker renders rows (the
-    system's temporary folder: TMPDIR), or None when ``err`` is something else."""
+    """The one-line error for a full disk while a worker makes a row: in the folder where it
+    renders (the system's temporary folder: TMPDIR), or elsewhere (a cache: that path); None
+    when ``err`` is something else."""
     where = Path(tempfile.gettempdir())
-    if not (isinstance(err, NoSpace) or out_of_space(err, where) is not None):
+    full = err if isinstance(err, NoSpace) else out_of_space(err, where)
+    if full is None:
         return None
+    written = Path(full.path)
+    if written.is_absolute() and not written.resolve().is_relative_to(where.resolve()):
+        return full  # not the temporary folder's disk: say which
     return NoSpace(f"{where} (where batch workers render)",
                    "free some space there, or set TMPDIR to a folder on a disk with room")
 
@@ -444,5 +449,6 @@ def run_batch(path: Path, defaults: Job, out: Path, *, jobs: int = 1,
             if on_row:
                 on_row(result)
     finally:  # an interrupted batch still says what it did
+        runner.close()  # its pool or Dask client stopped now, not when it is collected
         reported = write_report(out, results)
     return sorted(results, key=lambda r: r.line), reported

@@ -8,6 +8,7 @@ status 2, and no file written.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -38,6 +39,8 @@ for command in (export, render, slides, batch, list_scenes, cache, serve):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every expected failure into one line."""
     interrupt.install()  # SIGTERM cleans up like Ctrl-C: temporary files go, old files stay
+    if os.environ.pop("QKV_DIE_WITH_PARENT", None):  # a job of qkv serve: ends with it
+        interrupt.die_with_parent()
     try:
         cli.main(args=argv, prog_name="qkv", standalone_mode=False)
     except QKVError as err:

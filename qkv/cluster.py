@@ -2,7 +2,9 @@
 as ``--jobs`` (:func:`qkv.pool.plan`: the mp4 explainer in parts, other scenes whole), each
 drawn on a worker in a private temporary folder and sent back as bytes; the parts are joined
 here, by the same code as ``--jobs``, so the video has the very packets one process writes,
-and the narration is laid here too.
+and the explainer's narration is laid here (a whole scene comes narrated from its worker).
+Workers need qkv installed as here, the voice too: a narrated scene's beats are timed to its
+speech wherever it is drawn.
 
 A worker that dies mid-task has its task run again on another (Dask's own retry: the task's
 key names the part); a task that fails is one ``error:`` line, and nothing is written under a
@@ -23,6 +25,7 @@ from attention import AttentionTrace, QKVError
 from qkv.options import RenderOptions
 
 _ONE_AT_A_TIME = threading.Lock()  # per worker process: Manim's config is global
+WORKERS_WAIT = 30  # seconds a render waits for a cluster's first worker
 
 
 def connect(scheduler: str):
@@ -34,11 +37,22 @@ def connect(scheduler: str):
         raise QKVError("--scheduler needs Dask: pip install 'qkv[cluster]' (dask and "
                        "distributed)") from None
     try:
-        return Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as err:
         raise QKVError(f"cannot reach the Dask scheduler at {scheduler} ({err}); start one "
                        f"with 'dask scheduler' and workers with 'dask worker {scheduler} "
                        "--nthreads 1'") from None
+    except (TypeError, ValueError) as err:  # tls:// without Dask's TLS settings
+        raise QKVError(f"cannot connect to the Dask scheduler at {scheduler} ({err}); a "
+                       "tls:// address needs Dask's distributed.comm.tls settings") from None
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_WAIT)
+    except (OSError, TimeoutError):
+        client.close()
+        raise QKVError(f"the Dask scheduler at {scheduler} has no workers (none came in "
+                       f"{WORKERS_WAIT} s); start some with 'dask worker {scheduler} "
+                       "--nthreads 1'") from None
+    return client
 
 
 def remote_task(trace: AttentionTrace, options: RenderOptions) -> dict:
@@ -62,18 +76,22 @@ def remote_task(trace: AttentionTrace, options: RenderOptions) -> dict:
 def received_piece(trace: AttentionTrace, options: RenderOptions, sent: dict):
     """A part's files, written into a temporary folder of its own beside the final files, as
     a Piece for :func:`qkv.parts.join_parts` (which removes the folder)."""
-    from qkv.output import output_folder, work_folder
+    from qkv.output import output_folder, remove_work, work_folder
     from qkv.parts import Piece
 
     folder = output_folder(trace, options.out)
     folder.mkdir(parents=True, exist_ok=True)
     work = work_folder(folder)
     name, data = sent["video"]
-    (work / name).write_bytes(data)
-    clips = (work / "sections")
-    clips.mkdir()
-    for _, clip, data in sent["sections"]:
-        (clips / clip).write_bytes(data)
+    clips = work / "sections"
+    try:
+        (work / name).write_bytes(data)
+        clips.mkdir()
+        for _, clip, data in sent["sections"]:
+            (clips / clip).write_bytes(data)
+    except BaseException:
+        remove_work(work)
+        raise
     return Piece(work, work / name, tuple(sent["cues"]), sent["length"],
                  tuple((section, clips / clip) for section, clip, _ in sent["sections"]))
 
@@ -98,8 +116,6 @@ def render_on_cluster(trace: AttentionTrace, options: RenderOptions, scenes: lis
                       scheduler: str, on_done=None) -> list[Path]:
     """Render ``scenes`` on the Dask cluster at ``scheduler``; return every path written, in
     the order of ``scenes``."""
-    import shutil
-
     from distributed import as_completed
 
     from qkv.parts import join_parts
@@ -137,7 +153,7 @@ def render_on_cluster(trace: AttentionTrace, options: RenderOptions, scenes: lis
                 on_done(task.scene)
     except BaseException:
         for piece in pieces.values():
-            shutil.rmtree(piece.work, ignore_errors=True)
+            remove_work(piece.work)
         raise
     finally:
         client.close()

@@ -89,8 +89,11 @@ class NoSpace(QKVError):
     """A full disk (or quota) while writing ``path``: one line that names it."""
 
     def __init__(self, path, fix: str = "free some space or pick another --out"):
-        self.path = str(path)
+        self.path, self.fix = str(path), fix
         super().__init__(f"no space left on device while writing {path}; {fix}")
+
+    def __reduce__(self):  # from a worker process: made again from its parts, not its text
+        return type(self), (self.path, self.fix)
 
 
 def no_space(path) -> NoSpace:
@@ -151,8 +154,28 @@ def render_owner() -> str:
     return os.environ.get("QKV_RENDER_OWNER") or str(os.getpid())
 
 
+LOCK = ".owner.lock"  # in a work folder: locked by the process working in it while it lives
+_HELD: dict[str, int] = {}  # work folder -> the lock's descriptor, in this process
+
+
 def work_folder(folder: Path) -> Path:
-    return Path(tempfile.mkdtemp(prefix=f".rendering-{render_owner()}-", dir=folder))
+    """A new temporary folder for this process's render, locked (an flock the kernel lets go
+    when the process ends, however it ends): another render sweeps it only once it is free."""
+    import fcntl
+
+    work = Path(tempfile.mkdtemp(prefix=f".rendering-{render_owner()}-", dir=folder))
+    fd = os.open(work / LOCK, os.O_CREAT | os.O_WRONLY, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _HELD[str(work)] = fd
+    return work
+
+
+def remove_work(work: Path) -> None:
+    """Remove a work folder of this process, and let go of its lock."""
+    shutil.rmtree(work, ignore_errors=True)
+    fd = _HELD.pop(str(work), None)
+    if fd is not None:
+        os.close(fd)
 
 
 def sweep(trace: AttentionTrace, out: Path) -> None:
@@ -173,12 +196,32 @@ def alive(pid: int) -> bool:
 
 def sweep_dead(folder: Path) -> None:
     """Remove the temporary folders of renders whose process is gone (killed, or the machine
-    went down): ``.rendering-<pid>-*`` where no process <pid> runs. Nothing of theirs was
-    ever under a final name; this only frees the space."""
+    went down): those whose lock nobody holds (a process of another container or machine
+    sharing the folder holds its own), or, without a lock file yet, whose pid is not a
+    process here. Nothing of theirs was ever under a final name; this only frees the
+    space."""
+    import fcntl
+
     for leftover in folder.glob(".rendering-*-*"):
-        owner = leftover.name.split("-")[1]
-        if owner.isdigit() and not alive(int(owner)):
+        if str(leftover) in _HELD:
+            continue  # this process's own
+        try:
+            fd = os.open(leftover / LOCK, os.O_RDONLY)
+        except FileNotFoundError:
+            owner = leftover.name.split("-")[1]
+            if owner.isdigit() and not alive(int(owner)):
+                shutil.rmtree(leftover, ignore_errors=True)
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # held: its render is alive
+        else:
             shutil.rmtree(leftover, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 @dataclass
@@ -225,7 +268,7 @@ def staging(trace: AttentionTrace, out: Path):
             stage.written.append(dst)
     finally:
         for w in (stage.work, *stage.remove):
-            shutil.rmtree(w, ignore_errors=True)
+            remove_work(w)
         if created and not stage.written:
             for made in (folder, Path(out)) if made_root else (folder,):
                 try:

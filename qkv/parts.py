@@ -6,13 +6,12 @@ process writes), with the parts' captions moved onto the joined timeline.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from itertools import combinations, pairwise
 from pathlib import Path
 
 from attention import AttentionTrace
-from qkv.output import output_folder, slug, staging, work_folder
+from qkv.output import output_folder, remove_work, slug, staging, work_folder
 from qkv.render import RenderOptions, finish, manim_render, section_clips
 
 SPLIT_FORMATS = ("mp4",)  # joined by copying packets; alpha and GIF palettes are not tried
@@ -66,7 +65,7 @@ def render_part(trace: AttentionTrace, options: RenderOptions) -> Piece:
         return Piece(work, Path(writer.movie_file_path), tuple(writer.subcaptions),
                      scene.renderer.time, sections)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_work(work)
         raise
 
 

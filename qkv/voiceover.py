@@ -125,10 +125,12 @@ class PiperService(SpeechService):
         self.speech_cache.mkdir(parents=True, exist_ok=True)
         self._tmp = tempfile.TemporaryDirectory(prefix=".piper-", dir=self.speech_cache)
         length_scale = self.speed ** -PACE  # as qkv.voice.Narrator: speech lasts ~1 / speed
+        # its log into a file, read if it fails: a pipe nobody reads would stop it when full
+        self._log = open(Path(self._tmp.name) / "aligner.log", "w+", encoding="utf-8")  # noqa: SIM115
         self._piper = subprocess.Popen(
             [sys.executable, "-P", str(ALIGNER), str(self._narrator.model),
              f"{length_scale:.4f}"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
             text=True, encoding="utf-8", bufsize=1)
         self._read()  # {"ready": rate} once the voice is loaded
         return self._piper
@@ -155,8 +157,9 @@ class PiperService(SpeechService):
     def _failed(self):
         piper, self._piper = self._piper, None
         piper.kill()
-        said = [ln for ln in piper.stderr.read().splitlines() if ln.strip()]
         piper.wait()
+        self._log.seek(0)
+        said = [ln for ln in self._log.read().splitlines() if ln.strip()]
         raise QKVError("the voice stopped" + (f": {said[-1].strip()}" if said else ""))
 
     def close(self) -> None:
@@ -167,6 +170,9 @@ class PiperService(SpeechService):
             except (OSError, subprocess.TimeoutExpired):
                 self._piper.kill()
             self._piper = None
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
         if getattr(self, "_tmp", None) is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -102,3 +102,19 @@ def test_an_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path):
     assert p.returncode == 2
     assert p.stderr.splitlines()[-1].startswith("error: cannot reach the Dask scheduler at ")
     assert "Traceback" not in p.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_scheduler_without_workers_is_one_line(monkeypatch):
+    import distributed
+
+    from attention import QKVError
+    from qkv import cluster
+
+    monkeypatch.setattr(cluster, "WORKERS_WAIT", 1)
+    with distributed.LocalCluster(n_workers=0, processes=False,
+                                  dashboard_address=None) as empty:
+        with pytest.raises(QKVError) as error:
+            cluster.connect(empty.scheduler_address)
+    assert str(error.value) == (f"the Dask scheduler at {empty.scheduler_address} has no "
+                                "workers (none came in 1 s); start some with 'dask worker "
+                                f"{empty.scheduler_address} --nthreads 1'")

@@ -371,3 +371,38 @@ def test_a_render_killed_while_writing_leaves_nothing_and_runs_again(tmp_path, m
     frames, sound = decoded(folder / f"{name}.mp4")
     assert frames > 100 and (sound > 5 if "--silent" not in args else sound == 0)
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_no_space_from_a_worker_process_is_the_same_one_line():
+    """A NoSpace raised in a --jobs worker reaches the parent pickled: the same line."""
+    import pickle
+
+    from qkv.output import NoSpace
+
+    err = NoSpace("/full/disk", "free some space there")
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is NoSpace and str(again) == str(err) == (
+        "no space left on device while writing /full/disk; free some space there")
+
+
+def test_a_render_folder_is_swept_only_when_its_owner_is_gone(tmp_path):
+    """Another process's work folder (a container's pid means nothing here: its name says a
+    pid that is no process here) is left while that process holds its lock, and swept once
+    the process is gone."""
+    from qkv.output import sweep_dead
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pathlib\nfrom qkv.output import work_folder\n"
+         "w = work_folder(pathlib.Path(sys.argv[1]))\n"
+         "w.rename(w.with_name('.rendering-999999999-x'))\n"
+         "print('ready', flush=True)\nsys.stdin.read()", str(tmp_path)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "ready\n"
+        sweep_dead(tmp_path)
+        assert [p.name for p in tmp_path.iterdir()] == [".rendering-999999999-x"]
+    finally:
+        holder.kill()
+        holder.wait()
+    sweep_dead(tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -310,7 +310,7 @@ def test_the_pdf_handout_has_a_page_per_stop_showing_how_it_ends(decks, tmp_path
     """`qkv slides --to pdf`: a vector page per stop of the deck, its picture the last frame
     of that stop's clip in the deck (drawn by poppler, against the clip decoded by PyAV), for
     a sample of stops; the notes under it."""
-    from engine.figures import CM, PAGE_WIDTH_PT
+    from engine.figures import CM, PAGE_WIDTH_PT, Handout
     from tests.ssim import ssim
 
     trace, paths = decks("The cat sat on the mat")
@@ -342,6 +342,13 @@ def test_the_pdf_handout_has_a_page_per_stop_showing_how_it_ends(decks, tmp_path
         # its own stop's end, and better than the stops beside it (measured: 0.92-0.99 for
         # its own, where the clip's compression and poppler's smoothing differ; 0.85-0.97
         # for a neighbour)
+        whole = tmp_path / f"whole-{k}"  # the notes under the picture: dark ink on white
+        subprocess.run(["pdftoppm", "-png", "-singlefile", "-f", str(k), "-l", str(k), "-r",
+                        "72", str(pdf), str(whole)], check=True)
+        paper = np.asarray(Image.open(whole.with_suffix(".png")).convert("L"))
+        top = int(CM + PAGE_WIDTH_PT * 480 / 854 + 0.5 * CM)
+        notes = paper[top:top + int(Handout.NOTES_HEIGHT)]
+        assert (notes < 128).sum() > 200 and (notes > 250).mean() > 0.8, k
         own = ssim(drawn, last_frame(k))
         assert own >= 0.9, k
         assert all(own > ssim(drawn, last_frame(j)) for j in (k - 1, k + 1) if 1 <= j <= n), k

@@ -281,7 +281,8 @@ class Jobs:
             process = subprocess.Popen(
                 [*self.python, *job.command], stdin=subprocess.DEVNULL, stdout=out,
                 stderr=err, cwd=job.folder, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                env={**os.environ, "PYTHONUNBUFFERED": "1",
+                     "QKV_DIE_WITH_PARENT": "1"})  # a killed server leaves no render behind
         self.started_processes += 1
         return process
 
