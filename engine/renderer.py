@@ -42,7 +42,7 @@ from manim.camera.camera import Camera
 from manim.mobject.mobject import Mobject
 from manim.renderer.cairo_renderer import CairoRenderer
 
-from engine.writer import QkvFileWriter
+from engine.writer import FRAMES, QkvFileWriter
 
 PATHS_KEPT = 50_000  # cairo paths the camera remembers (a glyph's is ~1 KB)
 
@@ -176,6 +176,13 @@ class QkvRenderer(CairoRenderer):
         self._play_background = None  # the play's background before any of them
         Mobject.__deepcopy__ = mobject_deepcopy
         Mobject.get_family = mobject_get_family
+
+    def get_frame(self):
+        """Manim's (a copy of the camera's pixels), into an array the encoder gave back."""
+        pixels = self.camera.pixel_array
+        frame = FRAMES.take(pixels)
+        np.copyto(frame, pixels)
+        return frame
 
     def _skipping(self) -> bool:
         """A play none of whose frames is written (a still image draws at the end)."""

@@ -6,6 +6,9 @@
 2. A still hold (``self.wait``, and every frame of a beat's pause) is converted from RGBA to
    the encoder's YUV once, not once per frame: Manim hands the same frame ``num_frames`` times
    to the encoder and converts it each time.
+3. A frame's pixels are copied into an array used before (:data:`FRAMES`), given back by the
+   encoder once it has converted them, not into a new one: a new 8 MB array a frame at
+   1080p (33 MB at 4K) is fresh memory the kernel must map and zero on first touch.
 
 Manim is pinned below 0.22; this subclass overrides one method of its ``SceneFileWriter`` and
 one of the encode job it creates, and falls back to Manim's own code for anything else
@@ -15,7 +18,10 @@ one of the encode job it creates, and falls back to Manim's own code for anythin
 from __future__ import annotations
 
 import os
+import weakref
+from collections import deque
 
+import numpy as np
 from manim.scene.scene_file_writer import SceneFileWriter
 
 # libx264 options for mp4 (and opaque mov). For the encoder benchmark, QKV_X264="key=value,..."
@@ -30,6 +36,37 @@ def x264_options() -> dict[str, str] | None:
     if raw == "manim":
         return None
     return dict(item.split("=", 1) for item in raw.split(",") if item)
+
+
+class FramePool:
+    """Arrays for frames on their way to the encoder: :meth:`take` one shaped like the
+    camera's pixels (one given back before, or a new one), :meth:`give` it back when its
+    pixels have been read. Only arrays this pool made are kept; at most ``keep`` wait."""
+
+    def __init__(self, keep: int = 8):
+        self.keep = keep
+        self._free: deque[np.ndarray] = deque()  # append and pop are atomic: two threads
+        self._made: dict[int, weakref.ref] = {}  # id -> the array (arrays are unhashable)
+
+    def take(self, like: np.ndarray) -> np.ndarray:
+        while True:
+            try:
+                frame = self._free.pop()
+            except IndexError:
+                frame = np.empty_like(like)
+                key = id(frame)
+                self._made[key] = weakref.ref(frame, lambda _, key=key: self._made.pop(key, None))
+                return frame
+            if frame.shape == like.shape and frame.dtype == like.dtype:
+                return frame
+
+    def give(self, frame: np.ndarray) -> None:
+        mine = self._made.get(id(frame))
+        if mine is not None and mine() is frame and len(self._free) < self.keep:
+            self._free.append(frame)
+
+
+FRAMES = FramePool()  # the renderer takes (engine/renderer.py), the encoder gives back
 
 
 class QkvFileWriter(SceneFileWriter):
@@ -54,7 +91,8 @@ def _holds_converted_once(job):
     import av
 
     def encode(frame, num_frames: int) -> None:
-        rgba = av.VideoFrame.from_ndarray(frame, format="rgba")
+        rgba = av.VideoFrame.from_ndarray(frame, format="rgba")  # (a copy: frame is free)
+        FRAMES.give(frame)
         f = rgba if num_frames == 1 else rgba.reformat(format=job.stream.pix_fmt)
         for _ in range(num_frames):
             f.pts = None  # numbered by the encoder, as a fresh frame is

@@ -551,3 +551,23 @@ def test_the_drawn_cache_is_linked_where_it_can_be_and_copied_where_not(tmp_path
     drawn.keep_drawn(tmp_path / "work", cache)
     assert pickle.loads((cache / "texts" / "b.pickle").read_bytes()) == ["new"]
     assert not list(cache.rglob("*.part"))
+
+
+def test_frames_go_back_to_the_pool_only_when_the_pool_made_them():
+    """engine.writer.FramePool: an array given back is taken again (no new memory); an
+    array the pool did not make (a frame kept elsewhere) is never handed out; at most
+    ``keep`` wait."""
+    from engine.writer import FramePool
+
+    pool, like = FramePool(keep=2), np.zeros((4, 6, 4), np.uint8)
+    a, b, c = pool.take(like), pool.take(like), pool.take(like)
+    assert a.shape == like.shape and len({id(a), id(b), id(c)}) == 3
+    pool.give(a)
+    assert pool.take(like) is a
+    stranger = np.zeros_like(like)
+    pool.give(stranger)
+    assert pool.take(like) is not stranger
+    for frame in (a, b, c):
+        pool.give(frame)
+    assert {id(pool.take(like)), id(pool.take(like))} == {id(a), id(b)}  # c was not kept
+    assert pool.take(np.zeros((2, 2, 4), np.uint8)).shape == (2, 2, 4)  # another size: new
