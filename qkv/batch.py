@@ -400,17 +400,11 @@ def scheduler_address(value: str) -> str:
 def run_dask(todo: list[Job], scheduler: str):
     """Yield (job, result dict) as the Dask cluster at ``scheduler`` finishes them. A task's
     key is its row's key: the scheduler runs it again if its worker dies, never twice."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise BatchFileError("--scheduler needs Dask: pip install 'qkv[cluster]' (dask and "
-                             "distributed)") from None
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as err:
-        raise BatchFileError(f"cannot reach the Dask scheduler at {scheduler} ({err}); start "
-                             "one with 'dask scheduler' and workers with 'dask worker "
-                             f"{scheduler}'") from None
+    from qkv.cluster import connect  # (one line when Dask is missing or unreachable)
+
+    client = connect(scheduler)
+    from distributed import as_completed
+
     try:
         futures = {client.submit(run_job, job, key=f"qkv-row-{job.key}", pure=False): job
                    for job in todo}

@@ -118,14 +118,15 @@ def render_on_cluster(trace: AttentionTrace, options: RenderOptions, scenes: lis
     the order of ``scenes``."""
     from distributed import as_completed
 
-    from qkv.parts import join_parts
+    from qkv.output import remove_work
+    from qkv.parts import Finished
     from qkv.pool import plan
 
     client = connect(scheduler)
-    pieces, results = {}, {}
+    finished = None
     try:
         tasks = plan(trace, options, scenes, workers(client))
-        parts = [t.part for t in tasks if t.part is not None]
+        finished = Finished(trace, tasks)
         run = uuid.uuid4().hex[:12]  # a task's key: its part, in this render
         futures = {client.submit(remote_task, trace, task, pure=False,
                                  key=f"qkv-{task.scene}-{'+'.join(task.part or ())}-{run}"):
@@ -141,20 +142,14 @@ def render_on_cluster(trace: AttentionTrace, options: RenderOptions, scenes: lis
                                f"{' part ' + ', '.join(task.part) if task.part else ''}: "
                                f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                                .rstrip(": ")) from None
-            if task.part is None:
-                results[task.scene] = received_scene(trace, task, sent)
-            else:
-                pieces[task.part] = received_piece(trace, task, sent)
-                if len(pieces) < len(parts):
-                    continue
-                results[task.scene] = join_parts(trace, replace(task, part=None),
-                                                 [pieces[p] for p in parts])
-            if on_done:
+            received = (received_scene if task.part is None else received_piece)(trace, task,
+                                                                                   sent)
+            if finished.add(task, received) and on_done:
                 on_done(task.scene)
     except BaseException:
-        for piece in pieces.values():
-            remove_work(piece.work)
+        for piece in finished.pieces.values() if finished else ():
+            remove_work(piece.work)  # parts received but not joined
         raise
     finally:
         client.close()
-    return [path for name in scenes for path in results[name]]
+    return finished.written(scenes)

@@ -6,7 +6,7 @@ process writes), with the parts' captions moved onto the joined timeline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations, pairwise
 from pathlib import Path
 
@@ -122,3 +122,29 @@ def join_parts(trace: AttentionTrace, options: RenderOptions, pieces: list[Piece
             pairs.append((clip, folder / f"{name}-{k}-{slug(section)}{clip.suffix}"))
         stage.pairs = finish(pairs, work, options)
     return stage.written
+
+
+class Finished:
+    """A render's tasks as they finish (in any order): a scene's paths, or an explainer part
+    kept until every part is in, then the parts joined (:func:`join_parts`)."""
+
+    def __init__(self, trace: AttentionTrace, tasks: list[RenderOptions]):
+        self.trace = trace
+        self.parts = [t.part for t in tasks if t.part is not None]
+        self.pieces: dict[tuple[str, ...], Piece] = {}
+        self.paths: dict[str, list[Path]] = {}
+
+    def add(self, task: RenderOptions, result) -> bool:
+        """``result``: a scene's paths, or a part's Piece. True when ``task.scene`` is done."""
+        if task.part is None:
+            self.paths[task.scene] = result
+            return True
+        self.pieces[task.part] = result
+        if len(self.pieces) < len(self.parts):
+            return False
+        self.paths[task.scene] = join_parts(self.trace, replace(task, part=None),
+                                            [self.pieces[p] for p in self.parts])
+        return True
+
+    def written(self, scenes: list[str]) -> list[Path]:
+        return [path for name in scenes for path in self.paths[name]]

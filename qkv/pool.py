@@ -12,7 +12,7 @@ from pathlib import Path
 
 from attention import AttentionTrace
 from qkv.output import render_owner, sweep
-from qkv.parts import SPLIT_FORMATS, Piece, explainer_parts, join_parts, render_part
+from qkv.parts import SPLIT_FORMATS, Finished, explainer_parts, render_part
 from qkv.render import RenderOptions, render_scene
 from scenes.stages import explainer_sections
 
@@ -77,24 +77,14 @@ def render_scenes(trace: AttentionTrace, options: RenderOptions, scenes: list[st
     # An interrupted worker ends at once; its tracker would then warn about its semaphores.
     os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
     os.environ["QKV_RENDER_OWNER"] = render_owner()
-    results: dict[str, list[Path]] = {}
-    pieces: dict[tuple[str, ...], Piece] = {}
-    parts = [t.part for t in tasks if t.part is not None]
+    finished = Finished(trace, tasks)
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
                                initializer=_worker_init, initargs=(options.verbose,))
     try:
         futures = {pool.submit(_render_task, trace, task): task for task in tasks}
         for future in as_completed(futures):
             task = futures[future]
-            if task.part is None:
-                results[task.scene] = future.result()
-            else:
-                pieces[task.part] = future.result()
-                if len(pieces) < len(parts):
-                    continue
-                results[task.scene] = join_parts(trace, replace(task, part=None),
-                                                 [pieces[p] for p in parts])
-            if on_done:
+            if finished.add(task, future.result()) and on_done:
                 on_done(task.scene)
     except BaseException as err:
         for process in list(getattr(pool, "_processes", {}).values()):
@@ -107,4 +97,4 @@ def render_scenes(trace: AttentionTrace, options: RenderOptions, scenes: list[st
             raise KeyboardInterrupt from None  # a worker was interrupted (Ctrl-C reaches all)
         raise
     pool.shutdown(wait=True)
-    return [path for name in scenes for path in results[name]]
+    return finished.written(scenes)
