@@ -187,11 +187,7 @@ class Narrator:
 
     def close(self) -> None:
         if self._piper is not None:
-            try:
-                self._piper.stdin.close()
-                self._piper.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self._piper.kill()
+            end(self._piper)
             self._piper = None
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -199,6 +195,15 @@ class Narrator:
 
     def __del__(self):
         self.close()
+
+
+def end(process: subprocess.Popen) -> None:
+    """Let a Piper process read to the end of its input and exit (killed after 10 s)."""
+    try:
+        process.stdin.close()
+        process.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
 
 
 @lru_cache(maxsize=4)

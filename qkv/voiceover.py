@@ -35,7 +35,7 @@ from pathlib import Path
 
 from attention import QKVError
 from qkv.options import OPTION
-from qkv.voice import PACE, RATE, VOICE, Narrator, sayable, wav_is_whole
+from qkv.voice import PACE, RATE, VOICE, Narrator, end, sayable, wav_is_whole
 
 try:
     from manim_voiceover.helper import remove_bookmarks
@@ -164,11 +164,7 @@ class PiperService(SpeechService):
 
     def close(self) -> None:
         if self._piper is not None:
-            try:
-                self._piper.stdin.close()
-                self._piper.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self._piper.kill()
+            end(self._piper)
             self._piper = None
         if getattr(self, "_log", None) is not None:
             self._log.close()
