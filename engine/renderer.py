@@ -84,8 +84,39 @@ class QkvCamera(Camera):
     """Manim's camera; the cairo path of each shape drawn is kept and replayed."""
 
     def __init__(self, *args, **kwargs):
+        self.handed = False  # whether the pixel array went to the encoder (QkvRenderer)
         super().__init__(*args, **kwargs)
         self._paths: OrderedDict[bytes, cairo.Path] = OrderedDict()
+
+    # -- each frame drawn in a fresh array of the pool (engine.writer.FRAMES) --------------
+    def _fresh(self) -> None:
+        pixels = getattr(self, "pixel_array", None)
+        if pixels is not None:
+            self.pixel_array = FRAMES.take(pixels)
+            self.handed = False
+
+    def reset(self):
+        self._fresh()
+        return super().reset()
+
+    def set_frame_to_background(self, background) -> None:
+        self._fresh()
+        super().set_frame_to_background(background)
+
+    def get_cairo_context(self, pixel_array):
+        """Manim's, but not kept for an array of the pool (Manim keeps one per array id, and
+        with it the array, for good): made anew, a few microseconds."""
+        if not FRAMES.made(pixel_array):
+            return super().get_cairo_context(pixel_array)
+        pw, ph = self.pixel_width, self.pixel_height
+        fw, fh, fc = self.frame_width, self.frame_height, self.frame_center
+        surface = cairo.ImageSurface.create_for_data(pixel_array.data, cairo.FORMAT_ARGB32,
+                                                     pw, ph)
+        ctx = cairo.Context(surface)
+        ctx.scale(pw, ph)
+        ctx.set_matrix(cairo.Matrix(pw / fw, 0, 0, -(ph / fh), pw / 2 - fc[0] * pw / fw,
+                                    ph / 2 + fc[1] * ph / fh))
+        return ctx
 
     def display_vectorized(self, vmobject, ctx):
         """Manim's, but a shape with nothing to show (fill, stroke and background stroke all
@@ -178,8 +209,13 @@ class QkvRenderer(CairoRenderer):
         Mobject.get_family = mobject_get_family
 
     def get_frame(self):
-        """Manim's (a copy of the camera's pixels), into an array the encoder gave back."""
+        """The frame just drawn: the camera's array itself, the first time it is asked for
+        (the camera never draws into it again: its next frame starts in a fresh array), else
+        a copy (Manim's: always a copy), into an array of the pool."""
         pixels = self.camera.pixel_array
+        if FRAMES.made(pixels) and not self.camera.handed:
+            self.camera.handed = True
+            return pixels
         frame = FRAMES.take(pixels)
         np.copyto(frame, pixels)
         return frame

@@ -6,9 +6,10 @@
 2. A still hold (``self.wait``, and every frame of a beat's pause) is converted from RGBA to
    the encoder's YUV once, not once per frame: Manim hands the same frame ``num_frames`` times
    to the encoder and converts it each time.
-3. A frame's pixels are copied into an array used before (:data:`FRAMES`), given back by the
-   encoder once it has converted them, not into a new one: a new 8 MB array a frame at
-   1080p (33 MB at 4K) is fresh memory the kernel must map and zero on first touch.
+3. Frames are drawn into arrays of a pool (:data:`FRAMES`) that the encoder gives back once
+   it has converted them, and handed to it as they are (engine/renderer.py: the camera starts
+   each frame in a fresh array of the pool): no copy of 8 MB a frame at 1080p (33 MB at 4K),
+   and no new memory for the kernel to map and zero.
 
 Manim is pinned below 0.22; this subclass overrides one method of its ``SceneFileWriter`` and
 one of the encode job it creates, and falls back to Manim's own code for anything else
@@ -60,9 +61,12 @@ class FramePool:
             if frame.shape == like.shape and frame.dtype == like.dtype:
                 return frame
 
-    def give(self, frame: np.ndarray) -> None:
+    def made(self, frame) -> bool:
         mine = self._made.get(id(frame))
-        if mine is not None and mine() is frame and len(self._free) < self.keep:
+        return mine is not None and mine() is frame
+
+    def give(self, frame: np.ndarray) -> None:
+        if self.made(frame) and len(self._free) < self.keep:
             self._free.append(frame)
 
 
