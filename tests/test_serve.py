@@ -415,7 +415,7 @@ def test_a_worksheet_job_and_a_pptx_deck_job_make_their_files(tmp_path):
         assert r.status_code == 202, r.text
         sheet = r.json()["id"]
         r = client.post("/api/jobs", json={"kind": "deck", "sentence": "Cats chase mice",
-                                           "to": "pptx", "quality": "low"})
+                                           "to": "pptx", "quality": "low", "silent": True})
         assert r.status_code == 202, r.text
         deck = r.json()["id"]
 
@@ -425,6 +425,7 @@ def test_a_worksheet_job_and_a_pptx_deck_job_make_their_files(tmp_path):
                 else None
         jobs = wait(finished, timeout=240, every=0.5)
         assert [jobs[i]["state"] for i in (sheet, deck)] == ["done", "done"], jobs
+        assert jobs[deck]["label"] == "deck (pptx) · low · silent"
         [pdf] = [f for f in jobs[sheet]["files"] if f["name"].endswith(".pdf")]
         data = client.get(pdf["url"]).content
         assert data.startswith(b"%PDF")

@@ -38,7 +38,7 @@ KEPT = ("id", "kind", "label", "sentence", "command", "state", "error", "created
 KINDS = {
     "video": ("render", ("scene", "quality", "fmt", "silent", "burn_captions", "theme")),
     "explainer": ("render", ("quality", "fmt", "silent", "burn_captions", "theme")),
-    "deck": ("slides", ("to", "quality", "theme")),
+    "deck": ("slides", ("to", "quality", "silent", "theme")),
     "worksheet": ("export", ()),
 }
 FINISHED = ("done", "failed", "cancelled")
@@ -49,7 +49,7 @@ def _label(kind: str, ctx) -> str:
     if kind == "worksheet":
         return "worksheet (pdf)"
     if kind == "deck":
-        return f"deck ({p['to']}) · {p['quality']}"
+        return f"deck ({p['to']}) · {p['quality']} · {'silent' if p['silent'] else 'narrated'}"
     sound = "silent" if p["silent"] or p["fmt"] not in SOUND_FORMATS else "narrated"
     burned = " · captions burned in" if p["burn_captions"] else ""
     return f"{p['scene']} · {p['quality']} · {p['fmt']} · {sound}{burned}"

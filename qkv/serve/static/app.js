@@ -430,6 +430,7 @@ async function make(button) {
   } else if (kind === "deck") {
     body.to = button.dataset.to;
     body.quality = $("#f-quality").value;
+    body.silent = $("#f-sound").value === "silent";  // decks speak unless silent
   } else {
     delete body.theme;
   }
