@@ -21,7 +21,6 @@ from manim import ImageMobject, VMobject
 from manim.utils.iterables import list_update
 from PIL import Image
 
-FIGURE_FORMATS = ("png", "svg", "pdf")
 # A figure's size in points (1/72 inch) for the vector formats: the frame's 16:9 at the width
 # of a page's text (16 cm), whatever the render's quality (a vector figure has no pixels).
 PAGE_WIDTH_PT = 16 / 2.54 * 72
