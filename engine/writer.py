@@ -82,22 +82,28 @@ MALLOPT = {
     M_MMAP_THRESHOLD: 32 << 20,  # blocks under 32 MiB (a 1080p frame, 4K YUV) from the heap
     M_ARENA_MAX: 2,  # encoder and x264 threads share two heaps, not one each
 }
+PR_SET_THP_DISABLE = 41  # prctl: no transparent huge pages for this process and its children
 
 
 def keep_freed_memory() -> bool:
-    """Have glibc keep the memory the encoders free, for the next frame and the next clip.
+    """Memory for encoding that the kernel does not map and zero again and again.
 
     Each animation's clip opens an x264 encoder whose threads allocate and free their frame
-    buffers, and every frame's conversion to YUV allocates megabytes; with glibc's defaults
-    that memory goes back to the kernel when freed (trimmed heaps, one heap per thread,
-    blocks over its adaptive mmap threshold), which maps and zeroes it again on the next use:
-    a third of a 1080p60 render's CPU time was the kernel's (8.4 s system of 26 s), mostly
-    zeroing pages (``perf``). Settings only, the same frames; nothing on other C libraries."""
+    buffers (x264 asks for huge pages on each buffer over 1.75 MB), and every frame's
+    conversion to YUV allocates megabytes. With the kernel's transparent huge pages and
+    glibc's defaults, a third of a 1080p60 render's CPU time was the kernel's (8.4 s system
+    of 26 s; ``perf``: zeroing fresh 2 MB pages on x264's page faults). So: no huge pages for
+    this process (small pages fault in a fraction of the time, and only where touched), and
+    glibc keeps freed memory for the next frame and clip (trimmed heaps, a heap per thread
+    and blocks over an adaptive mmap threshold went back to the kernel). Settings only, the
+    same frames. Linux with glibc; elsewhere nothing changes. Returns whether all applied."""
     try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
+        libc = ctypes.CDLL(None)
+        mallopt, prctl = libc.mallopt, libc.prctl
+    except (OSError, AttributeError):  # not Linux with glibc
         return False
-    return all(mallopt(param, value) == 1 for param, value in MALLOPT.items())
+    kept = [mallopt(param, value) == 1 for param, value in MALLOPT.items()]
+    return all(kept) and prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0
 
 
 class QkvFileWriter(SceneFileWriter):

@@ -606,19 +606,23 @@ size = 12 << 20  # a 1080p frame and a half
 block = libc.malloc(size); ctypes.memset(block, 1, size); libc.free(block)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 block = libc.malloc(size); ctypes.memset(block, 1, size); libc.free(block)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+status = open("/proc/self/status").read().split("THP_enabled:")[1].split()[0]
+print(faults, status)
 """
 
 
 def test_memory_the_encoder_frees_is_kept_for_the_next_frame():
     """engine.writer.keep_freed_memory: a 12 MB block freed and allocated again is the same
     memory (no page faults the second time); with glibc's defaults it goes back to the kernel
-    and every page faults again (measured: 3,072 faults; none with qkv's settings)."""
-    faults = {}
+    and every page faults again (measured: 3,072 faults; none with qkv's settings). And no
+    transparent huge pages for the process (the kernel says so in /proc/self/status)."""
+    seen = {}
     for how in ("default", "kept"):
         run = subprocess.run([sys.executable, "-c", MALLOC_PROBE, how], capture_output=True,
                              text=True, check=True, cwd=os.path.dirname(os.path.dirname(
                                  os.path.abspath(__file__))))
-        faults[how] = int(run.stdout)
-    assert faults["default"] > 1000, faults
-    assert faults["kept"] < 200, faults
+        faults, thp = run.stdout.split()
+        seen[how] = int(faults), thp
+    assert seen["default"][0] > 1000 and seen["default"][1] == "1", seen
+    assert seen["kept"][0] < 200 and seen["kept"][1] == "0", seen
