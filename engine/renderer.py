@@ -42,7 +42,7 @@ from manim.camera.camera import Camera
 from manim.mobject.mobject import Mobject
 from manim.renderer.cairo_renderer import CairoRenderer
 
-from engine.writer import FRAMES, QkvFileWriter, keep_freed_memory
+from engine.writer import FRAMES, QkvFileWriter
 
 PATHS_KEPT = 50_000  # cairo paths the camera remembers (a glyph's is ~1 KB)
 
@@ -207,7 +207,6 @@ class QkvRenderer(CairoRenderer):
         self._play_background = None  # the play's background before any of them
         Mobject.__deepcopy__ = mobject_deepcopy
         Mobject.get_family = mobject_get_family
-        keep_freed_memory()
 
     def get_frame(self):
         """The frame just drawn: the camera's array itself, the first time it is asked for

@@ -109,6 +109,11 @@ def keep_freed_memory() -> bool:
 class QkvFileWriter(SceneFileWriter):
     """Manim's file writer, with qkv's encoder settings and cheap still holds."""
 
+    def __init__(self, *args, **kwargs):
+        if x264_options() is not None:  # (QKV_X264=manim: Manim's writer as it is)
+            keep_freed_memory()
+        super().__init__(*args, **kwargs)
+
     def open_partial_movie_stream(self, *args, **kwargs) -> None:
         # (Manim 0.21: file_path=None; 0.22: *, animation_index, file_path=None)
         super().open_partial_movie_stream(*args, **kwargs)
