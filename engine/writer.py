@@ -30,7 +30,14 @@ from manim.scene.scene_file_writer import SceneFileWriter
 
 # libx264 options for mp4 (and opaque mov). For the encoder benchmark, QKV_X264="key=value,..."
 # replaces them, and QKV_X264=manim leaves Manim's writer exactly as it is.
-X264 = {"crf": "23", "preset": "superfast"}
+# superfast, and: whole-pixel motion search (subme=0: no half-pel planes to interpolate for
+# every frame), no B-frames (no frame-type decisions), one thread per encoder (Manim already
+# encodes up to ENCODERS_IN_FLIGHT clips at once beside the drawing; x264's sliced threads
+# cost more CPU), qcomp 0.8 (a steadier quantiser: back under 1.5x Manim's file size).
+# benchmarks/RESULTS.md, "The encoder": 27% less wall than plain superfast on two scenes at
+# 1080p60, the same SSIM against Manim's writer (min 0.992), 1.46x its size.
+X264 = {"crf": "23", "preset": "superfast",
+        "x264-params": "subme=0:bframes=0:threads=1:qcomp=0.8"}
 
 
 def x264_options() -> dict[str, str] | None:

@@ -596,9 +596,11 @@ def test_the_encoder_reads_a_frame_where_it_is_and_converts_it_as_from_ndarray_d
 MALLOC_PROBE = """
 import ctypes, resource, sys
 from engine.writer import keep_freed_memory
+libc = ctypes.CDLL(None)
 if sys.argv[1] == "kept":
     assert keep_freed_memory()
-libc = ctypes.CDLL(None)
+else:  # huge pages back on (a process that rendered before, like this test's, passes it on)
+    assert libc.prctl(41, 0, 0, 0, 0) == 0
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
