@@ -25,13 +25,19 @@ frame shows what Manim's own renderer would draw (tests/test_engine.py compares 
    background, in that order (:meth:`QkvRenderer.render`). A shape at opacity 0 everywhere
    is not drawn (cairo would change no pixel).
 
-Manim is pinned below 0.22; this overrides three methods of its ``CairoRenderer``, two of
+5. **A frame gets back only what was drawn over it.** An array of the frame pool that held
+   this play's background before gets back the box its moving mobjects were drawn in (their
+   points, widened by a stroke's longest mitre), not the whole 8 MB background
+   (:meth:`QkvCamera.set_pixel_array`).
+
+Manim is pinned below 0.22; this overrides three methods of its ``CairoRenderer``, three of
 its ``Camera``, and ``Mobject.__deepcopy__`` and ``Mobject.get_family``.
 """
 
 from __future__ import annotations
 
 import copy
+import weakref
 from collections import OrderedDict
 
 import cairo
@@ -40,6 +46,8 @@ from manim import config
 from manim.animation.composition import AnimationGroup
 from manim.camera.camera import Camera
 from manim.mobject.mobject import Mobject
+from manim.mobject.types.image_mobject import AbstractImageMobject
+from manim.mobject.types.vectorized_mobject import VMobject
 from manim.renderer.cairo_renderer import CairoRenderer
 
 from engine.writer import FRAMES, QkvFileWriter
@@ -85,6 +93,10 @@ class QkvCamera(Camera):
 
     def __init__(self, *args, **kwargs):
         self.handed = False  # whether the pixel array went to the encoder (QkvRenderer)
+        # id(pool array) -> (a weak reference to it, the background it was set to, the box
+        # of pixels drawn over that background since, or None: unknown)
+        self._drawn: dict[int, tuple] = {}
+        self.boxes_restored = 0  # frames that got back only a box of their background
         super().__init__(*args, **kwargs)
         self._paths: OrderedDict[bytes, cairo.Path] = OrderedDict()
 
@@ -102,6 +114,73 @@ class QkvCamera(Camera):
     def set_frame_to_background(self, background) -> None:
         self._fresh()
         super().set_frame_to_background(background)
+
+    # -- a pool array that held this background gets back only what was drawn over it ----
+    def set_pixel_array(self, pixel_array, convert_from_floats: bool = False) -> None:
+        """Manim's (the pixels set to ``pixel_array``: a background), but into an array of the
+        pool that last held this same background with moving mobjects drawn over a known box
+        (:meth:`drawn_over`), only that box is copied back: a 1080p frame is 8 MB, the box a
+        LaggedStart's parts move in is often a tenth of it."""
+        frame = getattr(self, "pixel_array", None)
+        if convert_from_floats or frame is None or not FRAMES.made(frame) \
+                or frame.shape != np.shape(pixel_array) or pixel_array.dtype != frame.dtype:
+            self._drawn.pop(id(frame), None)
+            return super().set_pixel_array(pixel_array, convert_from_floats)
+        ref, background, box = self._drawn.get(id(frame), (None, None, None))
+        if ref is not None and ref() is frame and background is pixel_array and box:
+            y0, y1, x0, x1 = box
+            frame[y0:y1, x0:x1] = pixel_array[y0:y1, x0:x1]
+            self.boxes_restored += 1
+        else:
+            np.copyto(frame, pixel_array)
+        self._drawn[id(frame)] = (weakref.ref(frame), pixel_array, None)
+
+    def now_over(self, background) -> None:
+        """The pixels as they stand are ``background`` (a copy was just made of them)."""
+        frame = self.pixel_array
+        if id(frame) in self._drawn:
+            self._drawn[id(frame)] = (weakref.ref(frame), background, None)
+
+    def drawn_over(self, mobjects) -> None:
+        """``mobjects`` were drawn over the background the pixels were set to: note the box
+        of pixels they can have touched (their points, widened by the longest a stroke's
+        mitre can reach and two pixels of antialiasing), or nothing (copy all) if not known."""
+        frame = self.pixel_array
+        entry = self._drawn.get(id(frame))
+        if entry is None or entry[0]() is not frame:
+            return
+        points, widest = [], 0.0
+        for mob in mobjects:
+            if isinstance(mob, VMobject):
+                if len(mob.points):
+                    points.append(mob.points)
+                    widest = max(widest, mob.get_stroke_width(),
+                                 mob.get_stroke_width(background=True))
+            elif isinstance(mob, AbstractImageMobject):
+                points.append(mob.points)
+            elif mob.has_points() or not isinstance(mob, (Mobject,)):
+                return  # drawn some other way: no box
+        if not points:
+            self._drawn[id(frame)] = (entry[0], entry[1], (0, 0, 0, 0))
+            return
+        xyz = np.concatenate(points)
+        x, y = xyz[:, 0], xyz[:, 1]  # (a column's min is ten times quicker than min(axis=0))
+        (xl, xh), (yl, yh) = (x.min(), x.max()), (y.min(), y.max())
+        if not np.isfinite((xl, xh, yl, yh)).all():
+            return
+        ph, pw = frame.shape[:2]
+        sx, sy = pw / self.frame_width, ph / self.frame_height
+        # a stroke of width w is w * cairo_line_width_multiple across; a mitre reaches at
+        # most 10 half-widths (cairo's default limit) beyond its corner
+        pad = widest * self.cairo_line_width_multiple * 5 * max(sx, sy) + 2
+        cx, cy = self.frame_center[0], self.frame_center[1]
+        x0, x1 = (xl - cx) * sx + pw / 2 - pad, (xh - cx) * sx + pw / 2 + pad
+        y0, y1 = (cy - yh) * sy + ph / 2 - pad, (cy - yl) * sy + ph / 2 + pad
+        box = (max(int(y0), 0), min(int(np.ceil(y1)) + 1, ph),
+               max(int(x0), 0), min(int(np.ceil(x1)) + 1, pw))
+        if box[0] >= box[1] or box[2] >= box[3]:
+            box = (0, 0, 0, 0)
+        self._drawn[id(frame)] = (entry[0], entry[1], box)
 
     def get_cairo_context(self, pixel_array):
         """Manim's, but not kept for an array of the pool (Manim keeps one per array id, and
@@ -218,6 +297,7 @@ class QkvRenderer(CairoRenderer):
             return pixels
         frame = FRAMES.take(pixels)
         np.copyto(frame, pixels)
+        self.camera._drawn.pop(id(frame), None)  # (its pixels are no longer what it notes)
         return frame
 
     def _skipping(self) -> bool:
@@ -262,6 +342,8 @@ class QkvRenderer(CairoRenderer):
         if new > k:
             self.camera.capture_mobjects(order[k:new], include_submobjects=False)
             self.static_image = self.camera.pixel_array.copy()
+            self.camera.now_over(self.static_image)
             self._settled += [id(m) for m in order[k:new]]
         self.camera.capture_mobjects(order[new:], include_submobjects=False)
+        self.camera.drawn_over(order[new:])
         self.add_frame(self.get_frame())

@@ -103,7 +103,7 @@ def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
         assert np.array_equal(x, y), f"frame {k} differs"
 
 
-def _tricky_frames(renderer_class, tmp_path) -> tuple[list[np.ndarray], list[int]]:
+def _tricky_frames(renderer_class, tmp_path, boxes=None) -> tuple[list[np.ndarray], list[int]]:
     """Every frame a scene made to catch a background drawn too early writes, and for each
     play how many moving mobjects qkv's renderer had drawn into the background at its end."""
     from manim import (
@@ -118,6 +118,8 @@ def _tricky_frames(renderer_class, tmp_path) -> tuple[list[np.ndarray], list[int
         FadeIn,
         FadeOut,
         LaggedStart,
+        LineJointType,
+        Polygon,
         ReplacementTransform,
         Scene,
         Square,
@@ -127,6 +129,8 @@ def _tricky_frames(renderer_class, tmp_path) -> tuple[list[np.ndarray], list[int
         always_redraw,
         tempconfig,
     )
+
+    from engine.writer import FRAMES
 
     frames, settled = [], []
 
@@ -157,17 +161,31 @@ def _tricky_frames(renderer_class, tmp_path) -> tuple[list[np.ndarray], list[int
             led[0] = more[0]  # the follower, before the squares, follows the first
             self.play(LaggedStart(*(m.animate.set_color("#ffdd00").shift(UP * 0.2)
                                     for m in more), lag_ratio=0.6), run_time=1.5)
+            # a thin, thick-stroked wedge: its mitred tip reaches 8.8 half-widths past its
+            # points (a 13 degree angle: just under cairo's mitre limit of 10)
+            wedge = Polygon(LEFT * 3, RIGHT * 0.5 + UP * 0.4, RIGHT * 0.5 + DOWN * 0.4,
+                            stroke_width=14, color="#ffffff").shift(DOWN * 0.5)
+            wedge.joint_type = LineJointType.MITER
+            self.play(wedge.animate.shift(RIGHT * 2.5), run_time=1)
+            self.play(FadeOut(wedge), run_time=0.5)
 
     with tempconfig({"media_dir": str(tmp_path), "pixel_width": 320, "pixel_height": 180,
                      "frame_rate": 15, "disable_caching": True, "write_to_movie": False,
                      "verbosity": "ERROR", "progress_bar": "none"}):
         renderer = renderer_class()
         add, play = renderer.add_frame, renderer.play
-        renderer.add_frame = lambda frame, num_frames=1: (
-            frames.extend([frame.copy()] * num_frames), add(frame, num_frames))
+
+        def add_frame(frame, num_frames=1):  # kept, then given back as the encoder would
+            frames.extend([frame.copy()] * num_frames)
+            add(frame, num_frames)
+            FRAMES.give(frame)
+
+        renderer.add_frame = add_frame
         renderer.play = lambda *a, **k: (play(*a, **k),
                                          settled.append(len(getattr(renderer, "_settled", []))))
         Tricky(renderer=renderer).render()
+    if boxes is not None:
+        boxes.append(renderer.camera.boxes_restored)
     return frames, settled
 
 
@@ -176,15 +194,18 @@ def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draw
     instead of on every frame: every frame of a scene made to trip it (overlapping parts, a
     z-index against the scene order, an updater after the animated parts, groups of groups, a
     Succession, a Transform that changes the number of parts, a part moving over finished
-    ones) is the one Manim's own renderer draws, pixel for pixel, and the background did take
-    parts in."""
+    ones, a thick mitred stroke) is the one Manim's own renderer draws, pixel for pixel, and
+    the background did take parts in. Frames are given back to the pool as the encoder gives
+    them, so arrays are drawn into again and get back only the box drawn over them."""
     from manim.renderer.cairo_renderer import CairoRenderer
 
     from engine.renderer import QkvRenderer
 
     manims, _ = _tricky_frames(CairoRenderer, tmp_path / "manim")
-    ours, settled = _tricky_frames(QkvRenderer, tmp_path / "qkv")
+    boxes = []
+    ours, settled = _tricky_frames(QkvRenderer, tmp_path / "qkv", boxes)
     assert len(manims) == len(ours) > 90
+    assert boxes[0] > 30  # frames whose array got back only the box drawn over it
     for k, (a, b) in enumerate(zip(manims, ours)):
         assert np.array_equal(a, b), f"frame {k} differs"
     assert settled[0] >= 5  # the first LaggedStart's parts went into the background
