@@ -29,8 +29,11 @@ frame shows what Manim's own renderer would draw (tests/test_engine.py compares 
    this play's background before gets back the box its moving mobjects were drawn in (their
    points, widened by a stroke's longest mitre), not the whole 8 MB background
    (:meth:`QkvCamera.set_pixel_array`).
+6. **A fading shape is rasterised once.** A translucent fill of a shape already filled at the
+   same place is painted through the coverage mask cairo computed for it
+   (:meth:`QkvCamera.apply_fill`): the same pixels, to the bit.
 
-Manim is pinned below 0.22; this overrides three methods of its ``CairoRenderer``, three of
+Manim is pinned below 0.22; this overrides three methods of its ``CairoRenderer``, seven of
 its ``Camera``, and ``Mobject.__deepcopy__`` and ``Mobject.get_family``.
 """
 
@@ -53,6 +56,12 @@ from manim.renderer.cairo_renderer import CairoRenderer
 from engine.writer import FRAMES, QkvFileWriter
 
 PATHS_KEPT = 50_000  # cairo paths the camera remembers (a glyph's is ~1 KB)
+MASKS_KEPT = 20_000  # fill coverages it remembers (a 1080p number's is ~5 KB)
+MASK_PIXELS = 200_000  # larger shapes are filled each time (cheap for cairo: few curves)
+NO_MASK = (None, 0, 0)
+# cairo blends a colour whose alpha rounds to 0xff00 / 0xffff or more as opaque (another
+# formula than a mask's: off by one in a few edge pixels); below it, a mask gives its pixels
+TRANSLUCENT = 0.995
 
 # What copy.deepcopy returns unchanged (its "atomic" types, the ones attributes hold)
 ATOMIC = frozenset({type(None), bool, int, float, complex, str, bytes})
@@ -97,8 +106,12 @@ class QkvCamera(Camera):
         # of pixels drawn over that background since, or None: unknown)
         self._drawn: dict[int, tuple] = {}
         self.boxes_restored = 0  # frames that got back only a box of their background
+        self.masks_painted = 0  # fills painted through a kept coverage mask
         super().__init__(*args, **kwargs)
         self._paths: OrderedDict[bytes, cairo.Path] = OrderedDict()
+        self._path_key: bytes | None = None  # the points of the path just set
+        # (points, ctx matrix) -> False (filled once) or (A8 coverage, x, y) or NO_MASK
+        self._masks: OrderedDict[tuple, object] = OrderedDict()
 
     # -- each frame drawn in a fresh array of the pool (engine.writer.FRAMES) --------------
     def _fresh(self) -> None:
@@ -208,9 +221,10 @@ class QkvCamera(Camera):
 
     def set_cairo_context_path(self, ctx, vmobject):
         points = vmobject.points
+        self._path_key = None
         if len(points) == 0 or not np.isfinite(points).all():
             return super().set_cairo_context_path(ctx, vmobject)
-        key = points.tobytes()
+        key = self._path_key = points.tobytes()
         path = self._paths.get(key)
         if path is None:
             self._trace(ctx, vmobject, points)
@@ -221,6 +235,65 @@ class QkvCamera(Camera):
             ctx.new_path()
             ctx.append_path(path)
         return self
+
+    def apply_fill(self, ctx, vmobject):
+        """Manim's (the shape filled with its fill colour), but a translucent shape filled
+        before at the same place on a pixel surface is not rasterised again: the coverage
+        cairo computed for its path (an 8-bit mask, made the second time the shape is filled)
+        is painted through in the fill colour. A number fading in is the same shape on every
+        frame in a new opacity; rasterising its glyphs' curves was a third of a 1080p frame's
+        drawing. The same pixels, to the bit: cairo composites a translucent colour through
+        a coverage mask as it does when it fills; an opaque colour (or a gradient) it blends
+        another way, so those are filled as Manim fills them."""
+        rgbas = self.get_fill_rgbas(vmobject)
+        self.set_cairo_context_color(ctx, rgbas, vmobject)
+        key = self._path_key
+        if key is None or len(rgbas) != 1 or rgbas[0][3] >= TRANSLUCENT \
+                or not isinstance(ctx.get_target(), cairo.ImageSurface):  # (svg, pdf: vectors)
+            ctx.fill_preserve()
+            return self
+        key = (key, tuple(ctx.get_matrix()))
+        mask = self._masks.get(key)
+        if mask is None:  # the first time: filled as Manim fills it
+            self._masks[key] = False
+            if len(self._masks) > MASKS_KEPT:
+                self._masks.popitem(last=False)
+            ctx.fill_preserve()
+            return self
+        if mask is False:
+            mask = self._masks[key] = self._mask(ctx)
+        surface, x, y = mask
+        if surface is None:
+            ctx.fill_preserve()
+            return self
+        ctx.save()
+        ctx.identity_matrix()
+        ctx.mask_surface(surface, x, y)
+        ctx.restore()
+        self.masks_painted += 1
+        return self
+
+    @staticmethod
+    def _mask(ctx):
+        """The coverage of ctx's path as cairo fills it: an A8 surface over the whole pixels
+        it touches, and where it goes. The path is moved by whole pixels only, so every
+        pixel's coverage is the one the fill itself computes."""
+        ctx.save()
+        ctx.identity_matrix()
+        x0, y0, x1, y1 = ctx.fill_extents()
+        path = ctx.copy_path()  # in pixels
+        ctx.restore()
+        x, y = int(np.floor(x0)), int(np.floor(y0))
+        w, h = int(np.ceil(x1)) - x, int(np.ceil(y1)) - y
+        if w <= 0 or h <= 0 or w * h > MASK_PIXELS:
+            return NO_MASK
+        surface = cairo.ImageSurface(cairo.FORMAT_A8, w, h)
+        m = cairo.Context(surface)
+        m.translate(-x, -y)
+        m.append_path(path)
+        m.set_source_rgba(0, 0, 0, 1)
+        m.fill()
+        return surface, x, y
 
     @staticmethod
     def _trace(ctx, vmobject, points):

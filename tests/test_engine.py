@@ -185,7 +185,7 @@ def _tricky_frames(renderer_class, tmp_path, boxes=None) -> tuple[list[np.ndarra
                                          settled.append(len(getattr(renderer, "_settled", []))))
         Tricky(renderer=renderer).render()
     if boxes is not None:
-        boxes.append(renderer.camera.boxes_restored)
+        boxes += [renderer.camera.boxes_restored, renderer.camera.masks_painted]
     return frames, settled
 
 
@@ -194,8 +194,8 @@ def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draw
     instead of on every frame: every frame of a scene made to trip it (overlapping parts, a
     z-index against the scene order, an updater after the animated parts, groups of groups, a
     Succession, a Transform that changes the number of parts, a part moving over finished
-    ones, a thick mitred stroke) is the one Manim's own renderer draws, pixel for pixel, and
-    the background did take parts in. Frames are given back to the pool as the encoder gives
+    ones, a thick mitred stroke, fades painted through kept coverage masks) is the one
+    Manim's own renderer draws, pixel for pixel, and the background did take parts in. Frames are given back to the pool as the encoder gives
     them, so arrays are drawn into again and get back only the box drawn over them."""
     from manim.renderer.cairo_renderer import CairoRenderer
 
@@ -206,6 +206,7 @@ def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draw
     ours, settled = _tricky_frames(QkvRenderer, tmp_path / "qkv", boxes)
     assert len(manims) == len(ours) > 90
     assert boxes[0] > 30  # frames whose array got back only the box drawn over it
+    assert boxes[1] > 30  # fading shapes painted through their kept coverage
     for k, (a, b) in enumerate(zip(manims, ours)):
         assert np.array_equal(a, b), f"frame {k} differs"
     assert settled[0] >= 5  # the first LaggedStart's parts went into the background
