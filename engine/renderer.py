@@ -59,6 +59,9 @@ PATHS_KEPT = 50_000  # cairo paths the camera remembers (a glyph's is ~1 KB)
 MASKS_KEPT = 20_000  # fill coverages it remembers (a 1080p number's is ~5 KB)
 MASK_PIXELS = 200_000  # larger shapes are filled each time (cheap for cairo: few curves)
 NO_MASK = (None, 0, 0)
+# frames of this many pixels or more get back only the box drawn over them (1080p, 4K); at
+# 480p and 720p a whole copy is quicker than finding the box (480p15, 16 tokens: 0.5 s of 14)
+BOX_FROM = 1_000_000
 # cairo blends a colour whose alpha rounds to 0xff00 / 0xffff or more as opaque (another
 # formula than a mask's: off by one in a few edge pixels); below it, a mask gives its pixels
 TRANSLUCENT = 0.995
@@ -160,7 +163,8 @@ class QkvCamera(Camera):
         mitre can reach and two pixels of antialiasing), or nothing (copy all) if not known."""
         frame = self.pixel_array
         entry = self._drawn.get(id(frame))
-        if entry is None or entry[0]() is not frame:
+        if entry is None or entry[0]() is not frame \
+                or frame.shape[0] * frame.shape[1] < BOX_FROM:
             return
         points, widest = [], 0.0
         for mob in mobjects:

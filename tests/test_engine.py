@@ -189,7 +189,8 @@ def _tricky_frames(renderer_class, tmp_path, boxes=None) -> tuple[list[np.ndarra
     return frames, settled
 
 
-def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draws_it(tmp_path):
+def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draws_it(
+        tmp_path, monkeypatch):
     """engine/renderer.py draws the finished parts of a LaggedStart into the background once
     instead of on every frame: every frame of a scene made to trip it (overlapping parts, a
     z-index against the scene order, an updater after the animated parts, groups of groups, a
@@ -201,6 +202,9 @@ def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draw
 
     from engine.renderer import QkvRenderer
 
+    import engine.renderer
+
+    monkeypatch.setattr(engine.renderer, "BOX_FROM", 0)  # boxes at this small size too
     manims, _ = _tricky_frames(CairoRenderer, tmp_path / "manim")
     boxes = []
     ours, settled = _tricky_frames(QkvRenderer, tmp_path / "qkv", boxes)
