@@ -56,7 +56,8 @@ from manim.renderer.cairo_renderer import CairoRenderer
 from engine.writer import FRAMES, QkvFileWriter
 
 PATHS_KEPT = 50_000  # cairo paths the camera remembers (a glyph's is ~1 KB)
-MASKS_KEPT = 20_000  # fill coverages it remembers (a 1080p number's is ~5 KB)
+MASKS_KEPT = 20_000  # shapes whose fills it remembers,
+MASK_BYTES = 64 << 20  # and their coverage masks' bytes at most (a 1080p number's: ~5 KB)
 MASK_PIXELS = 200_000  # larger shapes are filled each time (cheap for cairo: few curves)
 NO_MASK = (None, 0, 0)
 # frames of this many pixels or more get back only the box drawn over them (1080p, 4K); at
@@ -115,6 +116,7 @@ class QkvCamera(Camera):
         self._path_key: bytes | None = None  # the points of the path just set
         # (points, ctx matrix) -> False (filled once) or (A8 coverage, x, y) or NO_MASK
         self._masks: OrderedDict[tuple, object] = OrderedDict()
+        self._mask_bytes = 0  # the kept masks' pixels
 
     # -- each frame drawn in a fresh array of the pool (engine.writer.FRAMES) --------------
     def _fresh(self) -> None:
@@ -259,13 +261,12 @@ class QkvCamera(Camera):
         key = (key, tuple(ctx.get_matrix()))
         mask = self._masks.get(key)
         if mask is None:  # the first time: filled as Manim fills it
-            self._masks[key] = False
-            if len(self._masks) > MASKS_KEPT:
-                self._masks.popitem(last=False)
+            self._keep_mask(key, False)
             ctx.fill_preserve()
             return self
         if mask is False:
-            mask = self._masks[key] = self._mask(ctx)
+            mask = self._mask(ctx)
+            self._keep_mask(key, mask)
         surface, x, y = mask
         if surface is None:
             ctx.fill_preserve()
@@ -276,6 +277,17 @@ class QkvCamera(Camera):
         ctx.restore()
         self.masks_painted += 1
         return self
+
+    def _keep_mask(self, key, mask) -> None:
+        """Remember ``mask`` (False: filled once) for ``key``, the newest; the oldest go past
+        MASKS_KEPT shapes or MASK_BYTES of masks."""
+        def size(m):
+            return m[0].get_stride() * m[0].get_height() if m and m[0] is not None else 0
+
+        self._mask_bytes += size(mask) - size(self._masks.pop(key, None))
+        self._masks[key] = mask
+        while len(self._masks) > MASKS_KEPT or self._mask_bytes > MASK_BYTES:
+            self._mask_bytes -= size(self._masks.popitem(last=False)[1])
 
     @staticmethod
     def _mask(ctx):

@@ -654,3 +654,30 @@ def test_memory_the_encoder_frees_is_kept_for_the_next_frame():
         seen[how] = int(faults), thp
     assert seen["default"][0] > 1000 and seen["default"][1] == "1", seen
     assert seen["kept"][0] < 200 and seen["kept"][1] == "0", seen
+
+
+def test_kept_coverage_masks_stay_within_their_bounds(monkeypatch):
+    """QkvCamera._keep_mask: at most MASK_BYTES of masks and MASKS_KEPT shapes, the oldest
+    going first; a shape remembered again is the newest."""
+    import cairo
+
+    import engine.renderer
+    from engine.renderer import QkvCamera
+
+    monkeypatch.setattr(engine.renderer, "MASK_BYTES", 3 * 64 * 10)
+    monkeypatch.setattr(engine.renderer, "MASKS_KEPT", 5)
+    camera = QkvCamera()
+
+    def mask():  # 64 bytes a row, 10 rows
+        return cairo.ImageSurface(cairo.FORMAT_A8, 64, 10), 0, 0
+
+    camera._keep_mask("a", False)
+    camera._keep_mask("b", mask())
+    camera._keep_mask("a", mask())  # filled once before: now a mask, and the newest
+    camera._keep_mask("c", mask())
+    assert list(camera._masks) == ["b", "a", "c"] and camera._mask_bytes == 3 * 640
+    camera._keep_mask("d", mask())  # one mask too many: the oldest goes
+    assert list(camera._masks) == ["a", "c", "d"] and camera._mask_bytes == 3 * 640
+    for key in "efg":
+        camera._keep_mask(key, False)  # shapes filled once: no bytes, but they count
+    assert list(camera._masks) == ["c", "d", "e", "f", "g"] and camera._mask_bytes == 2 * 640
