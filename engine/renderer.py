@@ -177,7 +177,7 @@ class QkvCamera(Camera):
                                  mob.get_stroke_width(background=True))
             elif isinstance(mob, AbstractImageMobject):
                 points.append(mob.points)
-            elif mob.has_points() or not isinstance(mob, (Mobject,)):
+            elif mob.has_points():
                 return  # drawn some other way: no box
         if not points:
             self._drawn[id(frame)] = (entry[0], entry[1], (0, 0, 0, 0))
