@@ -25,6 +25,7 @@ import os
 import weakref
 from collections import deque
 
+import av  # (Manim's file writer imports it too)
 import numpy as np
 from manim.scene.scene_file_writer import SceneFileWriter
 
@@ -137,7 +138,6 @@ def _holds_converted_once(job):
     each time (x264 copies a picture in when it is given one; its pixels never change, so
     nothing it may still hold can differ: the same bytes as a fresh copy per repeat, measured,
     1.5 ms a frame less at 1080p)."""
-    import av
 
     def encode(frame, num_frames: int) -> None:
         rgba = rgba_frame(frame)
@@ -162,8 +162,6 @@ def rgba_frame(frame: np.ndarray):
     them into new memory first: 8 MB a frame at 1080p, 33 MB at 4K, more than glibc keeps, so
     the kernel maps and zeroes it anew each frame); a copy only for an array PyAV cannot read
     in place."""
-    import av
-
     if frame.flags.c_contiguous:
         return av.VideoFrame.from_numpy_buffer(frame, format="rgba")
     return av.VideoFrame.from_ndarray(frame, format="rgba")

@@ -103,7 +103,7 @@ def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
         assert np.array_equal(x, y), f"frame {k} differs"
 
 
-def _tricky_frames(renderer_class, tmp_path, boxes=None) -> tuple[list[np.ndarray], list[int]]:
+def _tricky_frames(renderer_class, tmp_path, counts=None) -> tuple[list[np.ndarray], list[int]]:
     """Every frame a scene made to catch a background drawn too early writes, and for each
     play how many moving mobjects qkv's renderer had drawn into the background at its end."""
     from manim import (
@@ -184,8 +184,8 @@ def _tricky_frames(renderer_class, tmp_path, boxes=None) -> tuple[list[np.ndarra
         renderer.play = lambda *a, **k: (play(*a, **k),
                                          settled.append(len(getattr(renderer, "_settled", []))))
         Tricky(renderer=renderer).render()
-    if boxes is not None:
-        boxes += [renderer.camera.boxes_restored, renderer.camera.masks_painted]
+    if counts is not None:
+        counts += [renderer.camera.boxes_restored, renderer.camera.masks_painted]
     return frames, settled
 
 
@@ -206,11 +206,11 @@ def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draw
 
     monkeypatch.setattr(engine.renderer, "BOX_FROM", 0)  # boxes at this small size too
     manims, _ = _tricky_frames(CairoRenderer, tmp_path / "manim")
-    boxes = []
-    ours, settled = _tricky_frames(QkvRenderer, tmp_path / "qkv", boxes)
+    counts = []
+    ours, settled = _tricky_frames(QkvRenderer, tmp_path / "qkv", counts)
     assert len(manims) == len(ours) > 90
-    assert boxes[0] > 30  # frames whose array got back only the box drawn over it
-    assert boxes[1] > 30  # fading shapes painted through their kept coverage
+    assert counts[0] > 30  # frames whose array got back only the box drawn over it
+    assert counts[1] > 30  # fading shapes painted through their kept coverage
     for k, (a, b) in enumerate(zip(manims, ours)):
         assert np.array_equal(a, b), f"frame {k} differs"
     assert settled[0] >= 5  # the first LaggedStart's parts went into the background
