@@ -383,10 +383,16 @@ class QkvRenderer(CairoRenderer):
         pixels = self.camera.pixel_array
         if FRAMES.made(pixels) and not self.camera.handed:
             self.camera.handed = True
+            ref, background, box = self.camera._drawn.get(id(pixels), (None, None, None))
+            if ref is not None and ref() is pixels:  # (for the encoder: what changed)
+                FRAMES.note(pixels, background, box)
+            else:
+                FRAMES.note(pixels)
             return pixels
         frame = FRAMES.take(pixels)
         np.copyto(frame, pixels)
         self.camera._drawn.pop(id(frame), None)  # (its pixels are no longer what it notes)
+        FRAMES.note(frame)
         return frame
 
     def _skipping(self) -> bool:

@@ -26,6 +26,7 @@ import weakref
 from collections import deque
 
 import av  # (Manim's file writer imports it too)
+from av.video.reformatter import VideoReformatter
 import numpy as np
 from manim.scene.scene_file_writer import SceneFileWriter
 
@@ -59,6 +60,7 @@ class FramePool:
         self.keep = keep
         self._free: deque[np.ndarray] = deque()  # append and pop are atomic: two threads
         self._made: dict[int, weakref.ref] = {}  # id -> the array (arrays are unhashable)
+        self._notes: dict[int, tuple] = {}  # id -> what the drawing knows of its pixels
 
     def take(self, like: np.ndarray) -> np.ndarray:
         while True:
@@ -67,18 +69,36 @@ class FramePool:
             except IndexError:
                 frame = np.empty_like(like)
                 key = id(frame)
-                self._made[key] = weakref.ref(frame, lambda _, key=key: self._made.pop(key, None))
+                self._made[key] = weakref.ref(frame, lambda _, key=key: self._forget(key))
                 return frame
             if frame.shape == like.shape and frame.dtype == like.dtype:
                 return frame
+
+    def _forget(self, key: int) -> None:
+        self._made.pop(key, None)
+        self._notes.pop(key, None)
 
     def made(self, frame) -> bool:
         mine = self._made.get(id(frame))
         return mine is not None and mine() is frame
 
     def give(self, frame: np.ndarray) -> None:
+        self._notes.pop(id(frame), None)
         if self.made(frame) and len(self._free) < self.keep:
             self._free.append(frame)
+
+    def note(self, frame: np.ndarray, background=None, box=None) -> None:
+        """What the drawing knows of ``frame``, one of this pool's arrays on its way to the
+        encoder: its pixels are ``background``'s outside ``box`` (rows y0:y1, columns x0:x1);
+        no background: nothing known."""
+        if background is None or box is None or not self.made(frame):
+            self._notes.pop(id(frame), None)
+        else:
+            self._notes[id(frame)] = (background, box)
+
+    def noted(self, frame) -> tuple | None:
+        """(background, box) as :meth:`note` left them for ``frame``, or None."""
+        return self._notes.get(id(frame)) if self.made(frame) else None
 
 
 FRAMES = FramePool()  # the renderer takes (engine/renderer.py), the encoder gives back
@@ -137,17 +157,12 @@ def _holds_converted_once(job):
     the stream's pixel format once, and that one converted frame is handed to the encoder
     each time (x264 copies a picture in when it is given one; its pixels never change, so
     nothing it may still hold can differ: the same bytes as a fresh copy per repeat, measured,
-    1.5 ms a frame less at 1080p)."""
+    1.5 ms a frame less at 1080p). A frame that differs from the one before only in a box
+    (:class:`Changes`) has only that box converted."""
+    changes = Changes(job.stream.pix_fmt)
 
     def encode(frame, num_frames: int) -> None:
-        rgba = rgba_frame(frame)
-        if num_frames == 1:
-            packets = job.stream.encode(rgba)  # converted to YUV first: then frame is free
-            FRAMES.give(frame)
-            for packet in packets:
-                job.container.mux(packet)
-            return
-        f = rgba.reformat(format=job.stream.pix_fmt)
+        f = changes.converted(frame, still=num_frames > 1)
         FRAMES.give(frame)
         for _ in range(num_frames):
             f.pts = None  # numbered by the encoder, as a fresh frame is
@@ -155,6 +170,83 @@ def _holds_converted_once(job):
                 job.container.mux(packet)
 
     return encode
+
+
+class Changes:
+    """One clip's frames in the encoder's YUV, converted box by box: a frame drawn over the
+    same background as the frame before it (engine/renderer.py notes which, in
+    :data:`FRAMES`) differs from it only inside the two boxes drawn over; only their union is
+    converted (swscale, as for a whole frame), into the YUV frame kept from before. At 4K a
+    whole frame's conversion is 17-25 ms; a LaggedStart's box a tenth of it.
+
+    The same bytes as converting the whole frame (tests/test_engine.py): a pixel's luma is
+    its own, a chroma sample averages two columns and filters rows across the neighbouring
+    chroma row, so the box is converted from even rows and columns with MARGIN rows more
+    above and below, and only its inside is kept."""
+
+    MARGIN = 4  # pixel rows converted beyond a box (swscale's chroma filter reaches one row)
+    ALIGN = 16  # columns start and end on multiples of this (or the frame's edge)
+
+    def __init__(self, pix_fmt: str):
+        self.pix_fmt = pix_fmt
+        self.reformatter = VideoReformatter()
+        self.boxes = 0  # frames converted box by box
+        self.forget()
+
+    def forget(self) -> None:
+        self.yuv = self.background = self.box = None
+
+    def whole(self, frame: np.ndarray):
+        """``frame`` converted whole, on this thread (the drawing and the other clips'
+        encoders keep the other cores busy; swscale's own threads, made and ended for each
+        conversion, cost more than they gave)."""
+        return self.reformatter.reformat(rgba_frame(frame), format=self.pix_fmt, threads=1)
+
+    def converted(self, frame: np.ndarray, still: bool = False):
+        """``frame`` in the encoder's YUV: only the box that changed since the frame before
+        converted when the drawing noted one, else the whole frame. A ``still`` frame (a
+        hold) is converted whole and forgotten."""
+        note = None if still else FRAMES.noted(frame)
+        if note is None or self.pix_fmt != "yuv420p" or frame.shape[0] % 2 \
+                or frame.shape[1] % 2:
+            self.forget()
+            return self.whole(frame)
+        background, box = note
+        if self.yuv is None or background is not self.background:
+            self.yuv = self.whole(frame)
+            self.background, self.box = background, box
+            return self.yuv
+        dirty, self.box = union(box, self.box), box
+        if dirty is None:
+            return self.yuv
+        h, w = frame.shape[:2]
+        y0, y1, x0, x1 = dirty
+        y0, y1 = y0 // 2 * 2, min(h, (y1 + 1) // 2 * 2)
+        x0, x1 = x0 // self.ALIGN * self.ALIGN, min(w, -(-x1 // self.ALIGN) * self.ALIGN)
+        top, bottom = max(0, y0 - self.MARGIN), min(h, y1 + self.MARGIN)
+        part = self.reformatter.reformat(rgba_frame(frame[top:bottom, x0:x1]),
+                                         format=self.pix_fmt, threads=1)
+        for plane, into, s in zip(part.planes, self.yuv.planes, (1, 2, 2)):
+            src = plane_array(plane, (bottom - top) // s, (x1 - x0) // s)
+            dst = plane_array(into, h // s, w // s)
+            dst[y0 // s:y1 // s, x0 // s:x1 // s] = src[(y0 - top) // s:(y1 - top) // s]
+        self.boxes += 1
+        return self.yuv
+
+
+def union(a, b):
+    """The smallest box (y0, y1, x0, x1) holding boxes a and b (an empty box holds nothing);
+    None if both are empty."""
+    boxes = [box for box in (a, b) if box is not None and box[0] < box[1] and box[2] < box[3]]
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), max(b[1] for b in boxes),
+            min(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def plane_array(plane, rows: int, cols: int) -> np.ndarray:
+    """A PyAV plane's pixels as a (rows, cols) uint8 array over its memory."""
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :cols]
 
 
 def rgba_frame(frame: np.ndarray):

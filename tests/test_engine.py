@@ -130,9 +130,10 @@ def _tricky_frames(renderer_class, tmp_path, counts=None) -> tuple[list[np.ndarr
         tempconfig,
     )
 
-    from engine.writer import FRAMES
+    from engine.writer import FRAMES, Changes
 
     frames, settled = [], []
+    changes = Changes("yuv420p") if counts is not None else None  # the encoder's, per play
 
     class Tricky(Scene):
         def construct(self):
@@ -178,14 +179,21 @@ def _tricky_frames(renderer_class, tmp_path, counts=None) -> tuple[list[np.ndarr
         def add_frame(frame, num_frames=1):  # kept, then given back as the encoder would
             frames.extend([frame.copy()] * num_frames)
             add(frame, num_frames)
+            if changes is not None:  # converted box by box: the bytes of a whole conversion
+                yuv = changes.converted(frame, still=num_frames > 1)
+                whole = av.VideoFrame.from_ndarray(frame, format="rgba").reformat(
+                    format="yuv420p")
+                assert np.array_equal(yuv.to_ndarray(), whole.to_ndarray()), \
+                    f"frame {len(frames) - 1} converted box by box differs"
             FRAMES.give(frame)
 
         renderer.add_frame = add_frame
-        renderer.play = lambda *a, **k: (play(*a, **k),
+        renderer.play = lambda *a, **k: (changes and changes.forget(), play(*a, **k),
                                          settled.append(len(getattr(renderer, "_settled", []))))
         Tricky(renderer=renderer).render()
     if counts is not None:
-        counts += [renderer.camera.boxes_restored, renderer.camera.masks_painted]
+        counts += [renderer.camera.boxes_restored, renderer.camera.masks_painted,
+                   changes.boxes]
     return frames, settled
 
 
@@ -196,8 +204,10 @@ def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draw
     z-index against the scene order, an updater after the animated parts, groups of groups, a
     Succession, a Transform that changes the number of parts, a part moving over finished
     ones, a thick mitred stroke, fades painted through kept coverage masks) is the one
-    Manim's own renderer draws, pixel for pixel, and the background did take parts in. Frames are given back to the pool as the encoder gives
-    them, so arrays are drawn into again and get back only the box drawn over them."""
+    Manim's own renderer draws, pixel for pixel, and the background did take parts in.
+    Frames are given back to the pool as the encoder gives them, so arrays are drawn into
+    again and get back only the box drawn over them; and each frame converted to YUV box by
+    box as the encoder converts it is the same as converted whole."""
     from manim.renderer.cairo_renderer import CairoRenderer
 
     from engine.renderer import QkvRenderer
@@ -211,6 +221,7 @@ def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draw
     assert len(manims) == len(ours) > 90
     assert counts[0] > 30  # frames whose array got back only the box drawn over it
     assert counts[1] > 30  # fading shapes painted through their kept coverage
+    assert counts[2] > 30  # frames converted to YUV box by box (the same bytes: checked)
     for k, (a, b) in enumerate(zip(manims, ours)):
         assert np.array_equal(a, b), f"frame {k} differs"
     assert settled[0] >= 5  # the first LaggedStart's parts went into the background
