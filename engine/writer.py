@@ -4,8 +4,10 @@
 1. x264 settings for this kind of picture (flat colours, text, long still holds) instead of
    Manim's hard-coded ``crf 23`` with the default (medium) preset: :data:`X264`.
 2. A still hold (``self.wait``, and every frame of a beat's pause) is converted from RGBA to
-   the encoder's YUV once, not once per frame: Manim hands the same frame ``num_frames`` times
-   to the encoder and converts it each time.
+   the encoder's YUV once, not once per frame (Manim hands the same frame ``num_frames`` times
+   to the encoder and converts it each time), and only its first frame is encoded: the
+   repeats are written as frames that show it again (:class:`HeldStream`, engine/h264.py).
+   A frame that changed only in a box has only the box converted (:class:`Changes`).
 3. Frames are drawn into arrays of a pool (:data:`FRAMES`) that the encoder gives back once
    it has converted them, and handed to it as they are (engine/renderer.py: the camera starts
    each frame in a fresh array of the pool): no copy of 8 MB a frame at 1080p (33 MB at 4K),
@@ -29,6 +31,8 @@ import av  # (Manim's file writer imports it too)
 from av.video.reformatter import VideoReformatter
 import numpy as np
 from manim.scene.scene_file_writer import SceneFileWriter
+
+from engine import h264
 
 # libx264 options for mp4 (and opaque mov). For the encoder benchmark, QKV_X264="key=value,..."
 # replaces them, and QKV_X264=manim leaves Manim's writer exactly as it is.
@@ -154,22 +158,81 @@ class QkvFileWriter(SceneFileWriter):
 
 def _holds_converted_once(job):
     """The encode job's frame writer: a frame repeated ``num_frames`` times is converted to
-    the stream's pixel format once, and that one converted frame is handed to the encoder
-    each time (x264 copies a picture in when it is given one; its pixels never change, so
-    nothing it may still hold can differ: the same bytes as a fresh copy per repeat, measured,
-    1.5 ms a frame less at 1080p). A frame that differs from the one before only in a box
+    the stream's pixel format once (and a clip that is one still hold encoded once:
+    :class:`HeldStream`). A frame that differs from the one before only in a box
     (:class:`Changes`) has only that box converted."""
     changes = Changes(job.stream.pix_fmt)
+    job.stream = stream = HeldStream(job.stream, job.container.mux)
 
     def encode(frame, num_frames: int) -> None:
         f = changes.converted(frame, still=num_frames > 1)
         FRAMES.give(frame)
-        for _ in range(num_frames):
-            f.pts = None  # numbered by the encoder, as a fresh frame is
-            for packet in job.stream.encode(f):
-                job.container.mux(packet)
+        stream.put(f, num_frames)
 
     return encode
+
+
+class HeldStream:
+    """A clip's video stream as its encode job sees it, for still holds.
+
+    A frame repeated is handed to the encoder each time as the same converted frame (x264
+    copies a picture in when it is given one). But a clip that is one still hold (a
+    ``self.wait``: Manim hands its frame once with a count) gets only its first frame from
+    the encoder; the repeats are written when the job ends the stream (``encode()``), as
+    P frames of skipped macroblocks that show the frame again (engine/h264.py): x264 spends
+    as long on a repeated frame as on a new one (16 ms a 2160p frame). If anything follows
+    a hold in its clip, the repeats are encoded as before first. QKV_HOLDS=encode: every
+    repeat encoded by x264 (benchmarks/render_bench.py's floor of encoding)."""
+
+    def __init__(self, stream, mux):
+        self.stream, self.mux = stream, mux
+        self.frames = 0  # handed to the encoder
+        self.pts, self.time_base = -1, None  # of the encoder's last packet
+        self.repeats: tuple | None = None  # (the frame, its count, the parameter sets)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+    def put(self, f, num_frames: int) -> None:
+        if self.repeats is not None:  # something follows the hold: encode its repeats
+            frame, count, _ = self.repeats
+            self.repeats = None
+            self._encode(frame, count)
+        if num_frames > 1 and self.frames == 0 and os.environ.get("QKV_HOLDS") != "encode":
+            self._encode(f, 1)
+            params = h264.parameter_sets(self.stream.codec_context.extradata)
+            if params is not None:
+                self.repeats = (f, num_frames - 1, params)
+                return
+            num_frames -= 1
+        self._encode(f, num_frames)
+
+    def _encode(self, f, count: int) -> None:
+        for _ in range(count):
+            f.pts = None  # numbered by the encoder, as a fresh frame is
+            for packet in self.stream.encode(f):
+                self.pts, self.time_base = packet.pts, packet.time_base
+                self.mux(packet)
+        self.frames += count
+
+    def encode(self, frame=None):
+        """The stream's ``encode``; at the end (no frame), the encoder's last packets, then a
+        hold's repeats."""
+        if frame is not None:
+            return self.stream.encode(frame)
+        packets = list(self.stream.encode())
+        if self.repeats is None:
+            return packets
+        for packet in packets:
+            self.pts, self.time_base = packet.pts, packet.time_base
+        _, count, params = self.repeats
+        self.repeats = None
+        for index in range(1, count + 1):  # (the clip's one encoded frame is frame 0)
+            packet = av.Packet(h264.skip_frame(params, index))
+            packet.pts = packet.dts = self.pts + index
+            packet.time_base, packet.stream = self.time_base, self.stream
+            packets.append(packet)
+        return packets
 
 
 class Changes:
