@@ -315,8 +315,10 @@ def plane_array(plane, rows: int, cols: int) -> np.ndarray:
 def rgba_frame(frame: np.ndarray):
     """A PyAV frame reading ``frame``'s pixels where they are (PyAV's ``from_ndarray`` copies
     them into new memory first: 8 MB a frame at 1080p, 33 MB at 4K, more than glibc keeps, so
-    the kernel maps and zeroes it anew each frame); a copy only for an array PyAV cannot read
-    in place."""
-    if frame.flags.c_contiguous:
+    the kernel maps and zeroes it anew each frame; and a box cut from a frame, row by row, at
+    twice the cost of converting it). Rows may lie apart (a box of a frame: FFmpeg's line
+    size); a copy only for an array whose pixels within a row are not side by side."""
+    if frame.ndim == 3 and frame.strides[1:] == (4, 1) and frame.strides[0] > 0 \
+            and frame.dtype == np.uint8:
         return av.VideoFrame.from_numpy_buffer(frame, format="rgba")
     return av.VideoFrame.from_ndarray(frame, format="rgba")

@@ -619,7 +619,8 @@ def test_frames_go_back_to_the_pool_only_when_the_pool_made_them():
 def test_the_encoder_reads_a_frame_where_it_is_and_converts_it_as_from_ndarray_does():
     """engine.writer.rgba_frame: a PyAV frame over the array's own memory (a pixel changed in
     the array shows in the frame: no copy), converted to YUV to the same bytes as a copy
-    made by ``from_ndarray``; an array PyAV cannot read in place is copied."""
+    made by ``from_ndarray``; so is a box cut from it; an array whose pixels within a row
+    are not side by side is copied."""
     from engine.writer import rgba_frame
 
     rng = np.random.default_rng(3)
@@ -630,6 +631,13 @@ def test_the_encoder_reads_a_frame_where_it_is_and_converts_it_as_from_ndarray_d
     copy = av.VideoFrame.from_ndarray(pixels, format="rgba")
     assert np.array_equal(frame.reformat(format="yuv420p").to_ndarray(),
                           copy.reformat(format="yuv420p").to_ndarray())
+    box = pixels[5:21, 8:40]  # a box of a frame: its rows apart, read in place too
+    boxed = rgba_frame(box)
+    pixels[5, 8] = (4, 5, 6, 255)
+    assert tuple(boxed.to_ndarray()[0, 0]) == (4, 5, 6, 255)
+    copied = av.VideoFrame.from_ndarray(np.ascontiguousarray(box), format="rgba")
+    assert np.array_equal(boxed.reformat(format="yuv420p").to_ndarray(),
+                          copied.reformat(format="yuv420p").to_ndarray())
     strided = pixels[:, ::2]  # every second column: not contiguous
     apart = rgba_frame(strided)
     strided[0, 0] = (9, 9, 9, 255)
