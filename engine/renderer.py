@@ -110,6 +110,7 @@ class QkvCamera(Camera):
         # of pixels drawn over that background since, or None: unknown)
         self._drawn: dict[int, tuple] = {}
         self.boxes_restored = 0  # frames that got back only a box of their background
+        self._blank: list | None = None  # shapes that drew nothing, while noting them
         self.masks_painted = 0  # fills painted through a kept coverage mask
         super().__init__(*args, **kwargs)
         self._paths: OrderedDict[bytes, cairo.Path] = OrderedDict()
@@ -165,9 +166,13 @@ class QkvCamera(Camera):
         mitre can reach and two pixels of antialiasing), or nothing (copy all) if not known."""
         frame = self.pixel_array
         entry = self._drawn.get(id(frame))
+        blank, self._blank = self._blank, None
         if entry is None or entry[0]() is not frame \
                 or frame.shape[0] * frame.shape[1] < BOX_FROM:
             return
+        if blank:  # shapes at opacity 0 everywhere: skipped, they touched no pixel
+            skipped = {id(m) for m in blank}
+            mobjects = [m for m in mobjects if id(m) not in skipped]
         points, widest = [], 0.0
         for mob in mobjects:
             if isinstance(mob, VMobject):
@@ -222,6 +227,8 @@ class QkvCamera(Camera):
         every pixel as it was."""
         if not (vmobject.fill_rgbas[:, 3].any() or vmobject.stroke_rgbas[:, 3].any()
                 or vmobject.background_stroke_rgbas[:, 3].any()):
+            if self._blank is not None:
+                self._blank.append(vmobject)
             return self
         return super().display_vectorized(vmobject, ctx)
 
@@ -439,6 +446,7 @@ class QkvRenderer(CairoRenderer):
             self.static_image = self.camera.pixel_array.copy()
             self.camera.now_over(self.static_image)
             self._settled += [id(m) for m in order[k:new]]
+        self.camera._blank = []  # (shapes that draw nothing are no part of the box)
         self.camera.capture_mobjects(order[new:], include_submobjects=False)
         self.camera.drawn_over(order[new:])
         self.add_frame(self.get_frame())
