@@ -11,6 +11,7 @@ import av
 import av.logging
 import numpy as np
 import pytest
+from PIL import Image
 
 from engine import h264
 from engine.writer import X264, HeldStream
@@ -214,3 +215,63 @@ def test_parameter_sets_it_cannot_follow_leave_holds_to_the_encoder():
     assert h264.parameter_sets(None) is None
     assert h264.parameter_sets(b"") is None
     assert h264.parameter_sets(b"\x00\x00\x00\x01\x67\xff\xff") is None  # cut short
+
+
+PAGE = """<html><body style="margin:0"><video id="v" muted preload="auto" src="hold.mp4">
+</video><script>
+const v = document.getElementById('v');
+window.loaded = new Promise((ok, bad) => {
+  if (v.readyState >= 2) ok(); else { v.onloadeddata = ok; v.onerror = () => bad(v.error.code); }
+});
+window.seek = t => new Promise(ok => { v.onseeked = () => setTimeout(ok, 200); v.currentTime = t; });
+window.playAll = async () => {
+  v.currentTime = 0; await v.play();
+  await new Promise((ok, bad) => { v.onended = ok; v.onerror = () => bad(v.error.code); });
+  return [v.ended, v.getVideoPlaybackQuality().totalVideoFrames];
+};
+</script></body></html>"""
+
+
+def test_a_held_clip_plays_in_chromium(tmp_path):
+    """Chromium's own player (its mp4 reader, its decoder) shows a clip of one picture and a
+    hold of 59 written repeats, then another picture: the same picture at the hold's first,
+    middle and last frame, the next one after it, and plays it to the end (1.5 s, 90
+    frames)."""
+    from tests.test_slides import chromium
+
+    data, _ = clip(X264, [(picture(0), 60)])
+    second, _ = clip(X264, [(picture(1), 30)])
+    (tmp_path / "a.mp4").write_bytes(data)
+    (tmp_path / "b.mp4").write_bytes(second)
+    (tmp_path / "list.txt").write_text("file 'a.mp4'\nfile 'b.mp4'\n")
+    joined = tmp_path / "hold.mp4"  # the two clips one after the other, as Manim joins them
+    with av.open(str(tmp_path / "list.txt"), format="concat", options={"safe": "0"}) as src, \
+            av.open(str(joined), "w") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.dts = None
+            packet.stream = stream
+            out.mux(packet)
+    (tmp_path / "page.html").write_text(PAGE)
+    driver = chromium()
+    try:
+        driver.set_script_timeout(60)
+        driver.get((tmp_path / "page.html").as_uri())
+        state = driver.execute_async_script(
+            "loaded.then(() => arguments[0]('ok')).catch(e => arguments[0]('error ' + e))")
+        assert state == "ok", state
+        shown = []
+        for k in (0, 30, 59, 61):  # the picture on screen at frame k (a screenshot)
+            driver.execute_async_script(f"seek({(k + 0.5) / 60}).then(arguments[0])")
+            png = driver.find_element("id", "v").screenshot_as_png
+            shown.append(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
+        ended, frames = driver.execute_async_script(
+            "playAll().then(arguments[0]).catch(e => arguments[0]([false, e]))")
+    finally:
+        driver.quit()
+    assert shown[0].shape[:2] == (H, W)
+    assert np.array_equal(shown[0], shown[1]) and np.array_equal(shown[0], shown[2])
+    assert np.abs(shown[2].astype(int) - shown[3]).mean() > 10  # the next picture
+    assert ended and frames >= 80, frames
