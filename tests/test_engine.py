@@ -25,8 +25,9 @@ def test_encoder_settings_keep_the_picture(tmp_path, monkeypatch):
     """qkv's x264 settings, still holds encoded once and frames converted box by box
     (engine/writer.py) against Manim's own writer, on every frame of the explainer (every
     stage): SSIM at least 0.99 on every frame, the same number of frames, and a file at most
-    1.5 times the size. A third of its frames are a hold's repeats, written as skipped frames
-    of a few bytes (engine/h264.py), and the decoder finds nothing wrong with any."""
+    1.5 times the size. Over a quarter of its frames (2 a second) are a hold's repeats,
+    written as skipped frames of a few bytes (engine/h264.py), and the decoder finds nothing
+    wrong with any."""
     from tests.test_h264 import decoded
     from tests.ssim import luma_frames, ssim
 
@@ -40,7 +41,7 @@ def test_encoder_settings_keep_the_picture(tmp_path, monkeypatch):
     assert len(scores) == len(packets(manim)) == len(packets(ours)) > 200
     assert min(scores) >= 0.99, (min(scores), int(np.argmin(scores)))
     assert ours.stat().st_size <= 1.5 * manim.stat().st_size
-    assert sum(len(p) < 40 for p in packets(ours)) > len(scores) / 3
+    assert sum(len(p) < 40 for p in packets(ours)) > len(scores) / 4
     frames, bad = decoded(ours.read_bytes())
     assert len(frames) == len(scores) and not bad, bad[:3]
 
