@@ -189,7 +189,9 @@ def _parse(s: Bits, p: Bits) -> Params | None:
     log2_max_poc_lsb = s.ue() + 4 if poc_type == 0 else 0
     if poc_type == 1:
         return None
-    s.ue(), s.u(1)  # reference frames, gaps allowed
+    if s.ue() == 0:  # max_num_ref_frames: intra only (keyint=1), no frame to refer to
+        return None
+    s.u(1)  # gaps allowed
     width, height = s.ue() + 1, s.ue() + 1
     if not s.u(1):  # frame_mbs_only_flag: fields or MBAFF
         return None

@@ -244,8 +244,8 @@ class Changes:
 
     The same bytes as converting the whole frame (tests/test_engine.py): a pixel's luma is
     its own, a chroma sample averages two columns and filters rows across the neighbouring
-    chroma row, so the box is converted from even rows and columns with MARGIN rows more
-    above and below, and only its inside is kept."""
+    chroma row: so the box, from even rows and columns, is kept with one chroma row (2 pixel
+    rows) more above and below, converted from 2 rows more again (MARGIN in all)."""
 
     MARGIN = 4  # pixel rows converted beyond a box (swscale's chroma filter reaches one row)
     ALIGN = 16  # columns start and end on multiples of this (or the frame's edge)
@@ -286,7 +286,10 @@ class Changes:
         y0, y1, x0, x1 = dirty
         y0, y1 = y0 // 2 * 2, min(h, (y1 + 1) // 2 * 2)
         x0, x1 = x0 // self.ALIGN * self.ALIGN, min(w, -(-x1 // self.ALIGN) * self.ALIGN)
-        top, bottom = max(0, y0 - self.MARGIN), min(h, y1 + self.MARGIN)
+        # a chroma row also reads the luma rows beside its pair: one chroma row more each
+        # side changes with the box's edges; it is kept from rows converted 2 beyond it
+        y0, y1 = max(0, y0 - 2), min(h, y1 + 2)
+        top, bottom = max(0, y0 - self.MARGIN // 2), min(h, y1 + self.MARGIN // 2)
         part = self.reformatter.reformat(rgba_frame(frame[top:bottom, x0:x1]),
                                          format=self.pix_fmt, threads=1)
         for plane, into, s in zip(part.planes, self.yuv.planes, (1, 2, 2)):

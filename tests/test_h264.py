@@ -212,9 +212,15 @@ def x264_slice_data(packet: bytes, params: h264.Params) -> tuple[int, bytes]:
 
 
 def test_parameter_sets_it_cannot_follow_leave_holds_to_the_encoder():
+    """No parameter sets, cut short, or a stream of intra frames only (x264 keyint=1: no
+    reference frame for a P slice): every repeat is encoded by x264."""
     assert h264.parameter_sets(None) is None
     assert h264.parameter_sets(b"") is None
     assert h264.parameter_sets(b"\x00\x00\x00\x01\x67\xff\xff") is None  # cut short
+    intra = {**X264, "x264-params": X264["x264-params"] + ":keyint=1"}
+    data, sizes = clip(intra, [(picture(), 10)])
+    frames, bad = decoded(data)
+    assert len(frames) == 10 and not bad and min(sizes) > 100
 
 
 PAGE = """<html><body style="margin:0"><video id="v" muted preload="auto" src="hold.mp4">
