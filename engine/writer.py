@@ -153,10 +153,10 @@ class QkvFileWriter(SceneFileWriter):
         if job is None or options is None or job.stream.codec_context.name != "libx264":
             return
         job.stream.codec_context.options = {"an": "1", **options}  # read when it opens
-        job._encode_and_write_frame = _holds_converted_once(job)
+        job._encode_and_write_frame = _frame_writer(job)
 
 
-def _holds_converted_once(job):
+def _frame_writer(job):
     """The encode job's frame writer: a frame repeated ``num_frames`` times is converted to
     the stream's pixel format once (and a clip that is one still hold encoded once:
     :class:`HeldStream`). A frame that differs from the one before only in a box
@@ -244,10 +244,11 @@ class Changes:
 
     The same bytes as converting the whole frame (tests/test_engine.py): a pixel's luma is
     its own, a chroma sample averages two columns and filters rows across the neighbouring
-    chroma row: so the box, from even rows and columns, is kept with one chroma row (2 pixel
-    rows) more above and below, converted from 2 rows more again (MARGIN in all)."""
+    chroma row: so the box, from even rows and columns, is kept with the chroma row beside
+    each edge (KEPT pixel rows), converted from MARGIN rows beyond those."""
 
-    MARGIN = 4  # pixel rows converted beyond a box (swscale's chroma filter reaches one row)
+    KEPT = 2  # pixel rows kept beyond a box: the chroma row its edge rows reach
+    MARGIN = 2  # and converted beyond those (swscale's chroma filter reaches one chroma row)
     ALIGN = 16  # columns start and end on multiples of this (or the frame's edge)
 
     def __init__(self, pix_fmt: str):
@@ -284,12 +285,9 @@ class Changes:
             return self.yuv
         h, w = frame.shape[:2]
         y0, y1, x0, x1 = dirty
-        y0, y1 = y0 // 2 * 2, min(h, (y1 + 1) // 2 * 2)
+        y0, y1 = max(0, y0 // 2 * 2 - self.KEPT), min(h, (y1 + 1) // 2 * 2 + self.KEPT)
         x0, x1 = x0 // self.ALIGN * self.ALIGN, min(w, -(-x1 // self.ALIGN) * self.ALIGN)
-        # a chroma row also reads the luma rows beside its pair: one chroma row more each
-        # side changes with the box's edges; it is kept from rows converted 2 beyond it
-        y0, y1 = max(0, y0 - 2), min(h, y1 + 2)
-        top, bottom = max(0, y0 - self.MARGIN // 2), min(h, y1 + self.MARGIN // 2)
+        top, bottom = max(0, y0 - self.MARGIN), min(h, y1 + self.MARGIN)
         part = self.reformatter.reformat(rgba_frame(frame[top:bottom, x0:x1]),
                                          format=self.pix_fmt, threads=1)
         for plane, into, s in zip(part.planes, self.yuv.planes, (1, 2, 2)):
