@@ -53,6 +53,7 @@ from manim.mobject.types.image_mobject import AbstractImageMobject
 from manim.mobject.types.vectorized_mobject import VMobject
 from manim.renderer.cairo_renderer import CairoRenderer
 
+from engine.pictures import Picture
 from engine.writer import FRAMES, QkvFileWriter
 
 PATHS_KEPT = 50_000  # cairo paths the camera remembers (a glyph's is ~1 KB)
@@ -231,6 +232,61 @@ class QkvCamera(Camera):
                 self._blank.append(vmobject)
             return self
         return super().display_vectorized(vmobject, ctx)
+
+    # -- a picture (engine/pictures.py): its shapes drawn once, then painted as one --------
+    def display_image_mobject(self, image_mobject, pixel_array) -> None:
+        """Manim's for an image; a :class:`Picture` is painted at its opacity (one cairo
+        paint of the layer its shapes were drawn into, :meth:`picture_layer`)."""
+        if not isinstance(image_mobject, Picture):
+            return super().display_image_mobject(image_mobject, pixel_array)
+        if image_mobject.opacity <= 0:
+            return
+        surface, x, y = self.picture_layer(image_mobject)
+        if surface is None:
+            return
+        ctx = self.get_cairo_context(pixel_array)
+        ctx.save()
+        ctx.identity_matrix()
+        ctx.set_source_surface(surface, x, y)
+        if image_mobject.opacity >= 1:
+            ctx.paint()
+        else:
+            ctx.paint_with_alpha(image_mobject.opacity)
+        ctx.restore()
+
+    def picture_layer(self, picture: Picture) -> tuple:
+        """``picture``'s shapes drawn as this camera draws them, in order, onto a transparent
+        surface over the whole pixels of the picture's box (within the frame): (surface, x,
+        y), made the first time this camera's frame shows the picture. (None, 0, 0): off
+        screen."""
+        pw, ph = self.pixel_width, self.pixel_height
+        fw, fh, fc = self.frame_width, self.frame_height, self.frame_center
+        key = (pw, ph, fw, fh, fc[0], fc[1], self.cairo_line_width_multiple)
+        layer = picture.layers.get(key)
+        if layer is not None:
+            return layer
+        sx, sy = pw / fw, ph / fh
+        ox, oy = pw / 2 - fc[0] * sx, ph / 2 + fc[1] * sy  # the frame's matrix: x0, y0
+        px = picture.points[:, 0] * sx + ox
+        py = oy - picture.points[:, 1] * sy
+        x0, y0 = max(int(np.floor(px.min())), 0), max(int(np.floor(py.min())), 0)
+        x1, y1 = min(int(np.ceil(px.max())), pw), min(int(np.ceil(py.max())), ph)
+        if x1 <= x0 or y1 <= y0:
+            layer = (None, 0, 0)
+        else:
+            surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, x1 - x0, y1 - y0)
+            ctx = cairo.Context(surface)
+            ctx.set_matrix(cairo.Matrix(sx, 0, 0, -sy, ox - x0, oy - y0))
+            blank, self._blank = self._blank, None
+            try:
+                for shape in picture.shapes:
+                    self.display_vectorized(shape, ctx)
+            finally:
+                self._blank = blank
+            surface.flush()
+            layer = (surface, x0, y0)
+        picture.layers[key] = layer
+        return layer
 
     def set_cairo_context_path(self, ctx, vmobject):
         points = vmobject.points

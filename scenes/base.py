@@ -19,6 +19,7 @@ from attention import (
     compute_config,
 )
 from engine.fades import FadeAway
+from engine.pictures import FadeAwayAsOne
 from engine.text import light
 from scenes.components import fit_width, plain_text
 from scenes.layout import (
@@ -175,11 +176,14 @@ class AttentionScene(Scene):
         return mob.move_to([0, EQUATION_Y, 0])
 
     def clear_stage(self, run_time: float = 0.6) -> None:
-        """Fade out everything on screen (between the stages of the explainer). In a deck the
-        fade opens the next stop, so that no stop ends on an empty screen."""
+        """Fade out everything on screen (between the stages of the explainer), as one picture
+        when it is all shapes (engine/pictures.py). In a deck the fade opens the next stop,
+        so that no stop ends on an empty screen."""
         if not self.mobjects:
             return
-        fade = [FadeAway(m) if FadeAway.fades_away(m) else FadeOut(m) for m in self.mobjects]
+        whole = FadeAwayAsOne.of(self.mobjects)  # one picture: drawn once, then painted
+        fade = [whole] if whole is not None else \
+            [FadeAway(m) if FadeAway.fades_away(m) else FadeOut(m) for m in self.mobjects]
         if self.deck:
             self._defer(lambda: self.play(*fade, run_time=run_time))
         else:

@@ -1,0 +1,149 @@
+"""engine/pictures.py: shapes faded as one picture (a stage's closing fade)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def _scene_frames(fade, size=(320, 180), fps=10):
+    """The frames of a scene that shows a few shapes over a static circle, then fades them
+    (``fade(shapes)``: the animation) in one second with a linear rate: the frame just
+    before (the shapes drawn), the fade's, and the one after (the circle alone)."""
+    from manim import (
+        DOWN,
+        LEFT,
+        RIGHT,
+        UP,
+        Circle,
+        LineJointType,
+        Polygon,
+        Scene,
+        Square,
+        Text,
+        VGroup,
+        linear,
+        tempconfig,
+    )
+
+    from engine.renderer import QkvRenderer
+    from engine.writer import FRAMES
+
+    frames = []
+
+    class Shapes(Scene):
+        def construct(self):
+            self.add(Circle(2.5, color="#555555"))
+            cell = Square(1.6, fill_opacity=1, color="#e0c040").shift(LEFT)
+            glass = Square(1.2, fill_opacity=0.5, color="#3d5a80").shift(LEFT * 0.3 + UP * 0.3)
+            word = Text("0.86", font_size=36, color="#101010").move_to(cell)
+            wedge = Polygon(LEFT * 2 + DOWN * 1.2, RIGHT * 1.5 + DOWN * 0.8,
+                            RIGHT * 1.5 + DOWN * 1.6, stroke_width=14, color="#ffffff")
+            wedge.joint_type = LineJointType.MITER  # its tip reaches far past its points
+            shapes = VGroup(cell, glass, word, wedge).shift(RIGHT * 0.4)
+            self.add(shapes)
+            self.wait(1 / fps)
+            self.play(fade([shapes]), run_time=1, rate_func=linear)
+            self.wait(1 / fps)
+
+    with tempconfig({"pixel_width": size[0], "pixel_height": size[1], "frame_rate": fps,
+                     "disable_caching": True, "write_to_movie": False,
+                     "verbosity": "ERROR", "progress_bar": "none"}):
+        renderer = QkvRenderer()
+        add = renderer.add_frame
+
+        def add_frame(frame, num_frames=1):
+            frames.extend([frame[:, :, :3].astype(np.float64)] * num_frames)
+            add(frame, num_frames)
+            FRAMES.give(frame)
+
+        renderer.add_frame = add_frame
+        Shapes(renderer=renderer).render()
+    return frames[0], frames[1:-1], frames[-1]
+
+
+def _blend_error(frames, drawn, empty):
+    """For each frame: the largest difference (0-255) from the drawn frame and the empty one
+    mixed by the fade's opacity then (linear: 1 - t, a frame at t = 0, 0.1, ..., 0.9)."""
+    n = len(frames)
+    return [np.abs(f - (a * drawn + (1 - a) * empty)).max()
+            for f, a in zip(frames, 1 - np.arange(n) / n)]
+
+
+@pytest.mark.parametrize("size", [(320, 180), (1920, 1080)])
+def test_a_picture_fades_as_its_drawn_shapes_mixed_with_what_is_under_them(size):
+    """Each frame of the fade is the shapes as drawn, mixed with the frame without them by
+    the opacity (what fading a picture means), to a level of rounding; at 1080p the frames
+    get back only the picture's box (engine/renderer.py): nothing stale outside it. Manim's
+    FadeOut of the same shapes (each faded alone: the cell shows through the number) is not
+    such a mix: the check tells them apart."""
+    from manim import FadeOut
+
+    from engine.pictures import FadeAwayAsOne
+
+    drawn, fading, empty = _scene_frames(lambda m: FadeAwayAsOne.of(m), size)
+    assert len(fading) == 10 and np.abs(drawn - empty).max() > 200
+    assert max(_blend_error(fading, drawn, empty)) <= 2
+    drawn, fading, empty = _scene_frames(lambda m: FadeOut(*m), size)
+    assert max(_blend_error(fading, drawn, empty)) > 20
+
+
+def test_manims_camera_draws_a_picture_as_its_image():
+    """A camera that does not know pictures (Manim's) draws one as the image it gives
+    (straight alpha, at its opacity), where its shapes are."""
+    from manim import LEFT, Camera, Square, Text, VGroup, tempconfig
+
+    from engine.pictures import Picture, pictured
+    from engine.renderer import QkvCamera
+
+    with tempconfig({"pixel_width": 640, "pixel_height": 360}):
+        cell = Square(1.6, fill_opacity=1, color="#e0c040").shift(LEFT)
+        shapes = VGroup(cell, Text("0.86", font_size=36, color="#101010").move_to(cell))
+        for opacity in (1.0, 0.5):
+            picture = Picture(pictured([shapes])).set_opacity(opacity)
+            ours, manims = QkvCamera(), Camera()
+            ours.capture_mobjects([picture])
+            manims.capture_mobjects([picture])
+            a = ours.pixel_array[:, :, :3].astype(int)
+            b = manims.pixel_array[:, :, :3].astype(int)
+            assert np.abs(a - b).mean() < 0.5 and np.percentile(np.abs(a - b), 99.9) <= 12
+            assert np.abs(a - ours.background[:, :, :3]).max() > 100 * opacity
+
+
+def test_only_shapes_become_a_picture():
+    """An image among them (a trained model's heat map) or a shape filled with an image:
+    no picture (the stage fades shape by shape, as before)."""
+    from manim import ImageMobject, Square, VGroup
+
+    from engine.pictures import FadeAwayAsOne, pictured
+
+    square = Square()
+    assert pictured([VGroup(square)]) == [square]
+    image = ImageMobject(np.zeros((4, 4, 4), dtype=np.uint8))
+    assert pictured([square, image]) is None
+    assert FadeAwayAsOne.of([square, image]) is None
+    assert pictured([Square().color_using_background_image("x.png")]) is None
+    assert pictured([VGroup()]) is None
+
+
+def test_a_stage_ends_with_one_picture_in_the_place_of_its_mobjects(monkeypatch):
+    """The explainer's closing fade: everything on screen goes, the picture stands alone
+    while it fades, and afterwards the screen is empty, the shapes as they were."""
+    from manim import Square, Text, VGroup
+
+    from attention import compute
+    from engine.pictures import Picture
+    from scenes.explainer import ExplainerScene
+
+    scene = ExplainerScene(trace=compute("Cats chase mice"))
+    shapes = [Square(fill_opacity=1), VGroup(Text("a"), Square().shift([2, 0, 0]))]
+    scene.add(*shapes)
+    colours = [m.fill_rgbas.copy() for m in shapes[1].get_family() if m.has_points()]
+    seen = []
+    monkeypatch.setattr(type(scene), "update_to_time",
+                        lambda self, t: seen.append(list(self.mobjects)))
+    scene.clear_stage()
+    assert seen and all(len(m) == 1 and isinstance(m[0], Picture) for m in seen)
+    assert scene.mobjects == []
+    assert all(np.array_equal(m.fill_rgbas, c) for m, c in
+               zip([m for m in shapes[1].get_family() if m.has_points()], colours))
