@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from manim import Animation, Mobject, VMobject, config
+from manim import Animation, Group, Mobject, VMobject, config
 from manim.mobject.types.image_mobject import AbstractImageMobject
 from manim.utils.family import extract_mobject_family_members
 
@@ -32,12 +32,14 @@ EDGE_PIXELS = 3  # antialiasing reaches a pixel beyond a shape: the picture keep
 def pictured(mobjects: Sequence[Mobject]) -> list[VMobject] | None:
     """The shapes of ``mobjects`` in the order a camera draws them (by z-index, then as
     listed, each once), if they can be one picture: every shape drawn is a VMobject of plain
-    colours (no background image). Else None."""
+    colours (no background image), and no updater changes any of them. Else None."""
     shapes = extract_mobject_family_members(list(mobjects), use_z_index=True,
                                             only_those_with_points=True)
     if not shapes or not all(isinstance(m, VMobject) and not m.get_background_image()
                              for m in shapes):
         return None
+    if any(m.updaters for m in extract_mobject_family_members(list(mobjects))):
+        return None  # (a picture would not follow them)
     return shapes
 
 
@@ -93,35 +95,93 @@ class Picture(AbstractImageMobject):
         self.opacity = (1 - alpha) * mobject1.opacity + alpha * mobject2.opacity
 
 
-class FadeAwayAsOne(Animation):
-    """``mobjects`` fade out together as one :class:`Picture` and leave the scene (as Manim's
-    FadeOut leaves them: removed, unchanged). The picture takes the place in the scene's list
-    of the first of them that is there; it is exactly what they drew when what they are is
-    everything on screen, or drawn together (nothing else between them in the drawing
-    order). Make it with :meth:`of`, which says whether they can be one picture."""
+class PictureFade(Animation):
+    """A fade of ``mobjects`` as pictures of their ``shapes`` (:func:`pictured`), which stand
+    in the scene for them while it plays: one picture per z-index of the shapes, each at
+    that z-index (shapes under the grid lines stay under them), or one of all (``whole``:
+    when they are everything on screen, the calmest fade: nothing shows through anything).
+    Make one with :meth:`of`, which says whether they can be pictures."""
 
-    def __init__(self, mobjects: Sequence[Mobject], shapes: Sequence[VMobject], **kwargs):
+    fading_in = False
+
+    def __init__(self, mobjects: Sequence[Mobject], shapes: Sequence[VMobject], *,
+                 whole: bool = False, **kwargs):
         self.sources = list(mobjects)
-        kwargs.setdefault("introducer", True)  # the picture is put in place by _setup_scene
+        levels: dict[float, list[VMobject]] = {}
+        for m in shapes:
+            levels.setdefault(0 if whole else m.z_index, []).append(m)
+        pictures = []
+        for z, level in levels.items():
+            pictures.append(Picture(level))
+            pictures[-1].z_index = z
+        # the pictures are put in place by _setup_scene, and taken away when the play ends
+        kwargs.setdefault("introducer", True)
         kwargs.setdefault("remover", True)
-        super().__init__(Picture(shapes), **kwargs)
+        super().__init__(Group(*pictures), **kwargs)
 
     @classmethod
-    def of(cls, mobjects: Sequence[Mobject], **kwargs) -> FadeAwayAsOne | None:
-        """The fade of ``mobjects`` as one picture, or None if they cannot be one
-        (:func:`pictured`)."""
+    def of(cls, mobjects: Sequence[Mobject], **kwargs) -> PictureFade | None:
+        """The fade of ``mobjects`` as pictures, or None if they cannot be pictures."""
         shapes = pictured(mobjects)
         return None if shapes is None else cls(mobjects, shapes, **kwargs)
+
+    def create_starting_mobject(self):
+        return Mobject()  # (nothing to copy: the opacity is all that changes)
+
+    def interpolate_mobject(self, alpha: float) -> None:
+        a = self.rate_func(alpha)
+        for picture in self.mobject.submobjects:
+            picture.opacity = a if self.fading_in else 1.0 - a
+
+
+class FadeAwayAsOne(PictureFade):
+    """``mobjects`` fade out together as pictures and leave the scene (as Manim's FadeOut
+    leaves them: removed, unchanged). The picture takes the place in the scene's list of the
+    first of them that is there (``to_front``: the end); it is exactly what they drew when
+    they are everything on screen, or drawn together (nothing else between them in the
+    drawing order)."""
+
+    def __init__(self, mobjects, shapes, *, to_front: bool = False, **kwargs):
+        self.to_front = to_front
+        super().__init__(mobjects, shapes, **kwargs)
 
     def _setup_scene(self, scene) -> None:
         gone = {id(m) for m in self.sources}
         at = next((i for i, m in enumerate(scene.mobjects) if id(m) in gone),
                   len(scene.mobjects))
         scene.remove(*self.sources)  # (none of those before ``at``)
+        if self.to_front:
+            at = len(scene.mobjects)
         scene.mobjects.insert(min(at, len(scene.mobjects)), self.mobject)
 
-    def create_starting_mobject(self):
-        return Mobject()  # (nothing to copy: the opacity is all that changes)
 
-    def interpolate_mobject(self, alpha: float) -> None:
-        self.mobject.opacity = 1.0 - self.rate_func(alpha)
+class FadeInAsOne(PictureFade):
+    """``mobjects`` fade in together as pictures, added to the scene as Manim's FadeIn adds
+    them (at the end of its list); when the play ends they stand where the pictures stood,
+    as they are."""
+
+    fading_in = True
+
+    def _setup_scene(self, scene) -> None:
+        scene.remove(*self.sources)
+        scene.mobjects.append(self.mobject)
+
+    def clean_up_from_scene(self, scene) -> None:
+        at = next((i for i, m in enumerate(scene.mobjects) if m is self.mobject), None)
+        super().clean_up_from_scene(scene)  # (the pictures removed: a new list)
+        if at is None:
+            scene.add(*self.sources)
+        else:
+            scene.mobjects[at:at] = self.sources
+
+
+def fade_in_as_one(mobjects: Sequence[Mobject], **kwargs) -> Animation:
+    """The fade-in of ``mobjects`` as one picture (:class:`FadeInAsOne`) if they can be one,
+    else each by its colours (engine.fades)."""
+    from engine.fades import fade_in
+
+    fade = FadeInAsOne.of(mobjects, **kwargs)
+    if fade is not None:
+        return fade
+    from manim import AnimationGroup
+    return AnimationGroup(*(fade_in(m) for m in mobjects), **kwargs)

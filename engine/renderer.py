@@ -113,6 +113,10 @@ class QkvCamera(Camera):
         self.boxes_restored = 0  # frames that got back only a box of their background
         self._blank: list | None = None  # shapes that drew nothing, while noting them
         self.masks_painted = 0  # fills painted through a kept coverage mask
+        # drawing a picture's layer (engine/pictures.py): its paths are neither kept nor
+        # replayed (cairo keeps a path in device units, 1/256 of a pixel: a path copied under
+        # the layer's matrix and replayed under the frame's can land a step off)
+        self._in_layer = False
         super().__init__(*args, **kwargs)
         self._paths: OrderedDict[bytes, cairo.Path] = OrderedDict()
         self._path_key: bytes | None = None  # the points of the path just set
@@ -277,12 +281,12 @@ class QkvCamera(Camera):
             surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, x1 - x0, y1 - y0)
             ctx = cairo.Context(surface)
             ctx.set_matrix(cairo.Matrix(sx, 0, 0, -sy, ox - x0, oy - y0))
-            blank, self._blank = self._blank, None
+            blank, self._blank, self._in_layer = self._blank, None, True
             try:
                 for shape in picture.shapes:
                     self.display_vectorized(shape, ctx)
             finally:
-                self._blank = blank
+                self._blank, self._in_layer = blank, False
             surface.flush()
             layer = (surface, x0, y0)
         picture.layers[key] = layer
@@ -293,6 +297,9 @@ class QkvCamera(Camera):
         self._path_key = None
         if len(points) == 0 or not np.isfinite(points).all():
             return super().set_cairo_context_path(ctx, vmobject)
+        if self._in_layer:  # (cairo keeps a path in device units: kept for the frame's only)
+            self._trace(ctx, vmobject, points)
+            return self
         key = self._path_key = points.tobytes()
         path = self._paths.get(key)
         if path is None:

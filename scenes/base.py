@@ -181,7 +181,7 @@ class AttentionScene(Scene):
         so that no stop ends on an empty screen."""
         if not self.mobjects:
             return
-        whole = FadeAwayAsOne.of(self.mobjects)  # one picture: drawn once, then painted
+        whole = FadeAwayAsOne.of(self.mobjects, whole=True)  # drawn once, then painted
         fade = [whole] if whole is not None else \
             [FadeAway(m) if FadeAway.fades_away(m) else FadeOut(m) for m in self.mobjects]
         if self.deck:

@@ -19,6 +19,7 @@ from manim import (
 from attention.core import pick_example
 from attention.display import format_number
 from engine.fades import fade_in, fade_out
+from engine.pictures import fade_in_as_one
 from scenes.base import AttentionScene
 from scenes.components import GridLines, MatrixBlock, font_for, shown, wrapped_words
 from scenes.layout import (
@@ -122,7 +123,7 @@ class EmbeddingsScene(AttentionScene):
         # -- Beat 4: every other word, briskly ------------------------------------------------
         others = [r for r in range(n) if r != i]
         if others:
-            self.beat(LaggedStart(*(fade_in(VGroup(cells[r], entries[r])) for r in others),
+            self.beat(LaggedStart(*(fade_in_as_one([cells[r], entries[r]]) for r in others),
                                   lag_ratio=0.2),
                       run_time=min(2.5, 0.3 * len(others) + 0.8),
                       caption=("Every token's row: its learned embedding"

@@ -23,6 +23,7 @@ from manim import (
 from attention.core import pick_example
 from attention.display import format_number
 from engine.fades import fade_in, fade_out
+from engine.pictures import fade_in_as_one
 from scenes.base import AttentionScene
 from scenes.components import MatrixBlock, plain_text, shown
 from scenes.layout import (
@@ -155,6 +156,7 @@ class MixingScene(AttentionScene):
                   caption=f"The output of '{t.tokens[i]}' takes its row.")
         others = [r for r in range(n) if r != i]
         if others:
-            self.beat(LaggedStart(*(fade_in(out.entries[r]) for r in others), lag_ratio=0.25),
+            self.beat(LaggedStart(*(fade_in_as_one([out.entries[r]]) for r in others),
+                                  lag_ratio=0.25),
                       run_time=min(2.5, 0.3 * len(others) + 0.8), wait=2.0,
                       caption="Every word the same way: each row is now a word in context.")

@@ -20,6 +20,7 @@ from manim import (
 from attention.core import pick_example
 from attention.display import MINUS, format_number, printed_sum_is_exact
 from engine.fades import cross_fade, fade_in, fade_out
+from engine.pictures import fade_in_as_one
 from engine.text import Number
 from scenes.base import AttentionScene
 from scenes.components import GridLines, MatrixBlock, font_for, rich_line, shown
@@ -170,8 +171,8 @@ class ScoresScene(AttentionScene):
         k_head = MathTex(r"\tilde K^{\top}" if turned else r"K^{\top}", color=th.k, font_size=36)
         k_head.next_to(k_block.brackets, LEFT, buff=0.15)
         lines = GridLines(grid, th.grid)
-        self.beat(fade_in(q_block), fade_in(q_head), fade_in(k_block), fade_in(k_head),
-                  Create(lines), run_time=1.5,
+        self.beat(fade_in_as_one([q_block, q_head, k_block, k_head]), Create(lines),
+                  run_time=1.5,
                   caption="Queries down the left, keys across the top.")
 
         # -- Beat 3: one dot product in detail ----------------------------------------------
@@ -194,7 +195,8 @@ class ScoresScene(AttentionScene):
         self.beat(fade_out(k_box), fade_out(cell_box), fade_out(eq), *fill, run_time=1.5,
                   caption=f"Every key in turn fills the row of '{tok[i]}'.")
         others = [grid.entries[r] for r in range(t.n) if r != i]
-        fill = [LaggedStart(*(fade_in(row) for row in others), lag_ratio=0.3)] if others else []
+        fill = [LaggedStart(*(fade_in_as_one([row]) for row in others), lag_ratio=0.3)] \
+            if others else []
         # the highest of every score on screen (the example may be the highest allowed one)
         a, b = np.unravel_index(int(np.argmax(t.scores)), t.scores.shape)
         self.beat(fade_out(q_box), *fill, run_time=min(3.0, 0.4 * len(others) + 0.8), wait=1.2,

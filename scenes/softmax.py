@@ -26,6 +26,7 @@ from manim import (
 from attention.core import pick_example
 from attention.display import format_number
 from engine.fades import cross_fade, fade_in, fade_out
+from engine.pictures import fade_in_as_one
 from engine.text import Number
 from scenes.base import AttentionScene
 from scenes.components import GridLines, MatrixBlock, font_for, plain_text
@@ -193,7 +194,7 @@ class SoftmaxScene(AttentionScene):
         others = [r for r in range(n) if r != i]
         self.beat(fade_in(grid.row_labels), fade_in(grid.col_labels), Create(lines),
                   *([fade_in(hatch)] if t.mask.any() else []),
-                  *(fade_in(grid.entries[r]) for r in others),
+                  *([fade_in_as_one([grid.entries[r] for r in others])] if others else []),
                   ReplacementTransform(strip[3][2], weights[i]), fade_in(heat[i]),
                   fade_out(strip[3][:2]), run_time=1.5,
                   caption=f"Back to the grid: the row of '{t.tokens[i]}' is done.")
@@ -203,7 +204,7 @@ class SoftmaxScene(AttentionScene):
             # as the beat begins, row after row: a finished row is then drawn once into the
             # background while the next ones still fade (engine/renderer.py), not on every frame
             # to the end.
-            self.beat(LaggedStart(*(AnimationGroup(fade_in(heat[r]),
+            self.beat(LaggedStart(*(AnimationGroup(fade_in_as_one([heat[r]]),
                                                 cross_fade(grid.entries[r], weights[r],
                                                            to_front=True))
                                     for r in others), lag_ratio=0.3),

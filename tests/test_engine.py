@@ -96,11 +96,11 @@ def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
     import engine.renderer
     from engine.writer import QkvFileWriter
 
-    import scenes.base
+    import engine.pictures
 
-    # the stage's closing fade as one picture is drawn another way by Manim's camera (as an
-    # image: tests/test_pictures.py); here both fade each shape as Manim does
-    monkeypatch.setattr(scenes.base.FadeAwayAsOne, "of", lambda *a, **k: None)
+    # fades as one picture are drawn another way by Manim's camera (as an image:
+    # tests/test_pictures.py); here both fade each shape as Manim does
+    monkeypatch.setattr(engine.pictures, "pictured", lambda *a, **k: None)
     t = compute("Cats chase mice", causal=True)
     options = RenderOptions(scene="explainer", quality="low", fps=2, silent=True,
                             part=("softmax", "mixing"))

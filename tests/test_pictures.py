@@ -6,6 +6,36 @@ import numpy as np
 import pytest
 
 
+def _frames(build, size=(320, 180), fps=10):
+    """Every frame ``build(scene)`` plays (a scene's construct), as floats, and the scene."""
+    from manim import Scene, tempconfig
+
+    from engine.renderer import QkvRenderer
+    from engine.writer import FRAMES
+
+    frames = []
+
+    class Built(Scene):
+        def construct(self):
+            build(self)
+
+    with tempconfig({"pixel_width": size[0], "pixel_height": size[1], "frame_rate": fps,
+                     "disable_caching": True, "write_to_movie": False,
+                     "verbosity": "ERROR", "progress_bar": "none"}):
+        renderer = QkvRenderer()
+        add = renderer.add_frame
+
+        def add_frame(frame, num_frames=1):
+            frames.extend([frame[:, :, :3].astype(np.float64)] * num_frames)
+            add(frame, num_frames)
+            FRAMES.give(frame)
+
+        renderer.add_frame = add_frame
+        scene = Built(renderer=renderer)
+        scene.render()
+    return frames, scene
+
+
 def _scene_frames(fade, size=(320, 180), fps=10):
     """The frames of a scene that shows a few shapes over a static circle, then fades them
     (``fade(shapes)``: the animation) in one second with a linear rate: the frame just
@@ -62,11 +92,20 @@ def _scene_frames(fade, size=(320, 180), fps=10):
     return frames[0], frames[1:-1], frames[-1]
 
 
-def _blend_error(frames, drawn, empty):
-    """For each frame: the largest difference (0-255) from the drawn frame and the empty one
-    mixed by the fade's opacity then (linear: 1 - t, a frame at t = 0, 0.1, ..., 0.9)."""
+def _near(a, b) -> bool:
+    """Whether two frames are the same but for rounding: no channel more than 2 levels (of
+    255) apart but in a few antialiased edge pixels, and those at most 10. (Cairo 1.16 does
+    not always rasterise a shape the same on a surface whose top edge is another row: a
+    glyph's edge pixel can come out a few levels apart.)"""
+    d = np.abs(a - b).max(axis=2)
+    return (d > 2).mean() <= 0.001 and d.max() <= 10
+
+
+def _blend_errors(frames, drawn, empty):
+    """Whether each frame is the drawn frame and the empty one mixed by the fade's opacity
+    then (linear: 1 - t, a frame at t = 0, 0.1, ..., 0.9), but for rounding (:func:`_near`)."""
     n = len(frames)
-    return [np.abs(f - (a * drawn + (1 - a) * empty)).max()
+    return [not _near(f, a * drawn + (1 - a) * empty)
             for f, a in zip(frames, 1 - np.arange(n) / n)]
 
 
@@ -83,9 +122,9 @@ def test_a_picture_fades_as_its_drawn_shapes_mixed_with_what_is_under_them(size)
 
     drawn, fading, empty = _scene_frames(lambda m: FadeAwayAsOne.of(m), size)
     assert len(fading) == 10 and np.abs(drawn - empty).max() > 200
-    assert max(_blend_error(fading, drawn, empty)) <= 2
+    assert not any(_blend_errors(fading, drawn, empty))
     drawn, fading, empty = _scene_frames(lambda m: FadeOut(*m), size)
-    assert max(_blend_error(fading, drawn, empty)) > 20
+    assert sum(_blend_errors(fading, drawn, empty)) >= 8
 
 
 def test_manims_camera_draws_a_picture_as_its_image():
@@ -143,7 +182,60 @@ def test_a_stage_ends_with_one_picture_in_the_place_of_its_mobjects(monkeypatch)
     monkeypatch.setattr(type(scene), "update_to_time",
                         lambda self, t: seen.append(list(self.mobjects)))
     scene.clear_stage()
-    assert seen and all(len(m) == 1 and isinstance(m[0], Picture) for m in seen)
+    assert seen and all(len(m) == 1 and all(isinstance(p, Picture) for p in m[0].submobjects)
+                        for m in seen)
     assert scene.mobjects == []
     assert all(np.array_equal(m.fill_rgbas, c) for m, c in
                zip([m for m in shapes[1].get_family() if m.has_points()], colours))
+
+
+def test_grids_cross_faded_as_pictures_look_as_faded_number_by_number():
+    """Numbers that do not overlap (a grid's) faded as pictures, row by row in a LaggedStart
+    with heat cells under them (z-index -1, under the grid's lines), give the frames of the
+    same fades shape by shape, to a level of rounding; afterwards the new numbers and cells
+    are in the scene (where the pictures stood) and the old ones are not."""
+    from manim import AnimationGroup, Line, LaggedStart, Square, Text, VGroup, linear
+
+    from engine.fades import FadeInPlace, cross_fade, fade_in
+    from engine.pictures import FadeInAsOne, fade_in_as_one
+
+    def grid(values, colour):
+        return [VGroup(*(Text(f"{v:.2f}", font_size=18, color=colour)
+                         .move_to([1.1 * c - 2, 1 - 0.6 * r, 0]) for c, v in enumerate(row)))
+                for r, row in enumerate(values)]
+
+    def build(pictures):
+        def play(scene):
+            rng = np.random.default_rng(3)
+            old, new = grid(rng.random((3, 4)), "#dddddd"), grid(rng.random((3, 4)), "#ffee88")
+            heat = [VGroup(*(Square(0.55, fill_opacity=0.9, stroke_width=0, color="#3d5a80")
+                             .move_to(n).set_z_index(-1) for n in row)) for row in new]
+            lines = VGroup(*(Line([-2.6, 1.3 - 0.6 * r, 0], [2.2, 1.3 - 0.6 * r, 0])
+                             for r in range(4)))
+            scene.add(lines, *old)
+            fade = fade_in_as_one if pictures else (lambda ms: FadeInPlace(VGroup(*ms)))
+            if not pictures:
+                def cross(a, b, **k):
+                    from engine.fades import FadeAway
+                    return AnimationGroup(FadeAway(a, introducer=True), FadeInPlace(b))
+            else:
+                cross = cross_fade
+            scene.play(LaggedStart(*(AnimationGroup(fade([heat[r]]),
+                                                    cross(old[r], new[r], to_front=True))
+                                     for r in range(3)), lag_ratio=0.5),
+                       run_time=1.5, rate_func=linear)
+            scene.wait(0.2)
+            scene.kept = (old, new, heat)
+        return play
+
+    ours, scene = _frames(build(True))
+    theirs, _ = _frames(build(False))
+    assert len(ours) == len(theirs) == 17
+    assert all(_near(a, b) for a, b in zip(ours, theirs))
+    assert np.array_equal(ours[-1], theirs[-1]) and np.abs(ours[7] - ours[-1]).max() > 100
+    old, new, heat = scene.kept
+    on = scene.get_mobject_family_members()
+    assert all(n in on for row in new for n in row) and all(h in on for row in heat for h in row)
+    assert not any(o in on for row in old for o in row)
+    assert all(isinstance(fade_in_as_one([row]), FadeInAsOne) for row in new)
+    assert not isinstance(fade_in_as_one([Text("x").add_updater(lambda m: m)]), FadeInAsOne)
