@@ -147,12 +147,9 @@ class FadeAwayAsOne(PictureFade):
 
     def _setup_scene(self, scene) -> None:
         gone = {id(m) for m in self.sources}
-        at = next((i for i, m in enumerate(scene.mobjects) if id(m) in gone),
-                  len(scene.mobjects))
+        at = next((i for i, m in enumerate(scene.mobjects) if id(m) in gone), None)
         scene.remove(*self.sources)  # (none of those before ``at``)
-        if self.to_front:
-            at = len(scene.mobjects)
-        scene.mobjects.insert(min(at, len(scene.mobjects)), self.mobject)
+        _add_at(scene, [self.mobject], None if self.to_front else at)
 
 
 class FadeInAsOne(PictureFade):
@@ -164,15 +161,24 @@ class FadeInAsOne(PictureFade):
 
     def _setup_scene(self, scene) -> None:
         scene.remove(*self.sources)
-        scene.mobjects.append(self.mobject)
+        scene.add(self.mobject)
 
     def clean_up_from_scene(self, scene) -> None:
         at = next((i for i, m in enumerate(scene.mobjects) if m is self.mobject), None)
-        super().clean_up_from_scene(scene)  # (the pictures removed: a new list)
-        if at is None:
-            scene.add(*self.sources)
-        else:
-            scene.mobjects[at:at] = self.sources
+        super().clean_up_from_scene(scene)  # (the pictures removed)
+        _add_at(scene, self.sources, at)
+
+
+def _add_at(scene, mobjects: list, at: int | None) -> None:
+    """``scene.add(*mobjects)`` (the scene's own add: a scene may do more there), then moved
+    from the end of the scene's list to index ``at`` (None: left at the end)."""
+    scene.add(*mobjects)
+    if at is None:
+        return
+    ids = {id(m) for m in mobjects}
+    rest = [m for m in scene.mobjects if id(m) not in ids]
+    at = min(at, len(rest))
+    scene.mobjects = [*rest[:at], *mobjects, *rest[at:]]
 
 
 def fade_in_as_one(mobjects: Sequence[Mobject], **kwargs) -> Animation:
