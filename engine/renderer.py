@@ -40,6 +40,7 @@ its ``Camera``, and ``Mobject.__deepcopy__`` and ``Mobject.get_family``.
 from __future__ import annotations
 
 import copy
+import os
 import weakref
 from collections import OrderedDict
 
@@ -61,6 +62,10 @@ MASKS_KEPT = 20_000  # shapes whose fills it remembers,
 MASK_BYTES = 64 << 20  # and their coverage masks' bytes at most (a 1080p number's: ~5 KB)
 MASK_PIXELS = 200_000  # larger shapes are filled each time (cheap for cairo: few curves)
 NO_MASK = (None, 0, 0)
+EMPTY = (np.inf, np.inf, -np.inf, -np.inf)  # the pixel box of what draws nothing
+# whether a moving mobject that will not change, clear of what is drawn before it, goes into
+# the play's background (QkvRenderer._hoist); QKV_HOIST=0 for the benchmark's comparison
+HOIST = os.environ.get("QKV_HOIST", "1") != "0"
 # frames of this many pixels or more get back only the box drawn over them (1080p, 4K); at
 # 480p and 720p a whole copy is quicker than finding the box (480p15, 16 tokens: 0.5 s of 14)
 BOX_FROM = 1_000_000
@@ -210,6 +215,32 @@ class QkvCamera(Camera):
         if box[0] >= box[1] or box[2] >= box[3]:
             box = (0, 0, 0, 0)
         self._drawn[id(frame)] = (entry[0], entry[1], box)
+
+    def pixel_box(self, mob):
+        """The box of pixels ``mob`` alone can touch (x0, y0, x1, y1; as :meth:`drawn_over`
+        finds it), EMPTY when it has no points, None when not known (drawn some other
+        way)."""
+        if isinstance(mob, VMobject):
+            points = mob.points
+            if not len(points):
+                return EMPTY
+            widest = max(mob.get_stroke_width(), mob.get_stroke_width(background=True))
+        elif isinstance(mob, AbstractImageMobject):
+            points, widest = mob.points, 0.0
+        elif mob.has_points():
+            return None
+        else:
+            return EMPTY
+        x, y = points[:, 0], points[:, 1]
+        xl, xh, yl, yh = x.min(), x.max(), y.min(), y.max()
+        if not np.isfinite((xl, xh, yl, yh)).all():
+            return None
+        pw, ph = self.pixel_width, self.pixel_height
+        sx, sy = pw / self.frame_width, ph / self.frame_height
+        pad = widest * self.cairo_line_width_multiple * 5 * max(sx, sy) + 2
+        cx, cy = self.frame_center[0], self.frame_center[1]
+        return ((xl - cx) * sx + pw / 2 - pad, (cy - yh) * sy + ph / 2 - pad,
+                (xh - cx) * sx + pw / 2 + pad, (cy - yl) * sy + ph / 2 + pad)
 
     def get_cairo_context(self, pixel_array):
         """Manim's, but not kept for an array of the pool (Manim keeps one per array id, and
@@ -403,6 +434,17 @@ class QkvCamera(Camera):
                 ctx.close_path()
 
 
+def _touches(box, boxes) -> bool:
+    """Whether pixel box ``box`` (x0, y0, x1, y1; None: anywhere) meets any of ``boxes``."""
+    if box is None:
+        return bool(boxes)
+    x0, y0, x1, y1 = box
+    for b in boxes:
+        if b is None or (b[0] < x1 and x0 < b[2] and b[1] < y1 and y0 < b[3]):
+            return True
+    return False
+
+
 def changing_ids(animations, updating: set[int]) -> set[int]:
     """The ids of the mobjects something may still change in this play: whatever an updater
     reaches (``updating``: a mobject's and its parts'), and the family of every animation
@@ -443,6 +485,13 @@ class QkvRenderer(CairoRenderer):
         self._settled: list[int] = []  # ids of a play's moving mobjects drawn into its background
         self._updating: set[int] | None = None  # ids an updater reaches, found once a play
         self._play_background = None  # the play's background before any of them
+        # id -> pixel box of the moving mobjects after the settled ones drawn into the
+        # background (:meth:`_hoist`); whether more may be, this play
+        self._hoisted: dict[int, tuple] = {}
+        self._may_hoist = True
+        self._boxes: dict[int, tuple | None] = {}  # pixel boxes of what will not change
+        self._still = -1  # how many drawn mobjects were changing on the last frame
+        self.hoists = self.restarts = 0  # (counted for the tests)
         Mobject.__deepcopy__ = mobject_deepcopy
         Mobject.get_family = mobject_get_family
 
@@ -470,7 +519,8 @@ class QkvRenderer(CairoRenderer):
         return self.skip_animations and not config.save_last_frame
 
     def save_static_frame_data(self, scene, static_mobjects):
-        self._settled, self._updating = [], None
+        self._settled, self._updating, self._hoisted, self._may_hoist = [], None, {}, HOIST
+        self._boxes, self._still = {}, -1
         if self._skipping():
             self.static_image = None
             return None
@@ -486,30 +536,108 @@ class QkvRenderer(CairoRenderer):
 
     def render(self, scene, time, moving_mobjects=None):
         """One frame of a play: the background, then what moves, drawn in Manim's order; but
-        the moving mobjects at the front of that order that will not change again in this
-        play (their part of a LaggedStart done) are drawn once into the background."""
+        what will not change again in this play is drawn once into the background: the
+        moving mobjects at the front of that order (their part of a LaggedStart done), and
+        any other that nothing drawn before it on a frame can cover (:meth:`_hoist`)."""
         if self._skipping() or moving_mobjects is None \
                 or moving_mobjects is not scene.moving_mobjects:
             return super().render(scene, time, moving_mobjects)
         order = self.camera.get_mobjects_to_display(moving_mobjects)  # what Manim draws
-        if self._settled and [id(m) for m in order[:len(self._settled)]] != self._settled:
-            self.static_image, self._settled = self._play_background, []  # order changed
+        ids = [id(m) for m in order]
+        if self._settled and ids[:len(self._settled)] != self._settled:
+            self._restart()  # the order changed
         if self._updating is None:  # once a play, after its animations began
             self._updating = updated_ids(scene)
-        k = new = len(self._settled)
         changing = changing_ids(scene.animations or (), self._updating)
-        while new < len(order) and id(order[new]) not in changing:
+        k = new = len(self._settled)
+        hoisted = self._hoisted
+        while new < len(order) and (ids[new] in hoisted or ids[new] not in changing):
             new += 1
+        fresh, drawn = self._hoist(order, ids, k, new, changing)
+        if fresh is None:  # something drawn each frame would now cover a hoisted one
+            self._restart(hoist=False)
+            self.restarts += 1
+            k = new = 0
+            while new < len(order) and ids[new] not in changing:
+                new += 1
+            fresh, drawn = order[:new], order[new:]
         if self.static_image is None:  # nothing before the first moving mobject
             self.camera.reset()
         else:
             self.camera.set_frame_to_background(self.static_image)
-        if new > k:
-            self.camera.capture_mobjects(order[k:new], include_submobjects=False)
+        if fresh:
+            self.camera.capture_mobjects(fresh, include_submobjects=False)
             self.static_image = self.camera.pixel_array.copy()
             self.camera.now_over(self.static_image)
-            self._settled += [id(m) for m in order[k:new]]
+        self._settled = ids[:new]
+        for i in self._settled[k:]:
+            hoisted.pop(i, None)
         self.camera._blank = []  # (shapes that draw nothing are no part of the box)
-        self.camera.capture_mobjects(order[new:], include_submobjects=False)
-        self.camera.drawn_over(order[new:])
+        self.camera.capture_mobjects(drawn, include_submobjects=False)
+        self.camera.drawn_over(drawn)
         self.add_frame(self.get_frame())
+
+    def _restart(self, hoist: bool = True) -> None:
+        """The play's background as it began: nothing settled, nothing hoisted (and, with
+        ``hoist`` False, nothing hoisted again in this play)."""
+        self.static_image, self._settled, self._hoisted = self._play_background, [], {}
+        self._may_hoist, self._still = self._may_hoist and hoist, -1
+
+    def _hoist(self, order, ids, k: int, new: int, changing: set[int]):
+        """What goes into the background on this frame, and what is drawn over it: the prefix
+        ``order[k:new]`` that will not change, less what is there already; then each
+        mobject after it that will not change either and that no mobject drawn on the
+        frames before it in the order can touch (their pixel boxes apart, so drawing it
+        first leaves every pixel as it was), nor any hoisted one after it. (None, None) if a
+        hoisted mobject is no longer clear of what is drawn before it: start again.
+
+        A 16-token stage's animated heat cells (z-index -1) come before everything at z-index
+        0 in Manim's order, so all of it (titles, labels, lines) moves with them; most of it
+        is nowhere near them."""
+        hoisted = self._hoisted
+        pos = {i: p for p, i in enumerate(ids)}
+        if any(i not in pos for i in hoisted):
+            return None, None
+        fresh = [m for m in order[k:new] if id(m) not in hoisted]
+        # a search when what changes is not what changed on the last frame (something ended)
+        still = sum(1 for i in ids[new:] if i in changing)
+        search = self._may_hoist and new < len(order) and still != self._still
+        self._still = still
+        if not search and not hoisted:
+            return fresh, order[new:]
+        known = self._boxes  # of what will not change in this play
+
+        def box_of(m, i):
+            if i in changing:
+                return self.camera.pixel_box(m)
+            box = known.get(i, False)
+            if box is False:
+                box = known[i] = self.camera.pixel_box(m)
+            return box
+
+        boxes = []  # of what is drawn before, in order: the prefix, then what is drawn each frame
+        for p in range(k, new):
+            if ids[p] in hoisted:
+                if _touches(hoisted[ids[p]], boxes):
+                    return None, None
+            else:
+                boxes.append(box_of(order[p], ids[p]))
+        drawn, lifted = [], []
+        after = sorted(((pos[i], b) for i, b in hoisted.items() if pos[i] >= new))
+        for p in range(new, len(order)):
+            m, i = order[p], ids[p]
+            if i in hoisted:
+                if _touches(hoisted[i], boxes):
+                    return None, None
+                continue
+            box = box_of(m, i)
+            if search and i not in changing and box is not None \
+                    and not _touches(box, boxes) \
+                    and not _touches(box, [b for q, b in after if q > p]):
+                hoisted[i] = box
+                lifted.append(m)
+                self.hoists += 1
+                continue
+            drawn.append(m)
+            boxes.append(box)
+        return fresh + lifted, drawn

@@ -136,6 +136,7 @@ def _tricky_frames(renderer_class, tmp_path, counts=None) -> tuple[list[np.ndarr
         LaggedStart,
         LineJointType,
         Polygon,
+        Rectangle,
         ReplacementTransform,
         Scene,
         Square,
@@ -185,6 +186,17 @@ def _tricky_frames(renderer_class, tmp_path, counts=None) -> tuple[list[np.ndarr
             wedge.joint_type = LineJointType.MITER
             self.play(wedge.animate.shift(RIGHT * 2.5), run_time=1)
             self.play(FadeOut(wedge), run_time=0.5)
+            # under everything (z-index -1), a square moves: all at z-index 0 moves with it in
+            # Manim's order; what it cannot reach goes into the background, what it comes to
+            # cover on the way (the second dot) comes out again, what it covers from the
+            # start (the bar) never goes in
+            low = Square(0.8, fill_opacity=1, color="#81b29a").set_z_index(-1).shift(LEFT * 4)
+            far = VGroup(*(Dot(UP * 3 + RIGHT * k, color="#f2cc8f") for k in range(3)))
+            met = Dot(LEFT * 1, radius=0.3, color="#ee6c4d")
+            bar = Rectangle(width=1.5, height=0.3, fill_opacity=0.8,
+                            color="#3d5a80").shift(LEFT * 4)
+            self.add(low, far, met, bar)
+            self.play(low.animate.shift(RIGHT * 4), run_time=1.5)
 
     with tempconfig({"media_dir": str(tmp_path), "pixel_width": 320, "pixel_height": 180,
                      "frame_rate": 15, "disable_caching": True, "write_to_movie": False,
@@ -209,7 +221,7 @@ def _tricky_frames(renderer_class, tmp_path, counts=None) -> tuple[list[np.ndarr
         Tricky(renderer=renderer).render()
     if counts is not None:
         counts += [renderer.camera.boxes_restored, renderer.camera.masks_painted,
-                   changes.boxes]
+                   changes.boxes, renderer.hoists, renderer.restarts]
     return frames, settled
 
 
@@ -238,6 +250,8 @@ def test_settled_parts_drawn_into_the_background_leave_every_frame_as_manim_draw
     assert counts[0] > 30  # frames whose array got back only the box drawn over it
     assert counts[1] > 30  # fading shapes painted through their kept coverage
     assert counts[2] > 30  # frames converted to YUV box by box (the same bytes: checked)
+    assert counts[3] >= 4 and counts[4] >= 1  # mobjects clear of what moves before them put
+    # into the background; and taken out again when what moves came to cover one
     for k, (a, b) in enumerate(zip(manims, ours)):
         assert np.array_equal(a, b), f"frame {k} differs"
     assert settled[0] >= 5  # the first LaggedStart's parts went into the background
