@@ -146,9 +146,10 @@ class FadeAwayAsOne(PictureFade):
         super().__init__(mobjects, shapes, **kwargs)
 
     def _setup_scene(self, scene) -> None:
-        gone = {id(m) for m in self.sources}
-        at = next((i for i, m in enumerate(scene.mobjects) if id(m) in gone), None)
-        scene.remove(*self.sources)  # (none of those before ``at``)
+        gone = {id(f) for m in self.sources for f in m.get_family()}
+        at = next((i for i, m in enumerate(scene.mobjects)
+                   if any(id(f) in gone for f in m.get_family())), None)
+        _take_out(scene, self.sources)  # (none of those before ``at``)
         _add_at(scene, [self.mobject], None if self.to_front else at)
 
 
@@ -160,13 +161,21 @@ class FadeInAsOne(PictureFade):
     fading_in = True
 
     def _setup_scene(self, scene) -> None:
-        scene.remove(*self.sources)
+        _take_out(scene, self.sources)
         scene.add(self.mobject)
 
     def clean_up_from_scene(self, scene) -> None:
         at = next((i for i, m in enumerate(scene.mobjects) if m is self.mobject), None)
         super().clean_up_from_scene(scene)  # (the pictures removed)
         _add_at(scene, self.sources, at)
+
+
+def _take_out(scene, mobjects: list) -> None:
+    """``mobjects`` and every part of them out of the scene, as ``scene.add`` takes them
+    out before adding them again (``scene.remove`` takes out only the mobjects named: a
+    stage's parts added one by one would stay)."""
+    for name in ("mobjects", "foreground_mobjects"):
+        scene.restructure_mobjects(mobjects, name, extract_families=True)
 
 
 def _add_at(scene, mobjects: list, at: int | None) -> None:
@@ -191,3 +200,15 @@ def fade_in_as_one(mobjects: Sequence[Mobject], **kwargs) -> Animation:
         return fade
     from manim import AnimationGroup
     return AnimationGroup(*(fade_in(m) for m in mobjects), **kwargs)
+
+
+def fade_out_as_one(mobjects: Sequence[Mobject], **kwargs) -> Animation:
+    """The fade-out of ``mobjects`` as pictures (:class:`FadeAwayAsOne`) if they can be,
+    else each by its colours (engine.fades)."""
+    from engine.fades import fade_out
+
+    fade = FadeAwayAsOne.of(mobjects, **kwargs)
+    if fade is not None:
+        return fade
+    from manim import AnimationGroup
+    return AnimationGroup(*(fade_out(m) for m in mobjects), **kwargs)

@@ -118,10 +118,9 @@ class QkvCamera(Camera):
         self.boxes_restored = 0  # frames that got back only a box of their background
         self._blank: list | None = None  # shapes that drew nothing, while noting them
         self.masks_painted = 0  # fills painted through a kept coverage mask
-        # drawing a picture's layer (engine/pictures.py): its paths are neither kept nor
-        # replayed (cairo keeps a path in device units, 1/256 of a pixel: a path copied under
-        # the layer's matrix and replayed under the frame's can land a step off)
-        self._in_layer = False
+        # while a picture's layer is drawn (engine/pictures.py): a context with the frame's
+        # matrix, where its paths are traced
+        self._in_layer: cairo.Context | None = None
         super().__init__(*args, **kwargs)
         self._paths: OrderedDict[bytes, cairo.Path] = OrderedDict()
         self._path_key: bytes | None = None  # the points of the path just set
@@ -312,12 +311,17 @@ class QkvCamera(Camera):
             surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, x1 - x0, y1 - y0)
             ctx = cairo.Context(surface)
             ctx.set_matrix(cairo.Matrix(sx, 0, 0, -sy, ox - x0, oy - y0))
-            blank, self._blank, self._in_layer = self._blank, None, True
+            # paths are traced under the frame's own matrix (on a pixel of scratch: cairo
+            # keeps a path in device units, so one traced under the layer's matrix and
+            # replayed on the frame could land 1/256 of a pixel off) and kept for the frame
+            scratch = cairo.Context(cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1))
+            scratch.set_matrix(cairo.Matrix(sx, 0, 0, -sy, ox, oy))
+            blank, self._blank, self._in_layer = self._blank, None, scratch
             try:
                 for shape in picture.shapes:
                     self.display_vectorized(shape, ctx)
             finally:
-                self._blank, self._in_layer = blank, False
+                self._blank, self._in_layer = blank, None
             surface.flush()
             layer = (surface, x0, y0)
         picture.layers[key] = layer
@@ -328,8 +332,16 @@ class QkvCamera(Camera):
         self._path_key = None
         if len(points) == 0 or not np.isfinite(points).all():
             return super().set_cairo_context_path(ctx, vmobject)
-        if self._in_layer:  # (cairo keeps a path in device units: kept for the frame's only)
-            self._trace(ctx, vmobject, points)
+        if self._in_layer:  # a picture's layer: the path as the frame's matrix makes it
+            key = points.tobytes()
+            path = self._paths.get(key)
+            if path is None:
+                self._trace(self._in_layer, vmobject, points)
+                path = self._paths[key] = self._in_layer.copy_path()
+                if len(self._paths) > PATHS_KEPT:
+                    self._paths.popitem(last=False)
+            ctx.new_path()
+            ctx.append_path(path)
             return self
         key = self._path_key = points.tobytes()
         path = self._paths.get(key)

@@ -101,7 +101,7 @@ class EmbeddingsScene(AttentionScene):
         entries = X.make_entries(t.X, source="X", heat=heat)
         lines = GridLines(X, th.grid)
         self.beat(*(ReplacementTransform(w, lab) for w, lab in zip(words, X.row_labels)),
-                  LaggedStart(*(fade_in(lab) for lab in X.col_labels), lag_ratio=0.1),
+                  LaggedStart(*(fade_in_as_one([lab]) for lab in X.col_labels), lag_ratio=0.1),
                   Create(lines), run_time=1.5,
                   caption=f"Each token becomes {d} numbers, what layer {t.model.layer} of the "
                           "model receives: learned, not named. Shown: the first 3 and the last "

@@ -23,7 +23,7 @@ from manim import (
 from attention.core import pick_example
 from attention.display import format_number
 from engine.fades import fade_in, fade_out
-from engine.pictures import fade_in_as_one
+from engine.pictures import fade_in_as_one, fade_out_as_one
 from scenes.base import AttentionScene
 from scenes.components import MatrixBlock, plain_text, shown
 from scenes.layout import (
@@ -99,8 +99,8 @@ class MixingScene(AttentionScene):
         equals = MathTex("=", color=th.muted, font_size=30).move_to(
             [(v_left + d_v * cw + p_left) / 2, top - n * ch / 2, 0])
 
-        self.beat(fade_in(w_col.row_labels), fade_in(heads[0]), fade_in(w_heat), fade_in(w_entries),
-                  fade_in(V), fade_in(heads[1]), fade_in(times), run_time=1.2,
+        self.beat(fade_in_as_one([w_col.row_labels, heads[0], w_heat, w_entries, V, heads[1],
+                                  times]), run_time=1.2,
                   caption=f"The weights of '{tok[i]}', beside every word's value.")
         j = int(np.argmax(w))
         box = SurroundingRectangle(VGroup(w_col.row_box(j), V.row_box(j)), color=th.accent,
@@ -150,9 +150,9 @@ class MixingScene(AttentionScene):
         o_head.next_to(out.cells_box, UP, buff=0.2)
         arrow = MathTex(r"\Rightarrow", color=th.muted, font_size=34).move_to(
             [left + d_in * cw + gap / 2, top - n * ch / 2, 0])
-        self.beat(fade_out(self.mixing_parts), run_time=0.6, wait=0)
-        self.beat(fade_in(X), fade_in(x_head), fade_in(o_head), fade_in(arrow),
-                  fade_in(out.brackets), fade_in(out.entries[i], shift=DOWN * 0.2), run_time=1.2,
+        self.beat(fade_out_as_one([self.mixing_parts]), run_time=0.6, wait=0)
+        self.beat(fade_in_as_one([X, x_head, o_head, arrow, out.brackets]),
+                  fade_in(out.entries[i], shift=DOWN * 0.2), run_time=1.2,
                   caption=f"The output of '{t.tokens[i]}' takes its row.")
         others = [r for r in range(n) if r != i]
         if others:

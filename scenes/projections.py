@@ -20,6 +20,7 @@ from manim import (
 
 from attention.core import pick_example
 from engine.fades import fade_in, fade_out
+from engine.pictures import fade_in_as_one
 from engine.text import Number
 from scenes.base import AttentionScene
 from scenes.components import MatrixBlock, font_for, plain_text, shortened, shown
@@ -167,12 +168,13 @@ class ProjectionsScene(AttentionScene):
             blocks.append(b)
             x0 += d_k * cw + gap
         self.beat(fade_out(self.projection_parts), run_time=0.6, wait=0)
-        self.beat(*(fade_in(VGroup(b.brackets, b.row_labels, h)) for b, h in zip(blocks, heads)),
+        self.beat(fade_in_as_one([VGroup(b.brackets, b.row_labels, h)
+                                  for b, h in zip(blocks, heads)]),
                   *(fade_in(b.entries[i], shift=DOWN * 0.3) for b in blocks), run_time=1.0,
                   caption=f"'{t.tokens[i]}' takes its row in Q, K and V.")
         others = [r for r in range(n) if r != i]
         if others:
-            self.beat(LaggedStart(*(fade_in(VGroup(*(b.entries[r] for b in blocks)))
+            self.beat(LaggedStart(*(fade_in_as_one([b.entries[r] for b in blocks])
                                     for r in others), lag_ratio=0.25),
                       run_time=min(2.5, 0.3 * len(others) + 0.8), wait=1.5,
                       caption="Every word does the same. Q, K and V keep these colours.")

@@ -26,7 +26,7 @@ from manim import (
 from attention.core import pick_example
 from attention.display import format_number
 from engine.fades import cross_fade, fade_in, fade_out
-from engine.pictures import fade_in_as_one
+from engine.pictures import fade_in_as_one, fade_out_as_one
 from engine.text import Number
 from scenes.base import AttentionScene
 from scenes.components import GridLines, MatrixBlock, font_for, plain_text
@@ -150,7 +150,7 @@ class SoftmaxScene(AttentionScene):
         lines = GridLines(strip, th.grid)
 
         hidden = [tok[j] for j in np.flatnonzero(masked)]
-        self.beat(fade_in(q_label), fade_in(strip.row_labels[0]), fade_in(strip.col_labels),
+        self.beat(fade_in_as_one([q_label, strip.row_labels[0], strip.col_labels]),
                   Create(lines), *([fade_in(hatch)] if masked.any() else []),
                   LaggedStart(*(fade_in(e) for e in entries[0]), lag_ratio=0.1),
                   run_time=1.2,
@@ -164,7 +164,7 @@ class SoftmaxScene(AttentionScene):
         self.beat(fade_in(sum_label[0]), TransformFromCopy(entries[1], total_exp), run_time=1.0,
                   caption=f"Add them up: {total_exp.text}.")
         j = int(np.argmax(t.weights[i]))
-        self.beat(fade_in(strip.row_labels[2]), fade_in(heat),
+        self.beat(fade_in_as_one([strip.row_labels[2], heat]),
                   LaggedStart(*(TransformFromCopy(a, b) for a, b in zip(entries[1], entries[2])),
                               lag_ratio=0.1), run_time=1.5, wait=1.5,
                   caption=f"Divide by the sum. '{tok[i]}' gives '{tok[j]}' the most: "
@@ -190,11 +190,11 @@ class SoftmaxScene(AttentionScene):
         sigma = MathTex(r"\Sigma", color=th.accent, font_size=32)
         sigma.next_to(sums.cells_box, UP, buff=0.15)
         lines = GridLines(grid, th.grid)
-        self.beat(fade_out(VGroup(*strip[:3], strip[4:])), run_time=0.6, wait=0)
+        self.beat(fade_out_as_one([*strip[:3], strip[4:]]), run_time=0.6, wait=0)
         others = [r for r in range(n) if r != i]
-        self.beat(fade_in(grid.row_labels), fade_in(grid.col_labels), Create(lines),
-                  *([fade_in(hatch)] if t.mask.any() else []),
-                  *([fade_in_as_one([grid.entries[r] for r in others])] if others else []),
+        self.beat(fade_in_as_one([grid.row_labels, grid.col_labels,
+                                  *([hatch] if t.mask.any() else []),
+                                  *(grid.entries[r] for r in others)]), Create(lines),
                   ReplacementTransform(strip[3][2], weights[i]), fade_in(heat[i]),
                   fade_out(strip[3][:2]), run_time=1.5,
                   caption=f"Back to the grid: the row of '{t.tokens[i]}' is done.")

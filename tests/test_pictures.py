@@ -239,3 +239,29 @@ def test_grids_cross_faded_as_pictures_look_as_faded_number_by_number():
     assert not any(o in on for row in old for o in row)
     assert all(isinstance(fade_in_as_one([row]), FadeInAsOne) for row in new)
     assert not isinstance(fade_in_as_one([Text("x").add_updater(lambda m: m)]), FadeInAsOne)
+
+
+def test_a_group_whose_parts_were_added_one_by_one_fades_out_whole():
+    """As Manim's FadeOut of a group: its parts, added to the scene each on its own, all
+    leave (the scene's own remove takes only what is named), and nothing else does."""
+    from manim import Circle, Scene, Square, VGroup
+
+    from engine.pictures import fade_in_as_one, fade_out_as_one
+
+    a, b, other = Square(), Circle(), Square().shift([3, 0, 0])
+    group = VGroup(a, b)
+    scene = Scene()
+    scene.add(a, other, b)
+    fade = fade_out_as_one([group])
+    fade._setup_scene(scene)
+    fade.begin()
+    fade.finish()
+    fade.clean_up_from_scene(scene)
+    assert scene.mobjects == [other]
+    fade = fade_in_as_one([group])
+    scene.add(a)  # a part already on screen: taken out, then back with its group
+    fade._setup_scene(scene)
+    fade.begin()
+    fade.finish()
+    fade.clean_up_from_scene(scene)
+    assert scene.mobjects == [other, group]
