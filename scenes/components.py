@@ -246,6 +246,7 @@ class MatrixBlock(VGroup):
         digits = self.digits if digits is None else digits
         tag = source if callable(source) else (lambda i, j: f"{source}[{i},{j}]")
         values = np.asarray(values, dtype=float)
+        top_left = self.cells_box.get_corner(UP + LEFT)  # (as cell_center finds it)
         rows = VGroup()
         for i, oi in enumerate(self.row_index):
             group = VGroup()
@@ -270,9 +271,10 @@ class MatrixBlock(VGroup):
                     font_size=self.font_size,
                     color=ink,
                 )
-                fit_width(num, self.cell_w * 0.9)
+                num.place(top_left + [(j + 0.5) * self.cell_w, -(i + 0.5) * self.cell_h, 0],
+                          self.cell_w * 0.9)  # (fit_width, then move_to its cell's centre)
                 num.qkv_cell = Cell((self, i, j))  # which cell of which block it sits in
-                group.add(num.move_to(self.cell_center(i, j)))
+                group.add(num)
             rows.add(group)
         return rows
 
