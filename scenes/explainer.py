@@ -15,6 +15,7 @@ from manim import DOWN, LEFT, UP, LaggedStart, MathTex, VGroup, Write
 from attention.core import pick_example
 from attention.display import format_number
 from engine.fades import fade_in
+from engine.pictures import fade_in_as_one
 from engine.text import Number
 from scenes.components import fit_width, plain_text, rich_line, wrapped_words
 from scenes.embeddings import EmbeddingsScene, strongest
@@ -115,7 +116,8 @@ class ExplainerScene(EmbeddingsScene, PositionsScene, ProjectionsScene, RopeScen
         self.beat(fade_in(title, shift=DOWN * 0.2), run_time=0.8, wait=0.2,
                   caption="How does a sentence look at itself? Self-attention in "
                           f"{len(explainer_stages(t))} steps.")
-        self.beat(LaggedStart(*(fade_in(w) for w in sentence), lag_ratio=0.1), run_time=1.0,
+        self.beat(LaggedStart(*(fade_in_as_one([w]) for w in sentence), lag_ratio=0.1),
+                  run_time=1.0,
                   wait=0.4, caption=f"Our sentence: {' '.join(words)}")
         self.beat(Write(formula), *(fade_in(p) for p in parts[3:]), run_time=1.5, wait=1.5,
                   caption="By the end, every symbol here will mean something you saw.")

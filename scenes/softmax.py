@@ -195,8 +195,8 @@ class SoftmaxScene(AttentionScene):
         self.beat(fade_in_as_one([grid.row_labels, grid.col_labels,
                                   *([hatch] if t.mask.any() else []),
                                   *(grid.entries[r] for r in others)]), Create(lines),
-                  ReplacementTransform(strip[3][2], weights[i]), fade_in(heat[i]),
-                  fade_out(strip[3][:2]), run_time=1.5,
+                  ReplacementTransform(strip[3][2], weights[i]), fade_in_as_one([heat[i]]),
+                  fade_out_as_one([strip[3][:2]]), run_time=1.5,
                   caption=f"Back to the grid: the row of '{t.tokens[i]}' is done.")
         self.add(*heat[i], lines, *grid.row_labels, weights[i])  # keep the numbers on top
         if others:
