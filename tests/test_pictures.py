@@ -109,17 +109,21 @@ def _blend_errors(frames, drawn, empty):
             for f, a in zip(frames, 1 - np.arange(n) / n)]
 
 
-@pytest.mark.parametrize("size", [(320, 180), (1920, 1080)])
-def test_a_picture_fades_as_its_drawn_shapes_mixed_with_what_is_under_them(size):
+@pytest.mark.parametrize("boxes", [False, True])
+def test_a_picture_fades_as_its_drawn_shapes_mixed_with_what_is_under_them(boxes, monkeypatch):
     """Each frame of the fade is the shapes as drawn, mixed with the frame without them by
-    the opacity (what fading a picture means), to a level of rounding; at 1080p the frames
-    get back only the picture's box (engine/renderer.py): nothing stale outside it. Manim's
-    FadeOut of the same shapes (each faded alone: the cell shows through the number) is not
-    such a mix: the check tells them apart."""
+    the opacity (what fading a picture means), to a level of rounding; with ``boxes`` the
+    frames get back only the picture's box (engine/renderer.py, as from 1080p up): nothing
+    stale outside it. Manim's FadeOut of the same shapes (each faded alone: the cell shows
+    through the number) is not such a mix: the check tells them apart."""
     from manim import FadeOut
 
+    import engine.renderer
     from engine.pictures import FadeAwayAsOne
 
+    if boxes:
+        monkeypatch.setattr(engine.renderer, "BOX_FROM", 0)
+    size = (320, 180)
     drawn, fading, empty = _scene_frames(lambda m: FadeAwayAsOne.of(m), size)
     assert len(fading) == 10 and np.abs(drawn - empty).max() > 200
     assert not any(_blend_errors(fading, drawn, empty))
