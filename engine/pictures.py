@@ -40,6 +40,8 @@ def pictured(mobjects: Sequence[Mobject]) -> list[VMobject] | None:
         return None
     if any(m.updaters for m in extract_mobject_family_members(list(mobjects))):
         return None  # (a picture would not follow them)
+    if not all(np.isfinite(m.points).all() for m in shapes):
+        return None  # (Manim draws nothing of such a shape; a box cannot hold it)
     return shapes
 
 
@@ -63,6 +65,11 @@ class Picture(AbstractImageMobject):
         pad = widest * LINE_WIDTH_MULTIPLE * 5 \
             + EDGE_PIXELS * config.frame_width / config.pixel_width
         (x0, y0), (x1, y1) = xyz[:, :2].min(axis=0) - pad, xyz[:, :2].max(axis=0) + pad
+        # on whole pixels of a frame centred at the origin: its image (get_pixel_array) then
+        # lies pixel on pixel where Manim's camera puts it
+        per = config.pixel_width / config.frame_width
+        x0, y0 = np.floor(x0 * per) / per, np.floor(y0 * per) / per
+        x1, y1 = np.ceil(x1 * per) / per, np.ceil(y1 * per) / per
         self.points = np.array([[x0, y1, 0], [x1, y1, 0], [x0, y0, 0], [x1, y0, 0]])
         return self
 
@@ -77,6 +84,8 @@ class Picture(AbstractImageMobject):
         camera = Camera(pixel_width=w, pixel_height=h, frame_width=w / scale,
                            frame_height=h / scale, frame_center=[(x0 + x1) / 2, (y0 + y1) / 2, 0],
                            background_opacity=0)
+        camera.background[:] = 0  # (transparent black: the config's colour at opacity 0 is
+        camera.reset()            # no valid premultiplied pixel, and would tint the edges)
         camera.capture_mobjects(self.shapes, include_submobjects=False)
         rgba = camera.pixel_array.astype(np.float64)  # premultiplied by cairo
         alpha = rgba[:, :, 3:]
@@ -100,7 +109,8 @@ class PictureFade(Animation):
     in the scene for them while it plays: one picture per z-index of the shapes, each at
     that z-index (shapes under the grid lines stay under them), or one of all (``whole``:
     when they are everything on screen, the calmest fade: nothing shows through anything).
-    Make one with :meth:`of`, which says whether they can be pictures."""
+    Make one with :meth:`of`, which says whether they can be pictures. Nothing else may
+    change them while it plays (a picture shows them as they were when first drawn)."""
 
     fading_in = False
 
@@ -173,8 +183,13 @@ class FadeInAsOne(PictureFade):
 def _take_out(scene, mobjects: list) -> None:
     """``mobjects`` and every part of them out of the scene, as ``scene.add`` takes them
     out before adding them again (``scene.remove`` takes out only the mobjects named: a
-    stage's parts added one by one would stay)."""
-    for name in ("mobjects", "foreground_mobjects"):
+    stage's parts added one by one would stay); and out of what the play draws each frame,
+    when this happens mid-play (a Succession's later part). (Not supported: a picture fade
+    that begins mid-play of mobjects still at the play's start: they are in its background.)"""
+    names = ["mobjects", "foreground_mobjects"]
+    if getattr(scene, "moving_mobjects", None):
+        names.append("moving_mobjects")
+    for name in names:
         scene.restructure_mobjects(mobjects, name, extract_families=True)
 
 
@@ -199,6 +214,7 @@ def fade_in_as_one(mobjects: Sequence[Mobject], **kwargs) -> Animation:
     if fade is not None:
         return fade
     from manim import AnimationGroup
+    kwargs.pop("whole", None)
     return AnimationGroup(*(fade_in(m) for m in mobjects), **kwargs)
 
 
@@ -211,4 +227,7 @@ def fade_out_as_one(mobjects: Sequence[Mobject], **kwargs) -> Animation:
     if fade is not None:
         return fade
     from manim import AnimationGroup
-    return AnimationGroup(*(fade_out(m) for m in mobjects), **kwargs)
+    to_front = kwargs.pop("to_front", False)
+    kwargs.pop("whole", None)
+    return AnimationGroup(*(fade_out(m, **({"introducer": True} if to_front else {}))
+                            for m in mobjects), **kwargs)

@@ -51,6 +51,7 @@ from manim.animation.composition import AnimationGroup
 from manim.camera.camera import Camera
 from manim.mobject.mobject import Mobject
 from manim.mobject.types.image_mobject import AbstractImageMobject
+from manim.mobject.types.point_cloud_mobject import PMobject
 from manim.mobject.types.vectorized_mobject import VMobject
 from manim.renderer.cairo_renderer import CairoRenderer
 
@@ -226,10 +227,10 @@ class QkvCamera(Camera):
             widest = max(mob.get_stroke_width(), mob.get_stroke_width(background=True))
         elif isinstance(mob, AbstractImageMobject):
             points, widest = mob.points, 0.0
-        elif mob.has_points():
-            return None
+        elif isinstance(mob, PMobject):
+            return None  # (drawn as points: no box worked out here)
         else:
-            return EMPTY
+            return EMPTY  # (a plain Mobject: the camera draws nothing of it)
         x, y = points[:, 0], points[:, 1]
         xl, xh, yl, yh = x.min(), x.max(), y.min(), y.max()
         if not np.isfinite((xl, xh, yl, yh)).all():
@@ -247,14 +248,20 @@ class QkvCamera(Camera):
         if not FRAMES.made(pixel_array):
             return super().get_cairo_context(pixel_array)
         pw, ph = self.pixel_width, self.pixel_height
-        fw, fh, fc = self.frame_width, self.frame_height, self.frame_center
         surface = cairo.ImageSurface.create_for_data(pixel_array.data, cairo.FORMAT_ARGB32,
                                                      pw, ph)
         ctx = cairo.Context(surface)
         ctx.scale(pw, ph)
-        ctx.set_matrix(cairo.Matrix(pw / fw, 0, 0, -(ph / fh), pw / 2 - fc[0] * pw / fw,
-                                    ph / 2 + fc[1] * ph / fh))
+        ctx.set_matrix(self.frame_matrix())
         return ctx
+
+    def frame_matrix(self) -> cairo.Matrix:
+        """The matrix Manim's ``get_cairo_context`` sets, computed as it computes it (a path
+        kept under one matrix is replayed under another only if they are equal to the bit)."""
+        pw, ph = self.pixel_width, self.pixel_height
+        fw, fh, fc = self.frame_width, self.frame_height, self.frame_center
+        return cairo.Matrix((pw / fw), 0, 0, -(ph / fh), (pw / 2) - fc[0] * (pw / fw),
+                            (ph / 2) + fc[1] * (ph / fh))
 
     def display_vectorized(self, vmobject, ctx):
         """Manim's, but a shape with nothing to show (fill, stroke and background stroke all
@@ -274,6 +281,7 @@ class QkvCamera(Camera):
         if not isinstance(image_mobject, Picture):
             return super().display_image_mobject(image_mobject, pixel_array)
         if image_mobject.opacity <= 0:
+            image_mobject.layers.clear()  # (faded out: drawn again if it comes back)
             return
         surface, x, y = self.picture_layer(image_mobject)
         if surface is None:
@@ -315,7 +323,7 @@ class QkvCamera(Camera):
             # keeps a path in device units, so one traced under the layer's matrix and
             # replayed on the frame could land 1/256 of a pixel off) and kept for the frame
             scratch = cairo.Context(cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1))
-            scratch.set_matrix(cairo.Matrix(sx, 0, 0, -sy, ox, oy))
+            scratch.set_matrix(self.frame_matrix())
             blank, self._blank, self._in_layer = self._blank, None, scratch
             try:
                 for shape in picture.shapes:
@@ -461,29 +469,56 @@ def changing_ids(animations, updating: set[int]) -> set[int]:
     """The ids of the mobjects something may still change in this play: whatever an updater
     reaches (``updating``: a mobject's and its parts'), and the family of every animation
     still to run or running. A part of an AnimationGroup (a LaggedStart) that the group
-    marks finished is never interpolated or updated again; any other animation may change
-    its mobject's whole family until the play ends."""
+    marks finished is never interpolated or updated again, if the group's time only goes
+    forward (its rate function, and every enclosing group's, never decreases: a
+    ``there_and_back`` group runs its finished parts again); any other animation may change
+    its mobject's whole family until the play ends. (Not known here: an updater or
+    animation that changes a mobject other than its own.)"""
     changing = set(updating)
 
-    def hold(anim) -> None:
-        finished = getattr(anim, "anims_finished", None)
-        if isinstance(anim, AnimationGroup) and finished is not None \
-                and len(finished) == len(anim.animations):
+    def hold(anim, forward: bool) -> None:
+        forward = forward and only_forward(anim.rate_func)
+        if isinstance(anim, AnimationGroup):  # (its mobject leaves out its introducers' own)
+            finished = getattr(anim, "anims_finished", None)
+            if not forward or finished is None or len(finished) != len(anim.animations):
+                finished = [False] * len(anim.animations)
             for part, done in zip(anim.animations, finished):
                 if not done:
-                    hold(part)
+                    hold(part, forward)
         else:
             changing.update(map(id, anim.mobject.get_family()))
 
     for anim in animations:
-        hold(anim)
+        hold(anim, True)
     return changing
 
 
-def updated_ids(scene) -> set[int]:
-    """The ids of every mobject on screen an updater may change (its own, or a parent's)."""
-    return {id(f) for m in scene.get_mobject_family_members() if m.updaters
-            for f in m.get_family()}
+_FORWARD: dict = {}
+
+
+def only_forward(rate_func) -> bool:
+    """Whether ``rate_func`` never decreases on [0, 1] (sampled at 1,001 points; kept)."""
+    known = _FORWARD.get(rate_func)
+    if known is None:
+        try:
+            values = np.array([rate_func(t) for t in np.linspace(0, 1, 1001)], dtype=float)
+            known = bool(np.all(np.diff(values) >= 0))
+        except Exception:  # noqa: BLE001 (a rate function of its own kind: assume the worst)
+            known = False
+        if len(_FORWARD) < 1000:
+            _FORWARD[rate_func] = known
+    return known
+
+
+def updaters_on(scene) -> list:
+    """The mobjects on screen with an updater (each may change itself and all its parts)."""
+    return [m for m in scene.get_mobject_family_members() if m.updaters]
+
+
+def updated_ids(roots) -> set[int]:
+    """The ids of every part of ``roots`` (:func:`updaters_on`) as they are now: an updater
+    may give its mobject new parts on any frame (``always_redraw``, ``become``)."""
+    return {id(f) for m in roots for f in m.get_family()}
 
 
 class QkvRenderer(CairoRenderer):
@@ -495,13 +530,15 @@ class QkvRenderer(CairoRenderer):
         kwargs.setdefault("camera_class", QkvCamera)
         super().__init__(**kwargs)
         self._settled: list[int] = []  # ids of a play's moving mobjects drawn into its background
-        self._updating: set[int] | None = None  # ids an updater reaches, found once a play
+        self._updating: list | None = None  # the mobjects with an updater, found once a play
+        self._order: list[int] = []  # the ids Manim drew on the last frame, in its order
         self._play_background = None  # the play's background before any of them
         # id -> pixel box of the moving mobjects after the settled ones drawn into the
         # background (:meth:`_hoist`); whether more may be, this play
         self._hoisted: dict[int, tuple] = {}
         self._may_hoist = True
         self._boxes: dict[int, tuple | None] = {}  # pixel boxes of what will not change
+        self._kept: list = []  # what the ids in _hoisted and _boxes are of (kept alive)
         self._still = -1  # how many drawn mobjects were changing on the last frame
         self.hoists = self.restarts = 0  # (counted for the tests)
         Mobject.__deepcopy__ = mobject_deepcopy
@@ -532,7 +569,8 @@ class QkvRenderer(CairoRenderer):
 
     def save_static_frame_data(self, scene, static_mobjects):
         self._settled, self._updating, self._hoisted, self._may_hoist = [], None, {}, HOIST
-        self._boxes, self._still = {}, -1
+        self._order = []
+        self._boxes, self._still, self._kept = {}, -1, []
         if self._skipping():
             self.static_image = None
             return None
@@ -556,11 +594,13 @@ class QkvRenderer(CairoRenderer):
             return super().render(scene, time, moving_mobjects)
         order = self.camera.get_mobjects_to_display(moving_mobjects)  # what Manim draws
         ids = [id(m) for m in order]
-        if self._settled and ids[:len(self._settled)] != self._settled:
-            self._restart()  # the order changed
+        if (self._settled and ids[:len(self._settled)] != self._settled) \
+                or (self._hoisted and ids != self._order):
+            self._restart()  # the order changed (something added mid-play, a z-index)
+        self._order = ids
         if self._updating is None:  # once a play, after its animations began
-            self._updating = updated_ids(scene)
-        changing = changing_ids(scene.animations or (), self._updating)
+            self._updating = updaters_on(scene)
+        changing = changing_ids(scene.animations or (), updated_ids(self._updating))
         k = new = len(self._settled)
         hoisted = self._hoisted
         while new < len(order) and (ids[new] in hoisted or ids[new] not in changing):
@@ -594,6 +634,7 @@ class QkvRenderer(CairoRenderer):
         ``hoist`` False, nothing hoisted again in this play)."""
         self.static_image, self._settled, self._hoisted = self._play_background, [], {}
         self._may_hoist, self._still = self._may_hoist and hoist, -1
+        self._kept = []
 
     def _hoist(self, order, ids, k: int, new: int, changing: set[int]):
         """What goes into the background on this frame, and what is drawn over it: the prefix
@@ -625,6 +666,7 @@ class QkvRenderer(CairoRenderer):
             box = known.get(i, False)
             if box is False:
                 box = known[i] = self.camera.pixel_box(m)
+                self._kept.append(m)
             return box
 
         boxes = []  # of what is drawn before, in order: the prefix, then what is drawn each frame
@@ -647,6 +689,7 @@ class QkvRenderer(CairoRenderer):
                     and not _touches(box, boxes) \
                     and not _touches(box, [b for q, b in after if q > p]):
                 hoisted[i] = box
+                self._kept.append(m)  # (alive while its id is a key)
                 lifted.append(m)
                 self.hoists += 1
                 continue

@@ -46,7 +46,7 @@ def _glyph(ch: str, font: str) -> tuple[list[np.ndarray], float]:
     return _GLYPHS[key]
 
 
-NUMBERS_KEPT = 20_000  # numbers' outlines kept, by text, font and size
+NUMBERS_KEPT = 5_000  # numbers' outlines kept, by text, font and size (~8 KB each)
 _NUMBERS: dict[tuple, tuple[np.ndarray, float]] = {}
 
 

@@ -119,6 +119,58 @@ def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
         assert np.array_equal(x, y), f"frame {k} differs"
 
 
+def test_hoisting_leaves_every_frame_of_the_explainer_as_it_was(tmp_path, monkeypatch):
+    """engine/renderer.py's hoisting (still mobjects clear of what moves before them drawn
+    into the play's background) on the explainer as it renders, pictures and all: every
+    decoded frame the same as with hoisting off, for a --jobs part (two stages), and
+    something was hoisted."""
+    import engine.renderer
+
+    made = []
+    init = engine.renderer.QkvRenderer.__init__
+    monkeypatch.setattr(engine.renderer.QkvRenderer, "__init__",
+                        lambda self, **k: made.append(self) or init(self, **k))
+    t = compute("The cat sat on the mat", causal=True)
+    options = RenderOptions(scene="explainer", quality="low", fps=3, silent=True,
+                            part=("softmax", "mixing"))
+    ours = render_scene(t, replace(options, out=tmp_path / "on"))[0]
+    monkeypatch.setattr(engine.renderer, "HOIST", False)
+    plain = render_scene(t, replace(options, out=tmp_path / "off"))[0]
+    assert made[0].hoists > 20 and made[1].hoists == 0
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+    a, b = frames(ours), frames(plain)
+    assert len(a) == len(b) > 60
+    for k, (x, y) in enumerate(zip(a, b)):
+        assert np.array_equal(x, y), f"frame {k} differs"
+
+
+def test_what_may_still_change_follows_updaters_and_groups_that_turn_back():
+    """changing_ids: the parts an updater has now (its family may grow), and a finished part
+    of a group whose time goes back (there_and_back) still counts as changing; of a group
+    whose time only goes forward, it does not."""
+    from manim import FadeIn, LaggedStart, Square, VGroup, there_and_back
+
+    from engine.renderer import changing_ids, updated_ids
+
+    grows = VGroup(Square())
+    grows.add_updater(lambda m: m.add(Square()))
+    before = updated_ids([grows])
+    grows.update(0)
+    assert len(updated_ids([grows])) == len(before) + 1
+    parts = [Square() for _ in range(3)]
+    for rate, held in ((None, 2), (there_and_back, 3)):
+        group = LaggedStart(*(FadeIn(p) for p in parts), lag_ratio=1,
+                            **({"rate_func": rate} if rate else {}))
+        group.begin()
+        group.interpolate(0.5 if rate is None else 0.2)
+        group.anims_finished[:] = [True, False, False]
+        assert sum(id(p) in changing_ids([group], set()) for p in parts) == held
+
+
 def _tricky_frames(renderer_class, tmp_path, counts=None) -> tuple[list[np.ndarray], list[int]]:
     """Every frame a scene made to catch a background drawn too early writes, and for each
     play how many moving mobjects qkv's renderer had drawn into the background at its end."""

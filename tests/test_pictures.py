@@ -33,10 +33,11 @@ def _frames(build, size=(320, 180), fps=10):
         renderer.add_frame = add_frame
         scene = Built(renderer=renderer)
         scene.render()
+    scene.restored = renderer.camera.boxes_restored
     return frames, scene
 
 
-def _scene_frames(fade, size=(320, 180), fps=10):
+def _scene_frames(fade, size=(320, 180), fps=10, counts: list | None = None):
     """The frames of a scene that shows a few shapes over a static circle, then fades them
     (``fade(shapes)``: the animation) in one second with a linear rate: the frame just
     before (the shapes drawn), the fade's, and the one after (the circle alone)."""
@@ -89,6 +90,8 @@ def _scene_frames(fade, size=(320, 180), fps=10):
 
         renderer.add_frame = add_frame
         Shapes(renderer=renderer).render()
+    if counts is not None:
+        counts.append(renderer.camera.boxes_restored)
     return frames[0], frames[1:-1], frames[-1]
 
 
@@ -123,9 +126,10 @@ def test_a_picture_fades_as_its_drawn_shapes_mixed_with_what_is_under_them(boxes
 
     if boxes:
         monkeypatch.setattr(engine.renderer, "BOX_FROM", 0)
-    size = (320, 180)
-    drawn, fading, empty = _scene_frames(lambda m: FadeAwayAsOne.of(m), size)
+    size, counts = (320, 180), []
+    drawn, fading, empty = _scene_frames(lambda m: FadeAwayAsOne.of(m), size, counts=counts)
     assert len(fading) == 10 and np.abs(drawn - empty).max() > 200
+    assert (counts[0] >= 8) == boxes  # frames that got back only the picture's box
     assert not any(_blend_errors(fading, drawn, empty))
     drawn, fading, empty = _scene_frames(lambda m: FadeOut(*m), size)
     assert sum(_blend_errors(fading, drawn, empty)) >= 8
@@ -133,7 +137,8 @@ def test_a_picture_fades_as_its_drawn_shapes_mixed_with_what_is_under_them(boxes
 
 def test_manims_camera_draws_a_picture_as_its_image():
     """A camera that does not know pictures (Manim's) draws one as the image it gives
-    (straight alpha, at its opacity), where its shapes are."""
+    (straight alpha, at its opacity), where its shapes are, to a level or two of rounding
+    (no fringe of the background colour at the edges)."""
     from manim import LEFT, Camera, Square, Text, VGroup, tempconfig
 
     from engine.pictures import Picture, pictured
@@ -149,7 +154,7 @@ def test_manims_camera_draws_a_picture_as_its_image():
             manims.capture_mobjects([picture])
             a = ours.pixel_array[:, :, :3].astype(int)
             b = manims.pixel_array[:, :, :3].astype(int)
-            assert np.abs(a - b).mean() < 0.5 and np.percentile(np.abs(a - b), 99.9) <= 12
+            assert np.abs(a - b).max() <= 3  # (its box on whole pixels: no resampling)
             assert np.abs(a - ours.background[:, :, :3]).max() > 100 * opacity
 
 
@@ -170,8 +175,8 @@ def test_only_shapes_become_a_picture():
 
 
 def test_a_stage_ends_with_one_picture_in_the_place_of_its_mobjects(monkeypatch):
-    """The explainer's closing fade: everything on screen goes, the picture stands alone
-    while it fades, and afterwards the screen is empty, the shapes as they were."""
+    """The explainer's closing fade: everything on screen goes, the pictures stand alone
+    while they fade, and afterwards the screen is empty."""
     from manim import Square, Text, VGroup
 
     from attention import compute
@@ -181,7 +186,6 @@ def test_a_stage_ends_with_one_picture_in_the_place_of_its_mobjects(monkeypatch)
     scene = ExplainerScene(trace=compute("Cats chase mice"))
     shapes = [Square(fill_opacity=1), VGroup(Text("a"), Square().shift([2, 0, 0]))]
     scene.add(*shapes)
-    colours = [m.fill_rgbas.copy() for m in shapes[1].get_family() if m.has_points()]
     seen = []
     monkeypatch.setattr(type(scene), "update_to_time",
                         lambda self, t: seen.append(list(self.mobjects)))
@@ -189,8 +193,6 @@ def test_a_stage_ends_with_one_picture_in_the_place_of_its_mobjects(monkeypatch)
     assert seen and all(len(m) == 1 and all(isinstance(p, Picture) for p in m[0].submobjects)
                         for m in seen)
     assert scene.mobjects == []
-    assert all(np.array_equal(m.fill_rgbas, c) for m, c in
-               zip([m for m in shapes[1].get_family() if m.has_points()], colours))
 
 
 def test_grids_cross_faded_as_pictures_look_as_faded_number_by_number():
@@ -240,6 +242,8 @@ def test_grids_cross_faded_as_pictures_look_as_faded_number_by_number():
     old, new, heat = scene.kept
     on = scene.get_mobject_family_members()
     assert all(n in on for row in new for n in row) and all(h in on for row in heat for h in row)
+    tops = [m for m in scene.mobjects if m in (*new, *heat)]  # each where its picture stood
+    assert tops == [x for r in range(3) for x in (heat[r], new[r])]
     assert not any(o in on for row in old for o in row)
     assert all(isinstance(fade_in_as_one([row]), FadeInAsOne) for row in new)
     assert not isinstance(fade_in_as_one([Text("x").add_updater(lambda m: m)]), FadeInAsOne)
