@@ -22,8 +22,11 @@ frame shows what Manim's own renderer would draw (tests/test_engine.py compares 
    mobjects once and every moving one on every frame; in a LaggedStart every part counts as
    moving to the end. The moving mobjects at the front of Manim's drawing order that nothing
    will change again in the play (finished parts, no updater) are drawn once into the
-   background, in that order (:meth:`QkvRenderer.render`). A shape at opacity 0 everywhere
-   is not drawn (cairo would change no pixel).
+   background, in that order (:meth:`QkvRenderer.render`); so is any other moving mobject
+   that will not change again and whose pixel box meets nothing drawn before it on a frame
+   (:meth:`QkvRenderer._hoist`: an animated heat cell at z-index -1 puts every title, label
+   and line at z-index 0 after it in Manim's order). A shape at opacity 0 everywhere is not
+   drawn (cairo would change no pixel).
 
 5. **A frame gets back only what was drawn over it.** An array of the frame pool that held
    this play's background before gets back the box its moving mobjects were drawn in (their
@@ -32,8 +35,11 @@ frame shows what Manim's own renderer would draw (tests/test_engine.py compares 
 6. **A fading shape is rasterised once.** A translucent fill of a shape already filled at the
    same place is painted through the coverage mask cairo computed for it
    (:meth:`QkvCamera.apply_fill`): the same pixels, to the bit.
+7. **A picture is painted** (engine/pictures.py): its shapes drawn once into a layer of its
+   box, their paths traced under the frame's own matrix and kept for the frame
+   (:meth:`QkvCamera.picture_layer`), then one paint a frame at its opacity.
 
-Manim is pinned below 0.22; this overrides three methods of its ``CairoRenderer``, seven of
+Manim is pinned below 0.22; this overrides three methods of its ``CairoRenderer``, eight of
 its ``Camera``, and ``Mobject.__deepcopy__`` and ``Mobject.get_family``.
 """
 
