@@ -87,6 +87,12 @@ def test_a_text_parsed_once_is_read_back_as_it_was_made(tmp_path, monkeypatch):
         assert len(made) == 2  # the file was replaced with a whole one
 
 
+def _decoded(path) -> list[np.ndarray]:
+    """Every frame of a video, decoded (RGB)."""
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
 def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
     """engine/renderer.py (cairo paths kept and replayed, cheaper copies and families) against
     Manim's own renderer: every decoded frame the same, pixel for pixel, for a --jobs part
@@ -108,12 +114,7 @@ def test_qkv_renderer_draws_what_manims_draws(tmp_path, monkeypatch):
     monkeypatch.setattr(engine.renderer, "QkvRenderer",
                         lambda: CairoRenderer(file_writer_class=QkvFileWriter))
     manims = render_scene(t, replace(options, out=tmp_path / "manim"))[0]
-
-    def frames(path):
-        with av.open(str(path)) as c:
-            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-
-    a, b = frames(manims), frames(ours)
+    a, b = _decoded(manims), _decoded(ours)
     assert len(a) == len(b) > 30
     for k, (x, y) in enumerate(zip(a, b)):
         assert np.array_equal(x, y), f"frame {k} differs"
@@ -137,12 +138,7 @@ def test_hoisting_leaves_every_frame_of_the_explainer_as_it_was(tmp_path, monkey
     monkeypatch.setattr(engine.renderer, "HOIST", False)
     plain = render_scene(t, replace(options, out=tmp_path / "off"))[0]
     assert made[0].hoists > 20 and made[1].hoists == 0
-
-    def frames(path):
-        with av.open(str(path)) as c:
-            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-
-    a, b = frames(ours), frames(plain)
+    a, b = _decoded(ours), _decoded(plain)
     assert len(a) == len(b) > 60
     for k, (x, y) in enumerate(zip(a, b)):
         assert np.array_equal(x, y), f"frame {k} differs"

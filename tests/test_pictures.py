@@ -41,57 +41,26 @@ def _scene_frames(fade, size=(320, 180), fps=10, counts: list | None = None):
     """The frames of a scene that shows a few shapes over a static circle, then fades them
     (``fade(shapes)``: the animation) in one second with a linear rate: the frame just
     before (the shapes drawn), the fade's, and the one after (the circle alone)."""
-    from manim import (
-        DOWN,
-        LEFT,
-        RIGHT,
-        UP,
-        Circle,
-        LineJointType,
-        Polygon,
-        Scene,
-        Square,
-        Text,
-        VGroup,
-        linear,
-        tempconfig,
-    )
+    from manim import DOWN, LEFT, RIGHT, UP, Circle, LineJointType, Polygon, Square, Text, VGroup
+    from manim import linear
 
-    from engine.renderer import QkvRenderer
-    from engine.writer import FRAMES
+    def build(scene):
+        scene.add(Circle(2.5, color="#555555"))
+        cell = Square(1.6, fill_opacity=1, color="#e0c040").shift(LEFT)
+        glass = Square(1.2, fill_opacity=0.5, color="#3d5a80").shift(LEFT * 0.3 + UP * 0.3)
+        word = Text("0.86", font_size=36, color="#101010").move_to(cell)
+        wedge = Polygon(LEFT * 2 + DOWN * 1.2, RIGHT * 1.5 + DOWN * 0.8,
+                        RIGHT * 1.5 + DOWN * 1.6, stroke_width=14, color="#ffffff")
+        wedge.joint_type = LineJointType.MITER  # its tip reaches far past its points
+        shapes = VGroup(cell, glass, word, wedge).shift(RIGHT * 0.4)
+        scene.add(shapes)
+        scene.wait(1 / fps)
+        scene.play(fade([shapes]), run_time=1, rate_func=linear)
+        scene.wait(1 / fps)
 
-    frames = []
-
-    class Shapes(Scene):
-        def construct(self):
-            self.add(Circle(2.5, color="#555555"))
-            cell = Square(1.6, fill_opacity=1, color="#e0c040").shift(LEFT)
-            glass = Square(1.2, fill_opacity=0.5, color="#3d5a80").shift(LEFT * 0.3 + UP * 0.3)
-            word = Text("0.86", font_size=36, color="#101010").move_to(cell)
-            wedge = Polygon(LEFT * 2 + DOWN * 1.2, RIGHT * 1.5 + DOWN * 0.8,
-                            RIGHT * 1.5 + DOWN * 1.6, stroke_width=14, color="#ffffff")
-            wedge.joint_type = LineJointType.MITER  # its tip reaches far past its points
-            shapes = VGroup(cell, glass, word, wedge).shift(RIGHT * 0.4)
-            self.add(shapes)
-            self.wait(1 / fps)
-            self.play(fade([shapes]), run_time=1, rate_func=linear)
-            self.wait(1 / fps)
-
-    with tempconfig({"pixel_width": size[0], "pixel_height": size[1], "frame_rate": fps,
-                     "disable_caching": True, "write_to_movie": False,
-                     "verbosity": "ERROR", "progress_bar": "none"}):
-        renderer = QkvRenderer()
-        add = renderer.add_frame
-
-        def add_frame(frame, num_frames=1):
-            frames.extend([frame[:, :, :3].astype(np.float64)] * num_frames)
-            add(frame, num_frames)
-            FRAMES.give(frame)
-
-        renderer.add_frame = add_frame
-        Shapes(renderer=renderer).render()
+    frames, scene = _frames(build, size, fps)
     if counts is not None:
-        counts.append(renderer.camera.boxes_restored)
+        counts.append(scene.restored)
     return frames[0], frames[1:-1], frames[-1]
 
 
