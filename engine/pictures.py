@@ -75,23 +75,39 @@ class Picture(AbstractImageMobject):
 
     def get_pixel_array(self) -> np.ndarray:
         """The picture as an image (RGBA, straight alpha, at this opacity) for a camera that
-        does not know pictures: the shapes drawn by a camera framed on the picture's box."""
-        from manim.camera.camera import Camera
+        does not know pictures: the shapes drawn once by a camera framed on the picture's
+        box, on transparent black (the config's colour at opacity 0 is no valid
+        premultiplied pixel: it would tint the edges)."""
+        if getattr(self, "_image", None) is None:
+            from manim.camera.camera import Camera
 
-        (x0, y1, _), (x1, _, _), (_, y0, _) = self.points[:3]
-        scale = config.pixel_width / config.frame_width
-        w, h = max(int(round((x1 - x0) * scale)), 1), max(int(round((y1 - y0) * scale)), 1)
-        camera = Camera(pixel_width=w, pixel_height=h, frame_width=w / scale,
-                           frame_height=h / scale, frame_center=[(x0 + x1) / 2, (y0 + y1) / 2, 0],
-                           background_opacity=0)
-        camera.background[:] = 0  # (transparent black: the config's colour at opacity 0 is
-        camera.reset()            # no valid premultiplied pixel, and would tint the edges)
-        camera.capture_mobjects(self.shapes, include_submobjects=False)
-        rgba = camera.pixel_array.astype(np.float64)  # premultiplied by cairo
-        alpha = rgba[:, :, 3:]
-        rgba[:, :, :3] = np.where(alpha > 0, rgba[:, :, :3] * 255 / np.maximum(alpha, 1), 0)
-        rgba[:, :, 3:] *= self.opacity
-        return np.clip(np.round(rgba), 0, 255).astype(np.uint8)
+            (x0, y1, _), (x1, _, _), (_, y0, _) = self.points[:3]
+            scale = config.pixel_width / config.frame_width
+            w = max(int(round((x1 - x0) * scale)), 1)
+            h = max(int(round((y1 - y0) * scale)), 1)
+            camera = Camera(pixel_width=w, pixel_height=h, frame_width=w / scale,
+                            frame_height=h / scale,
+                            frame_center=[(x0 + x1) / 2, (y0 + y1) / 2, 0])
+            camera.background[:] = 0
+            camera.reset()
+            camera.capture_mobjects(self.shapes, include_submobjects=False)
+            rgba = camera.pixel_array.astype(np.float64)  # premultiplied by cairo
+            alpha = rgba[:, :, 3:]
+            rgba[:, :, :3] = np.where(alpha > 0, rgba[:, :, :3] * 255 / np.maximum(alpha, 1), 0)
+            self._image = np.clip(np.round(rgba), 0, 255).astype(np.uint8)
+        image = self._image.copy()
+        image[:, :, 3] = np.round(image[:, :, 3] * self.opacity).astype(np.uint8)
+        return image
+
+    def __deepcopy__(self, memo):
+        """A copy showing the same shapes (shared: a picture never changes them), its points
+        its own, its layers made again when drawn (cairo surfaces are not copied)."""
+        copy = self.__class__.__new__(self.__class__)
+        memo[id(self)] = copy
+        copy.__dict__.update(self.__dict__)
+        copy.points, copy.layers, copy._image = self.points.copy(), {}, None
+        copy.submobjects, copy.updaters = [], []
+        return copy
 
     def set_color(self, color=None, alpha=None, family=True):
         return self  # (a picture keeps its shapes' colours)

@@ -125,6 +125,11 @@ def test_manims_camera_draws_a_picture_as_its_image():
             b = manims.pixel_array[:, :, :3].astype(int)
             assert np.abs(a - b).max() <= 3  # (its box on whole pixels: no resampling)
             assert np.abs(a - ours.background[:, :, :3]).max() > 100 * opacity
+        twin = picture.copy()  # (its layers are not copied: made again when drawn)
+        again = QkvCamera()
+        again.capture_mobjects([twin])
+        assert twin.shapes == picture.shapes and np.array_equal(again.pixel_array,
+                                                                 ours.pixel_array)
 
 
 def test_only_shapes_become_a_picture():
