@@ -209,13 +209,7 @@ class QkvCamera(Camera):
         if not np.isfinite((xl, xh, yl, yh)).all():
             return
         ph, pw = frame.shape[:2]
-        sx, sy = pw / self.frame_width, ph / self.frame_height
-        # a stroke of width w is w * cairo_line_width_multiple across; a mitre reaches at
-        # most 10 half-widths (cairo's default limit) beyond its corner
-        pad = widest * self.cairo_line_width_multiple * 5 * max(sx, sy) + 2
-        cx, cy = self.frame_center[0], self.frame_center[1]
-        x0, x1 = (xl - cx) * sx + pw / 2 - pad, (xh - cx) * sx + pw / 2 + pad
-        y0, y1 = (cy - yh) * sy + ph / 2 - pad, (cy - yl) * sy + ph / 2 + pad
+        x0, y0, x1, y1 = self._reach(xl, xh, yl, yh, widest, pw, ph)
         box = (max(int(y0), 0), min(int(np.ceil(y1)) + 1, ph),
                max(int(x0), 0), min(int(np.ceil(x1)) + 1, pw))
         if box[0] >= box[1] or box[2] >= box[3]:
@@ -241,7 +235,13 @@ class QkvCamera(Camera):
         xl, xh, yl, yh = x.min(), x.max(), y.min(), y.max()
         if not np.isfinite((xl, xh, yl, yh)).all():
             return None
-        pw, ph = self.pixel_width, self.pixel_height
+        return self._reach(xl, xh, yl, yh, widest, self.pixel_width, self.pixel_height)
+
+    def _reach(self, xl, xh, yl, yh, widest, pw, ph) -> tuple:
+        """The pixels (x0, y0, x1, y1) shapes with points in [xl, xh] x [yl, yh] and strokes
+        up to ``widest`` can touch on a ``pw`` x ``ph`` frame: a stroke of width w is
+        w * cairo_line_width_multiple across, a mitre reaches at most 10 half-widths
+        (cairo's default limit) beyond its corner, and antialiasing two pixels."""
         sx, sy = pw / self.frame_width, ph / self.frame_height
         pad = widest * self.cairo_line_width_multiple * 5 * max(sx, sy) + 2
         cx, cy = self.frame_center[0], self.frame_center[1]
@@ -313,8 +313,8 @@ class QkvCamera(Camera):
         layer = picture.layers.get(key)
         if layer is not None:
             return layer
-        sx, sy = pw / fw, ph / fh
-        ox, oy = pw / 2 - fc[0] * sx, ph / 2 + fc[1] * sy  # the frame's matrix: x0, y0
+        frame = self.frame_matrix()
+        sx, sy, ox, oy = frame.xx, -frame.yy, frame.x0, frame.y0
         px = picture.points[:, 0] * sx + ox
         py = oy - picture.points[:, 1] * sy
         x0, y0 = max(int(np.floor(px.min())), 0), max(int(np.floor(py.min())), 0)
@@ -329,7 +329,7 @@ class QkvCamera(Camera):
             # keeps a path in device units, so one traced under the layer's matrix and
             # replayed on the frame could land 1/256 of a pixel off) and kept for the frame
             scratch = cairo.Context(cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1))
-            scratch.set_matrix(self.frame_matrix())
+            scratch.set_matrix(frame)
             blank, self._blank, self._in_layer = self._blank, None, scratch
             try:
                 for shape in picture.shapes:
@@ -346,27 +346,21 @@ class QkvCamera(Camera):
         self._path_key = None
         if len(points) == 0 or not np.isfinite(points).all():
             return super().set_cairo_context_path(ctx, vmobject)
-        if self._in_layer:  # a picture's layer: the path as the frame's matrix makes it
-            key = points.tobytes()
-            path = self._paths.get(key)
-            if path is None:
-                self._trace(self._in_layer, vmobject, points)
-                path = self._paths[key] = self._in_layer.copy_path()
-                if len(self._paths) > PATHS_KEPT:
-                    self._paths.popitem(last=False)
-            ctx.new_path()
-            ctx.append_path(path)
-            return self
-        key = self._path_key = points.tobytes()
+        key = points.tobytes()
+        # (in a picture's layer, traced where the frame's matrix makes it: kept for the frame)
+        tracer = self._in_layer or ctx
+        if not self._in_layer:
+            self._path_key = key
         path = self._paths.get(key)
         if path is None:
-            self._trace(ctx, vmobject, points)
-            path = self._paths[key] = ctx.copy_path()
+            self._trace(tracer, vmobject, points)
+            path = self._paths[key] = tracer.copy_path()
             if len(self._paths) > PATHS_KEPT:
                 self._paths.popitem(last=False)
-        else:
-            ctx.new_path()
-            ctx.append_path(path)
+            if tracer is ctx:
+                return self  # (the path is set)
+        ctx.new_path()
+        ctx.append_path(path)
         return self
 
     def apply_fill(self, ctx, vmobject):
